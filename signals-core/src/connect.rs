@@ -1,0 +1,144 @@
+//! Runtime connections: [`Signal::connect`](crate::Signal::connect) and its guard.
+
+use std::any::TypeId;
+use std::panic::Location;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::erased::{DynFn, ErasedDyn};
+use crate::receiver::{ReceiverInfo, ReceiverKind};
+use crate::registry::{DynEntry, Registry};
+use crate::response::IntoResponse;
+use crate::signal::{EventOf, Signal};
+
+/// Options for [`Signal::connect_with`](crate::Signal::connect_with).
+///
+/// ```
+/// use signals_core::ConnectOptions;
+/// let options = ConnectOptions::new().priority(10).dispatch_uid("audit").name("audit log");
+/// # let _ = options;
+/// ```
+#[derive(Clone, Debug, Default)]
+#[must_use]
+pub struct ConnectOptions {
+    priority: i32,
+    dispatch_uid: Option<&'static str>,
+    name: Option<&'static str>,
+}
+
+impl ConnectOptions {
+    /// Default options: priority `0`, no `dispatch_uid`, the closure's type name as name.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Higher runs first; default `0`.
+    pub fn priority(mut self, priority: i32) -> Self {
+        self.priority = priority;
+        self
+    }
+    /// A unique id for this receiver within the signal and sender: connecting a second
+    /// receiver with the same id fails with [`ConnectError::DuplicateDispatchUid`], and
+    /// [`Signal::disconnect`](crate::Signal::disconnect) removes it by id.
+    pub fn dispatch_uid(mut self, uid: &'static str) -> Self {
+        self.dispatch_uid = Some(uid);
+        self
+    }
+    /// The name shown in logs, errors and listings.
+    pub fn name(mut self, name: &'static str) -> Self {
+        self.name = Some(name);
+        self
+    }
+}
+
+/// Why a runtime connection was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// A receiver with this `dispatch_uid` is already connected for this signal and sender.
+    #[error("dispatch_uid `{dispatch_uid}` is already used by {existing}")]
+    DuplicateDispatchUid {
+        /// The id that was asked for.
+        dispatch_uid: &'static str,
+        /// The receiver that holds it (left connected).
+        existing: ReceiverInfo,
+    },
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A runtime receiver's connection. Dropping it disconnects the receiver, Rust's answer to
+/// Django's weak receivers: a receiver lives exactly as long as its guard, never silently
+/// shorter. [`detach`](Connection::detach) keeps it connected for the rest of the process.
+#[must_use = "dropping a Connection disconnects its receiver at once; call .detach() to keep it"]
+pub struct Connection {
+    registry: &'static Registry,
+    id: u64,
+    info: ReceiverInfo,
+    armed: bool,
+}
+
+impl Connection {
+    /// Disconnects now. Returns whether the receiver was still connected (it may already
+    /// have been removed with [`Signal::disconnect`](crate::Signal::disconnect)).
+    pub fn disconnect(mut self) -> bool {
+        self.armed = false;
+        self.registry.remove(self.id)
+    }
+
+    /// Keeps the receiver connected for the rest of the process.
+    pub fn detach(mut self) {
+        self.armed = false;
+    }
+
+    /// The connected receiver.
+    pub fn receiver(&self) -> &ReceiverInfo {
+        &self.info
+    }
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection").field("receiver", &self.info).field("connected", &self.armed).finish()
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if self.armed {
+            self.registry.remove(self.id);
+        }
+    }
+}
+
+pub(crate) fn connect<S, O, H>(
+    options: ConnectOptions,
+    handler: H,
+    caller: &'static Location<'static>,
+) -> Result<Connection, ConnectError>
+where
+    S: Signal,
+    H: for<'a, 'b> Fn(&'b EventOf<'a, S::Family>) -> O + Send + Sync + 'static,
+    O: IntoResponse<S::Response>,
+{
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let info = ReceiverInfo {
+        name: options.name.unwrap_or(std::any::type_name::<H>()),
+        module: caller.file(),
+        file: caller.file(),
+        line: caller.line(),
+        priority: options.priority,
+        signal: S::NAME,
+        sender: S::sender_name(),
+        dispatch_uid: options.dispatch_uid,
+        kind: ReceiverKind::Dynamic { id },
+    };
+    let boxed: Box<DynFn<S::Family>> = Box::new(move |event| handler(event).into_response());
+    let entry = DynEntry { info, id, call: ErasedDyn::new::<S::Family>(boxed) };
+    let registry = S::__registry();
+    match registry.insert(TypeId::of::<S::AnySender>(), entry) {
+        Ok(()) => Ok(Connection { registry, id, info, armed: true }),
+        Err(existing) => Err(ConnectError::DuplicateDispatchUid {
+            dispatch_uid: options.dispatch_uid.unwrap_or_default(),
+            existing,
+        }),
+    }
+}

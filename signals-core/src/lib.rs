@@ -1,0 +1,201 @@
+//! Django-style signals for Rust: typed, declarative, ordered and observable.
+//!
+//! One part of an application *sends* a signal (a user was saved, an order was placed);
+//! other parts *receive* it (create a profile, send a welcome email, write an audit log)
+//! without the sender knowing them. Unlike Django, payloads are typed structs, receiver
+//! signatures are checked at compile time, the order is defined, and errors never vanish.
+//!
+//! ```
+//! use signals_core::prelude::*;
+//!
+//! pub struct Order { pub id: u64 }
+//!
+//! /// A custom signal: its fields are the payload, borrowed, never cloned.
+//! #[derive(Signal)]
+//! pub struct OrderPlaced<'a> {
+//!     pub order: &'a Order,
+//!     pub total_cents: i64,
+//! }
+//!
+//! /// Registered at link time: no setup call.
+//! #[receiver(OrderPlaced, priority = 10)]
+//! fn notify_admin(event: &OrderPlaced<'_>) {
+//!     println!("order {} placed: {} cents", event.order.id, event.total_cents);
+//! }
+//!
+//! #[derive(Debug, thiserror::Error)]
+//! #[error("stock service unavailable")]
+//! struct StockError;
+//!
+//! #[receiver(OrderPlaced)]
+//! fn reserve_stock(_event: &OrderPlaced<'_>) -> Result<(), StockError> {
+//!     Ok(())
+//! }
+//!
+//! let order = Order { id: 7 };
+//! let delivered = OrderPlaced { order: &order, total_cents: 1250 }.send()?;
+//! assert_eq!(delivered.receivers(), 2);
+//! # Ok::<(), signals_core::SendError>(())
+//! ```
+//!
+//! # Where to go next
+//!
+//! * [`Signal`]: sending (`send`, `send_robust`, `send_with`), `has_receivers`, runtime
+//!   `connect`, and the receiver order.
+//! * [`#[derive(Signal)]`](derive@Signal) and [`#[receiver]`](macro@receiver): declaring.
+//! * [`models`] and the other built-in signals, typed after Django's.
+//! * [`registry::receivers`] and [`link!`]: making sure receivers are linked in.
+//!
+//! # Linking
+//!
+//! `#[receiver]` registers through [`inventory`](https://docs.rs/inventory). A library
+//! crate whose receivers nothing else references is dropped by the linker, and its
+//! receivers silently never run (Rust's version of forgetting Django's
+//! `AppConfig.ready()` import). Name such crates once in the binary with
+//! [`link!`]`(my_receivers)`, and check [`registry::receivers`] at startup.
+#![deny(missing_docs)]
+#![warn(rust_2018_idioms, unreachable_pub)]
+
+extern crate self as signals_core;
+
+mod connect;
+mod dispatch;
+mod erased;
+mod error;
+mod receiver;
+pub mod registry;
+mod response;
+mod signal;
+
+pub mod auth;
+pub mod db;
+pub mod management;
+pub mod models;
+pub mod request;
+pub mod settings;
+
+pub use connect::{ConnectError, ConnectOptions, Connection};
+pub use error::{ReceiverError, SendError};
+pub use receiver::{ReceiverInfo, ReceiverKind};
+pub use response::{Collect, Delivered, Failure, IntoResponse, Report, Response, Responses};
+pub use signal::{BoxError, EventOf, Family, Signal, WithSender};
+
+/// Declares a signal: a struct whose fields are the payload.
+///
+/// ```
+/// use signals_core::prelude::*;
+/// use signals_core::models::Model;
+///
+/// /// No sender, response `()`.
+/// #[derive(Signal)]
+/// pub struct CacheCleared<'a> { pub keys: &'a [&'a str] }
+///
+/// /// Receivers return a value, collected by `send`.
+/// #[derive(Signal)]
+/// #[signal(response = bool)]
+/// pub struct MayPublish<'a> { pub title: &'a str }
+///
+/// /// Filterable by sender: `Exported<'_, Invoice>` is sent by invoices; the default
+/// /// (`dyn Model`) is the any-sender form that receives every sender's events.
+/// #[derive(Signal)]
+/// #[signal(sender = M)]
+/// pub struct Exported<'a, M: ?Sized + Model = dyn Model> {
+///     pub instance: &'a M,
+///     pub format: &'a str,
+/// }
+/// ```
+///
+/// # Attributes (`#[signal(...)]`)
+///
+/// * `response = T`: what receivers return (default `()`).
+/// * `sender = M`: the type parameter that names the sender. It needs a default, the
+///   any-sender form (usually `dyn Trait`). Fields that mention `M` must be `&'a M` (or
+///   `PhantomData`); the other fields must be `Copy`, since an any-sender view of the
+///   payload is built by copying them.
+/// * `name = "..."`: the name shown in listings and logs (default: the type's name).
+/// * `crate = path`: where `signals_core` is, if you renamed the dependency.
+///
+/// The struct must have named fields (or be a unit struct); type parameters must be
+/// `'static`. All lifetime parameters are treated as one.
+pub use signals_macros::Signal;
+
+/// Registers a function as a receiver of one or more signals, at link time.
+///
+/// ```
+/// use signals_core::prelude::*;
+/// use signals_core::models::{Model, PostSave, PostDelete};
+///
+/// pub struct Article { pub title: String }
+/// impl Model for Article {}
+///
+/// #[receiver(PostSave, sender = Article, priority = 10, dispatch_uid = "reindex")]
+/// fn reindex(event: &PostSave<'_, Article>) {
+///     println!("reindex {}", event.instance.title);
+/// }
+///
+/// /// One function, two signals: the parameter is a trait both payloads implement.
+/// #[receiver(PostSave, PostDelete, sender = Article)]
+/// fn invalidate(event: &dyn signals_core::models::ModelEvent) {
+///     println!("invalidate cache for {}", event.model_name());
+/// }
+/// ```
+///
+/// # Arguments (`#[receiver(SIGNAL, ...)]`)
+///
+/// * One or more signal types, first.
+/// * `sender = T`: only events sent by `T` (the signal must have a sender parameter).
+///   Without it, the receiver gets every sender's events (the any-sender form).
+/// * `priority = N`: higher runs first (default `0`); ties are broken by the receiver's
+///   path, so the order is the same in every build.
+/// * `dispatch_uid = "..."`: a unique id per signal and sender; a runtime
+///   `connect_with` using the same id is refused, and of two link-time receivers with the
+///   same id only the first (in order) is registered, with a warning.
+/// * `crate = path`: where `signals_core` is, if you renamed the dependency.
+///
+/// The function takes one parameter, `&Payload` (or a `&dyn Trait` the payload coerces
+/// to), and returns `()`, the signal's response type, or `Result<Response, E>` with
+/// `E: std::error::Error + Send + Sync + 'static`. It cannot be generic, a method,
+/// `unsafe`, `extern` or `const`. It stays an ordinary function you can call directly.
+pub use signals_macros::receiver;
+
+/// Forces the linker to keep crates whose `#[receiver]`s nothing else references.
+///
+/// Without it, a receiver-only crate listed in `Cargo.toml` but never named in code is
+/// dropped at link time and its receivers never run. Put this once in the binary (or
+/// test) that should run them:
+///
+/// ```ignore
+/// signals_core::link!(billing_receivers, audit_receivers);
+/// ```
+///
+/// It expands to `use krate as _;` for each crate, which works at module level and inside
+/// functions.
+#[macro_export]
+macro_rules! link {
+    ($($krate:ident),+ $(,)?) => {
+        $(
+            #[allow(unused_imports)]
+            use $krate as _;
+        )+
+    };
+}
+
+/// The traits and macros most code needs: `use signals_core::prelude::*;`.
+pub mod prelude {
+    pub use crate::{Signal, receiver};
+}
+
+/// Items used by the generated code. Not public API: no semver guarantee.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::receiver::{StaticMeta, StaticReceiver};
+    pub use crate::registry::Registry;
+    pub use crate::response::IntoResponse;
+    pub use crate::signal::{BoxError, Callee, Family, Signal, WithSender};
+    pub use crate::{Delivered, Responses};
+    pub use core::marker::PhantomData;
+    pub use core::option::Option::{self, None, Some};
+    pub use core::result::Result;
+    pub use inventory;
+    pub use std::any::type_name;
+}

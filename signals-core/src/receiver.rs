@@ -1,0 +1,133 @@
+//! What the registry knows about each receiver.
+
+use std::any::TypeId;
+use std::fmt;
+
+use crate::erased::{ErasedFn, ReceiverFn};
+use crate::signal::Signal;
+
+/// Whether a receiver was registered at link time or connected at runtime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ReceiverKind {
+    /// Declared with `#[receiver]`, registered at link time.
+    Static,
+    /// Connected at runtime with [`Signal::connect`]; `id` is unique in the process.
+    Dynamic {
+        /// A process-unique id for this connection.
+        id: u64,
+    },
+}
+
+/// Identity and location of a receiver, as shown in errors, logs and listings.
+///
+/// `Display` prints `path::to::receiver (file.rs:12)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReceiverInfo {
+    pub(crate) name: &'static str,
+    pub(crate) module: &'static str,
+    pub(crate) file: &'static str,
+    pub(crate) line: u32,
+    pub(crate) priority: i32,
+    pub(crate) signal: &'static str,
+    pub(crate) sender: Option<&'static str>,
+    pub(crate) dispatch_uid: Option<&'static str>,
+    pub(crate) kind: ReceiverKind,
+}
+
+impl ReceiverInfo {
+    /// Full path of the receiver function (`crate::module::function`), or the name given
+    /// at connect time (by default the closure's type name).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+    /// Module the receiver was declared or connected in.
+    pub fn module(&self) -> &'static str {
+        self.module
+    }
+    /// Source file of the declaration or of the `connect` call.
+    pub fn file(&self) -> &'static str {
+        self.file
+    }
+    /// Source line of the declaration or of the `connect` call.
+    pub fn line(&self) -> u32 {
+        self.line
+    }
+    /// Priority: higher runs first; default `0`.
+    pub fn priority(&self) -> i32 {
+        self.priority
+    }
+    /// Name of the signal it receives.
+    pub fn signal(&self) -> &'static str {
+        self.signal
+    }
+    /// Sender type it is filtered to, or `None` for any sender.
+    pub fn sender(&self) -> Option<&'static str> {
+        self.sender
+    }
+    /// Its `dispatch_uid`, if one was given.
+    pub fn dispatch_uid(&self) -> Option<&'static str> {
+        self.dispatch_uid
+    }
+    /// Link-time or runtime.
+    pub fn kind(&self) -> ReceiverKind {
+        self.kind
+    }
+}
+
+impl fmt::Display for ReceiverInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}:{})", self.name, self.file, self.line)
+    }
+}
+
+/// Where a `#[receiver]` was declared; built by the macro.
+#[doc(hidden)]
+pub struct StaticMeta {
+    pub name: &'static str,
+    pub module: &'static str,
+    pub file: &'static str,
+    pub line: u32,
+    pub priority: i32,
+    pub dispatch_uid: Option<&'static str>,
+}
+
+/// A link-time receiver, submitted to `inventory` by `#[receiver]`.
+#[doc(hidden)]
+pub struct StaticReceiver {
+    /// The signal's registry key: the any-sender family, shared by all its senders.
+    pub(crate) signal_key: TypeId,
+    pub(crate) signal_name: &'static str,
+    pub(crate) sender_name: fn() -> Option<&'static str>,
+    pub(crate) call: ErasedFn,
+    pub(crate) meta: StaticMeta,
+}
+
+impl StaticReceiver {
+    /// Registers `f` as a receiver of `S` (this sender, or any sender for the any form).
+    pub const fn new<S: Signal>(f: ReceiverFn<S::Family>, meta: StaticMeta) -> Self {
+        StaticReceiver {
+            signal_key: TypeId::of::<S::AnySender>(),
+            signal_name: S::NAME,
+            sender_name: S::sender_name,
+            call: ErasedFn::new::<S::Family>(f),
+            meta,
+        }
+    }
+
+    pub(crate) fn info(&self) -> ReceiverInfo {
+        ReceiverInfo {
+            name: self.meta.name,
+            module: self.meta.module,
+            file: self.meta.file,
+            line: self.meta.line,
+            priority: self.meta.priority,
+            signal: self.signal_name,
+            sender: (self.sender_name)(),
+            dispatch_uid: self.meta.dispatch_uid,
+            kind: ReceiverKind::Static,
+        }
+    }
+}
+
+inventory::collect!(StaticReceiver);

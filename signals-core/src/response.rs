@@ -1,0 +1,181 @@
+//! What receivers return, and what a send gives back.
+
+use std::fmt;
+
+use crate::error::ReceiverError;
+use crate::receiver::ReceiverInfo;
+use crate::signal::BoxError;
+
+/// What a receiver may return for a signal whose response type is `R`:
+/// `R` itself (so `()` for most signals), or `Result<R, E>` for any
+/// `E: std::error::Error + Send + Sync + 'static`.
+#[diagnostic::on_unimplemented(
+    message = "a receiver of this signal cannot return `{Self}`",
+    label = "the signal's response type is `{R}`",
+    note = "a receiver returns the response type `{R}`, or `Result<{R}, E>` where `E: std::error::Error + Send + Sync + 'static`"
+)]
+pub trait IntoResponse<R> {
+    /// Converts the receiver's return value into the dispatcher's form.
+    fn into_response(self) -> Result<R, BoxError>;
+}
+
+impl<R> IntoResponse<R> for R {
+    #[inline(always)]
+    fn into_response(self) -> Result<R, BoxError> {
+        Ok(self)
+    }
+}
+
+impl<R, E> IntoResponse<R> for Result<R, E>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    #[inline(always)]
+    fn into_response(self) -> Result<R, BoxError> {
+        self.map_err(|e| Box::new(e) as BoxError)
+    }
+}
+
+/// Accumulates the responses of one send; see [`Signal::Output`](crate::Signal::Output).
+pub trait Collect<R>: Default {
+    /// Records the response of `receiver`.
+    fn collect(&mut self, receiver: &ReceiverInfo, response: R);
+}
+
+/// The result of sending a signal whose responses are `()`: how many receivers ran.
+/// Collecting it allocates nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Delivered {
+    receivers: usize,
+}
+
+impl Delivered {
+    /// How many receivers ran (and succeeded).
+    pub fn receivers(&self) -> usize {
+        self.receivers
+    }
+}
+
+impl Collect<()> for Delivered {
+    #[inline(always)]
+    fn collect(&mut self, _: &ReceiverInfo, _: ()) {
+        self.receivers += 1;
+    }
+}
+
+/// One receiver's response.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Response<R> {
+    /// The receiver that returned it.
+    pub receiver: ReceiverInfo,
+    /// What it returned.
+    pub value: R,
+}
+
+/// The responses of one send, in dispatch order (Django's list of `(receiver, response)`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Responses<R> {
+    items: Vec<Response<R>>,
+}
+
+impl<R> Default for Responses<R> {
+    fn default() -> Self {
+        Responses { items: Vec::new() }
+    }
+}
+
+impl<R> Responses<R> {
+    /// Number of responses (receivers that ran).
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+    /// Whether no receiver ran.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+    /// The responses with their receivers, in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Response<R>> {
+        self.items.iter()
+    }
+    /// Just the values, in order.
+    pub fn values(&self) -> impl Iterator<Item = &R> {
+        self.items.iter().map(|r| &r.value)
+    }
+    /// Consumes the responses into their values, in order.
+    pub fn into_values(self) -> Vec<R> {
+        self.items.into_iter().map(|r| r.value).collect()
+    }
+}
+
+impl<R> Collect<R> for Responses<R> {
+    fn collect(&mut self, receiver: &ReceiverInfo, response: R) {
+        self.items.push(Response { receiver: *receiver, value: response });
+    }
+}
+
+impl<R> IntoIterator for Responses<R> {
+    type Item = Response<R>;
+    type IntoIter = std::vec::IntoIter<Response<R>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
+}
+
+impl<'a, R> IntoIterator for &'a Responses<R> {
+    type Item = &'a Response<R>;
+    type IntoIter = std::slice::Iter<'a, Response<R>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter()
+    }
+}
+
+/// A receiver that failed during [`send_robust`](crate::Signal::send_robust).
+#[derive(Debug)]
+pub struct Failure {
+    /// The receiver.
+    pub receiver: ReceiverInfo,
+    /// Its position among the receivers that ran (0-based, in dispatch order).
+    pub position: usize,
+    /// What went wrong: a returned error or a panic.
+    pub error: ReceiverError,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "receiver {} failed: {}", self.receiver, self.error)
+    }
+}
+
+/// Every outcome of a [`send_robust`](crate::Signal::send_robust): the responses of the
+/// receivers that succeeded, and the failures, each with its receiver and position.
+///
+/// A returned value can never be mistaken for a failure (Django's `send_robust` cannot
+/// tell a receiver that *returned* an exception from one that raised it).
+#[derive(Debug)]
+#[must_use = "a robust send reports failures here; they are logged, but check them if they matter"]
+pub struct Report<O> {
+    output: O,
+    failures: Vec<Failure>,
+}
+
+impl<O> Report<O> {
+    pub(crate) fn new(output: O, failures: Vec<Failure>) -> Self {
+        Report { output, failures }
+    }
+    /// The responses of the receivers that succeeded.
+    pub fn responses(&self) -> &O {
+        &self.output
+    }
+    /// The receivers that failed, in dispatch order.
+    pub fn failures(&self) -> &[Failure] {
+        &self.failures
+    }
+    /// Whether every receiver succeeded.
+    pub fn is_ok(&self) -> bool {
+        self.failures.is_empty()
+    }
+    /// Splits the report into responses and failures.
+    pub fn into_parts(self) -> (O, Vec<Failure>) {
+        (self.output, self.failures)
+    }
+}

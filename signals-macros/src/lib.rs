@@ -1,0 +1,38 @@
+//! Procedural macros for [`signals-core`](https://docs.rs/signals-core).
+//!
+//! Depend on `signals-core`, which re-exports these macros and documents them; the
+//! generated code only names `::signals_core::__private`.
+//!
+//! Each macro is split the way dtolnay's derive crates are: `parse` turns tokens into a
+//! plain description, `validate` checks it and collects every problem as a spanned
+//! `syn::Error`, and `expand` writes the code. On error the original item is still
+//! emitted, so one mistake does not cascade into unrelated errors.
+#![deny(missing_docs)]
+
+use proc_macro::TokenStream;
+
+mod krate;
+mod receiver;
+mod signal;
+
+/// Folds errors into one, keeping their order; `None` if there are none.
+fn combine(errors: impl IntoIterator<Item = syn::Error>) -> Option<syn::Error> {
+    errors.into_iter().reduce(|mut all, e| {
+        all.combine(e);
+        all
+    })
+}
+
+/// Registers a function as a receiver of one or more signals. See
+/// `signals_core::receiver` for the documentation.
+#[proc_macro_attribute]
+pub fn receiver(args: TokenStream, item: TokenStream) -> TokenStream {
+    receiver::expand(args.into(), item.into()).into()
+}
+
+/// Implements `signals_core::Signal` for a payload struct. See `signals_core::Signal`
+/// for the documentation.
+#[proc_macro_derive(Signal, attributes(signal))]
+pub fn derive_signal(input: TokenStream) -> TokenStream {
+    signal::expand(input.into()).into()
+}

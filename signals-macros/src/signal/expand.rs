@@ -1,0 +1,122 @@
+//! Writes the `Family`, `Signal` and `WithSender` impls and the signal's registry.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::{Lifetime, TypeParamBound};
+
+use super::validate::{FieldKind, Signal};
+use crate::krate;
+
+fn is_maybe_sized(bound: &TypeParamBound) -> bool {
+    matches!(bound, TypeParamBound::Trait(t) if t.maybe.is_some())
+}
+
+pub(crate) fn signal(s: &Signal) -> TokenStream {
+    let krate = krate::path(s.krate.as_ref());
+    let p = quote!(#krate::__private);
+    let ident = &s.ident;
+    let name = &s.name;
+    let response = match &s.response {
+        Some(ty) => quote!(#ty),
+        None => quote!(()),
+    };
+    let output = match &s.response {
+        Some(syn::Type::Tuple(t)) if t.elems.is_empty() => quote!(#p::Delivered),
+        None => quote!(#p::Delivered),
+        Some(ty) => quote!(#p::Responses<#ty>),
+    };
+    let lts = &s.lifetimes;
+    let statics: Vec<Lifetime> = lts.iter().map(|_| Lifetime::new("'static", proc_macro2::Span::call_site())).collect();
+    let event_lt = Lifetime::new("'__signal", proc_macro2::Span::call_site());
+    let event_lts: Vec<&Lifetime> = lts.iter().map(|_| &event_lt).collect();
+    let anon: Vec<Lifetime> = lts.iter().map(|_| Lifetime::new("'_", proc_macro2::Span::call_site())).collect();
+    let registry = format_ident!("__SIGNALS_REGISTRY_{}", ident);
+
+    // Methods shared by every Signal impl of this struct.
+    let common = quote! {
+        type Response = #response;
+        type Output = #output;
+        const NAME: &'static str = #name;
+        fn __registry() -> &'static #p::Registry {
+            &#registry
+        }
+        #[inline(always)]
+        fn __call(&self, receiver: #p::Callee<'_, Self::Family>) -> #p::Result<#response, #p::BoxError> {
+            receiver.call(self)
+        }
+    };
+
+    let body = match &s.sender {
+        None => quote! {
+            impl #p::Family for #ident<#(#statics),*> {
+                type Event<#event_lt> = #ident<#(#event_lts),*>;
+                type Response = #response;
+            }
+            impl<#(#lts),*> #p::Signal for #ident<#(#lts),*> {
+                type Family = #ident<#(#statics),*>;
+                type AnySender = #ident<#(#statics),*>;
+                #common
+                fn sender_name() -> #p::Option<&'static str> {
+                    #p::None
+                }
+                #[inline(always)]
+                fn __call_any(&self, receiver: #p::Callee<'_, Self::AnySender>) -> #p::Result<#response, #p::BoxError> {
+                    receiver.call(self)
+                }
+            }
+        },
+        Some(sender) => {
+            let m = &sender.ident;
+            let any = &sender.any;
+            let all_bounds = &sender.bounds;
+            let sized_bounds: Vec<&TypeParamBound> = sender.bounds.iter().filter(|b| !is_maybe_sized(b)).collect();
+            let view_fields = s.fields.iter().map(|(field, kind)| match kind {
+                FieldKind::Copy | FieldKind::SenderRef => quote!(#field: self.#field),
+                FieldKind::Phantom => quote!(#field: #p::PhantomData),
+            });
+            let view = if s.unit { quote!(#ident) } else { quote!(#ident { #(#view_fields),* }) };
+            quote! {
+                impl<#m: #(#all_bounds +)* 'static> #p::Family for #ident<#(#statics,)* #m> {
+                    type Event<#event_lt> = #ident<#(#event_lts,)* #m>;
+                    type Response = #response;
+                }
+                impl<#(#lts,)* #m: #(#sized_bounds +)* 'static> #p::Signal for #ident<#(#lts,)* #m> {
+                    type Family = #ident<#(#statics,)* #m>;
+                    type AnySender = #ident<#(#statics,)* #any>;
+                    #common
+                    fn sender_name() -> #p::Option<&'static str> {
+                        #p::Some(#p::type_name::<#m>())
+                    }
+                    #[inline(always)]
+                    fn __call_any(&self, receiver: #p::Callee<'_, Self::AnySender>) -> #p::Result<#response, #p::BoxError> {
+                        let view: #ident<#(#anon,)* #any> = #view;
+                        receiver.call(&view)
+                    }
+                }
+                impl<#(#lts),*> #p::Signal for #ident<#(#lts,)* #any> {
+                    type Family = #ident<#(#statics,)* #any>;
+                    type AnySender = #ident<#(#statics,)* #any>;
+                    #common
+                    fn sender_name() -> #p::Option<&'static str> {
+                        #p::None
+                    }
+                    #[inline(always)]
+                    fn __call_any(&self, receiver: #p::Callee<'_, Self::AnySender>) -> #p::Result<#response, #p::BoxError> {
+                        receiver.call(self)
+                    }
+                }
+                impl<#(#lts,)* #m: #(#sized_bounds +)* 'static> #p::WithSender<#m> for #ident<#(#lts,)* #any> {
+                    type Signal = #ident<#(#lts,)* #m>;
+                }
+            }
+        }
+    };
+
+    quote! {
+        #[allow(non_upper_case_globals)]
+        const _: () = {
+            static #registry: #p::Registry = #p::Registry::new();
+            #body
+        };
+    }
+}

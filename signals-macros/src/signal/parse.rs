@@ -1,0 +1,60 @@
+//! Parses `#[signal(response = T, sender = M, name = "...", crate = path)]`.
+
+use syn::{DeriveInput, Ident, LitStr, Path, Type};
+
+#[derive(Default)]
+pub(crate) struct Options {
+    pub(crate) response: Option<Type>,
+    pub(crate) sender: Option<Ident>,
+    pub(crate) name: Option<LitStr>,
+    pub(crate) krate: Option<Path>,
+}
+
+pub(crate) fn options(input: &DeriveInput) -> syn::Result<Options> {
+    let mut options = Options::default();
+    let mut errors: Option<syn::Error> = None;
+    for attr in input.attrs.iter().filter(|a| a.path().is_ident("signal")) {
+        let result = attr.parse_nested_meta(|meta| {
+            let duplicate = || meta.error(format!(
+                "duplicate `{}` option",
+                meta.path.get_ident().map(ToString::to_string).unwrap_or_default()
+            ));
+            if meta.path.is_ident("response") {
+                let ty: Type = meta.value()?.parse()?;
+                if options.response.replace(ty).is_some() {
+                    return Err(duplicate());
+                }
+            } else if meta.path.is_ident("sender") {
+                let ident: Ident = meta.value()?.parse()?;
+                if options.sender.replace(ident).is_some() {
+                    return Err(duplicate());
+                }
+            } else if meta.path.is_ident("name") {
+                let name: LitStr = meta.value()?.parse()?;
+                if options.name.replace(name).is_some() {
+                    return Err(duplicate());
+                }
+            } else if meta.path.is_ident("crate") {
+                let path = meta.value()?.call(Path::parse_mod_style)?;
+                if options.krate.replace(path).is_some() {
+                    return Err(duplicate());
+                }
+            } else {
+                return Err(meta.error(
+                    "unknown option; expected one of `response`, `sender`, `name`, `crate`",
+                ));
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            match &mut errors {
+                Some(all) => all.combine(e),
+                None => errors = Some(e),
+            }
+        }
+    }
+    match errors {
+        Some(e) => Err(e),
+        None => Ok(options),
+    }
+}

@@ -1,0 +1,165 @@
+//! Checks the struct and options, producing everything the expansion needs.
+
+use proc_macro2::{TokenStream, TokenTree};
+use quote::ToTokens;
+use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, Fields, GenericParam, Ident, Lifetime, Type, TypeParamBound};
+
+use super::parse::Options;
+
+pub(crate) struct Sender {
+    pub(crate) ident: Ident,
+    /// Bounds as written, `?Sized` included.
+    pub(crate) bounds: Vec<TypeParamBound>,
+    /// The default: the any-sender form.
+    pub(crate) any: Type,
+}
+
+pub(crate) enum FieldKind {
+    /// Copied into the any-sender view.
+    Copy,
+    /// `&'a M`: coerced to `&'a Default` in the any-sender view.
+    SenderRef,
+    /// `PhantomData<..M..>`: rebuilt.
+    Phantom,
+}
+
+pub(crate) struct Signal {
+    pub(crate) ident: Ident,
+    pub(crate) name: String,
+    pub(crate) lifetimes: Vec<Lifetime>,
+    pub(crate) sender: Option<Sender>,
+    pub(crate) response: Option<Type>,
+    /// Named fields (empty for a unit struct), with how the any-sender view builds them.
+    pub(crate) fields: Vec<(Ident, FieldKind)>,
+    pub(crate) unit: bool,
+    pub(crate) krate: Option<syn::Path>,
+}
+
+fn mentions(tokens: TokenStream, ident: &Ident) -> bool {
+    tokens.into_iter().any(|t| match t {
+        TokenTree::Ident(i) => i == *ident,
+        TokenTree::Group(g) => mentions(g.stream(), ident),
+        _ => false,
+    })
+}
+
+fn is_phantom(ty: &Type) -> bool {
+    matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "PhantomData"))
+}
+
+pub(crate) fn signal(input: &DeriveInput, options: Options) -> syn::Result<Signal> {
+    let mut errors: Vec<syn::Error> = Vec::new();
+    let data = match &input.data {
+        Data::Struct(data) => data,
+        Data::Enum(e) => {
+            return Err(syn::Error::new(
+                e.enum_token.span(),
+                "#[derive(Signal)] supports structs with named fields; an enum cannot be a signal payload",
+            ));
+        }
+        Data::Union(u) => {
+            return Err(syn::Error::new(
+                u.union_token.span(),
+                "#[derive(Signal)] supports structs with named fields, not unions",
+            ));
+        }
+    };
+    let (named, unit) = match &data.fields {
+        Fields::Named(named) => (named.named.iter().collect::<Vec<_>>(), false),
+        Fields::Unit => (Vec::new(), true),
+        Fields::Unnamed(unnamed) => {
+            return Err(syn::Error::new(
+                unnamed.paren_token.span.join(),
+                "#[derive(Signal)] needs named fields: the field names are the payload's arguments",
+            ));
+        }
+    };
+
+    let mut lifetimes = Vec::new();
+    let mut sender = None;
+    for param in &input.generics.params {
+        match param {
+            GenericParam::Lifetime(l) => lifetimes.push(l.lifetime.clone()),
+            GenericParam::Const(c) => errors.push(syn::Error::new(
+                c.const_token.span(),
+                "a signal cannot have const parameters",
+            )),
+            GenericParam::Type(t) => {
+                if options.sender.as_ref() != Some(&t.ident) {
+                    errors.push(syn::Error::new(
+                        t.ident.span(),
+                        "a signal's only type parameter is its sender: mark it with `#[signal(sender = ...)]`, or make the field type concrete",
+                    ));
+                } else if let Some((_, any)) = &t.default {
+                    sender = Some(Sender {
+                        ident: t.ident.clone(),
+                        bounds: t.bounds.iter().cloned().collect(),
+                        any: any.clone(),
+                    });
+                } else {
+                    errors.push(syn::Error::new(
+                        t.ident.span(),
+                        format!(
+                            "the sender parameter needs a default naming the any-sender form, e.g. `{}: ?Sized + Model = dyn Model`",
+                            t.ident
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(clause) = &input.generics.where_clause {
+        errors.push(syn::Error::new(
+            clause.where_token.span(),
+            "a signal cannot have a where clause: put the bounds on the sender parameter",
+        ));
+    }
+    if let Some(wanted) = &options.sender {
+        if !input.generics.type_params().any(|t| t.ident == *wanted) {
+            errors.push(syn::Error::new(
+                wanted.span(),
+                format!("`{wanted}` is not a type parameter of this struct"),
+            ));
+        }
+    }
+
+    let mut fields = Vec::new();
+    for field in &named {
+        let ident = field.ident.clone().expect("named field");
+        let kind = match &sender {
+            Some(s) if mentions(field.ty.to_token_stream(), &s.ident) => match &field.ty {
+                Type::Reference(r) if r.mutability.is_none() && matches!(&*r.elem, Type::Path(p) if p.path.is_ident(&s.ident)) => {
+                    FieldKind::SenderRef
+                }
+                ty if is_phantom(ty) => FieldKind::Phantom,
+                ty => {
+                    errors.push(syn::Error::new(
+                        ty.span(),
+                        format!(
+                            "a field that mentions the sender `{0}` must be `&'a {0}` (or `PhantomData`), so that the any-sender form can view it",
+                            s.ident
+                        ),
+                    ));
+                    FieldKind::Copy
+                }
+            },
+            _ => FieldKind::Copy,
+        };
+        fields.push((ident, kind));
+    }
+
+    if let Some(all) = crate::combine(errors) {
+        return Err(all);
+    }
+    Ok(Signal {
+        name: options.name.map_or_else(|| input.ident.to_string(), |n| n.value()),
+        ident: input.ident.clone(),
+        lifetimes,
+        sender,
+        response: options.response,
+        fields,
+        unit,
+        krate: options.krate,
+    })
+}

@@ -4,7 +4,7 @@ use std::any::TypeId;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::erased::{DynFn, ErasedDyn};
+use crate::erased::{AsyncDynFn, BoxFuture, DynFn, ErasedDyn};
 use crate::receiver::{ReceiverInfo, ReceiverKind};
 use crate::registry::{DynEntry, Registry};
 use crate::response::IntoResponse;
@@ -119,6 +119,33 @@ where
     H: for<'a, 'b> Fn(&'b EventOf<'a, S::Family>) -> O + Send + Sync + 'static,
     O: IntoResponse<S::Response>,
 {
+    let boxed: Box<DynFn<S::Family>> = Box::new(move |event| handler(event).into_response());
+    register::<S, H>(options, ErasedDyn::new::<S::Family>(boxed), false, caller)
+}
+
+pub(crate) fn connect_async<S, O, H>(
+    options: ConnectOptions,
+    handler: H,
+    caller: &'static Location<'static>,
+) -> Result<Connection, ConnectError>
+where
+    S: Signal,
+    H: for<'a, 'b> Fn(&'b EventOf<'a, S::Family>) -> BoxFuture<'b, O> + Send + Sync + 'static,
+    O: IntoResponse<S::Response> + 'static,
+{
+    let boxed: Box<AsyncDynFn<S::Family>> = Box::new(move |event| {
+        let future = handler(event);
+        Box::pin(async move { future.await.into_response() })
+    });
+    register::<S, H>(options, ErasedDyn::new_async::<S::Family>(boxed), true, caller)
+}
+
+fn register<S: Signal, H>(
+    options: ConnectOptions,
+    call: ErasedDyn,
+    is_async: bool,
+    caller: &'static Location<'static>,
+) -> Result<Connection, ConnectError> {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let info = ReceiverInfo {
         name: options.name.unwrap_or(std::any::type_name::<H>()),
@@ -130,9 +157,9 @@ where
         sender: S::sender_name(),
         dispatch_uid: options.dispatch_uid,
         kind: ReceiverKind::Dynamic { id },
+        is_async,
     };
-    let boxed: Box<DynFn<S::Family>> = Box::new(move |event| handler(event).into_response());
-    let entry = DynEntry { info, id, call: ErasedDyn::new::<S::Family>(boxed) };
+    let entry = DynEntry { info, id, call };
     let registry = S::__registry();
     match registry.insert(TypeId::of::<S::AnySender>(), entry) {
         Ok(()) => Ok(Connection { registry, id, info, armed: true }),

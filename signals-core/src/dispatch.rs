@@ -1,28 +1,36 @@
-//! The dispatch path: every send goes through [`walk`].
+//! The dispatch path: every send goes through [`Receivers`].
 //!
 //! 1. One atomic load of the registry state; a signal with no receivers stops there.
 //! 2. The link-time list (sorted once) and a snapshot of the runtime list are merged by
-//!    priority, link-time first on ties.
+//!    priority, link-time first on ties ([`Receivers`]).
 //! 3. Each receiver whose family is the payload's (sender-specific) or the any-sender family
-//!    is called; the others belong to other senders and are skipped.
+//!    is called ([`Target`]); the others belong to other senders and are skipped.
 //!
-//! `send`, `send_with` and `send_robust` differ only in what they do with each outcome.
+//! The sync sends (`send`, `send_with`, `send_robust`) and the async ones (`send_async`,
+//! `send_async_robust`) differ only in what they do with each receiver and its outcome.
 
 use std::any::TypeId;
+use std::iter::Peekable;
 use std::ops::ControlFlow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use futures_util::FutureExt;
 
 use crate::error::{ReceiverError, SendError};
 use crate::receiver::ReceiverInfo;
 use crate::registry::{DynEntry, StaticSlot};
 use crate::response::{Collect, Failure, Report};
-use crate::signal::{BoxError, Callee, Signal};
+use crate::signal::{AsyncCallee, BoxError, Callee, Concurrency, EventOf, Signal};
 
 /// One receiver about to run.
+#[derive(Clone, Copy)]
 enum Target<'r> {
     Static(&'r StaticSlot),
     Dynamic(&'r DynEntry),
 }
+
+type Outcome<R> = Result<R, BoxError>;
 
 impl Target<'_> {
     #[inline(always)]
@@ -33,34 +41,95 @@ impl Target<'_> {
         }
     }
 
-    /// Calls the receiver if it listens to this payload's sender; `None` if it does not.
+    /// Calls a sync receiver listening to this payload's sender; `None` if the receiver
+    /// is for another sender or is async.
     #[inline(always)]
-    fn call<S: Signal>(&self, event: &S) -> Option<Result<S::Response, BoxError>> {
+    fn call<S: Signal>(&self, event: &S) -> Option<Outcome<S::Response>> {
         match self {
             Target::Static(s) => {
                 if let Some(f) = s.call.get::<S::Family>() {
                     Some(event.__call(Callee::Static(f)))
                 } else {
-                    s.call.get::<S::AnySender>().map(|f| event.__call_any(Callee::Static(f)))
+                    let f = s.call.get::<S::AnySender>()?;
+                    event.__any_view().map(|view| Callee::Static(f).call(&view))
                 }
             }
             Target::Dynamic(d) => {
                 if let Some(f) = d.call.get::<S::Family>() {
                     Some(event.__call(Callee::Dynamic(f)))
                 } else {
-                    d.call.get::<S::AnySender>().map(|f| event.__call_any(Callee::Dynamic(f)))
+                    let f = d.call.get::<S::AnySender>()?;
+                    event.__any_view().map(|view| Callee::Dynamic(f).call(&view))
                 }
             }
         }
     }
 
+    /// Runs the receiver if it listens to this payload's sender, sync or async.
+    async fn run<S: Signal>(self, event: &S) -> Option<Outcome<S::Response>> {
+        if let Some(outcome) = self.call(event) {
+            return Some(outcome);
+        }
+        let (specific, any) = match self {
+            Target::Static(s) => (
+                s.call.get_async::<S::Family>().map(AsyncCallee::Static),
+                s.call.get_async::<S::AnySender>().map(AsyncCallee::Static),
+            ),
+            Target::Dynamic(d) => (
+                d.call.get_async::<S::Family>().map(AsyncCallee::Dynamic),
+                d.call.get_async::<S::AnySender>().map(AsyncCallee::Dynamic),
+            ),
+        };
+        if let Some(f) = specific {
+            return Some(event.__call_async(f).await);
+        }
+        let f = any?;
+        let view: EventOf<'_, S::AnySender> = event.__any_view()?;
+        Some(f.call(&view).await)
+    }
+
+    /// Whether this receiver listens to a send of `S`.
     #[inline(always)]
     fn matches<S: Signal>(&self) -> bool {
-        let tag = match self {
-            Target::Static(s) => s.call.tag(),
-            Target::Dynamic(d) => d.call.tag(),
+        let call = match self {
+            Target::Static(s) => &s.call,
+            Target::Dynamic(d) => {
+                return d.call.get::<S::Family>().is_some()
+                    || d.call.get::<S::AnySender>().is_some()
+                    || d.call.get_async::<S::Family>().is_some()
+                    || d.call.get_async::<S::AnySender>().is_some();
+            }
         };
-        tag == TypeId::of::<S::Family>() || tag == TypeId::of::<S::AnySender>()
+        call.get::<S::Family>().is_some()
+            || call.get::<S::AnySender>().is_some()
+            || call.get_async::<S::Family>().is_some()
+            || call.get_async::<S::AnySender>().is_some()
+    }
+}
+
+/// The receivers of one send in dispatch order: link-time and runtime lists merged by
+/// priority, link-time first on ties.
+struct Receivers<'r> {
+    statics: Peekable<std::slice::Iter<'r, StaticSlot>>,
+    dynamic: Peekable<std::slice::Iter<'r, Arc<DynEntry>>>,
+}
+
+impl<'r> Receivers<'r> {
+    fn new(statics: &'r [StaticSlot], dynamic: &'r [Arc<DynEntry>]) -> Self {
+        Receivers { statics: statics.iter().peekable(), dynamic: dynamic.iter().peekable() }
+    }
+}
+
+impl<'r> Iterator for Receivers<'r> {
+    type Item = Target<'r>;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Target<'r>> {
+        match (self.statics.peek(), self.dynamic.peek()) {
+            (Some(s), Some(d)) if s.info.priority < d.info.priority => self.dynamic.next().map(|d| Target::Dynamic(d)),
+            (Some(_), _) => self.statics.next().map(Target::Static),
+            (None, _) => self.dynamic.next().map(|d| Target::Dynamic(d)),
+        }
     }
 }
 
@@ -72,36 +141,41 @@ fn walk<S: Signal>(mut visit: impl FnMut(Target<'_>) -> ControlFlow<()>) {
         return;
     };
     let snapshot = registry.dynamic();
-    let dynamic: &[std::sync::Arc<DynEntry>] = match snapshot.as_ref() {
+    let dynamic = match snapshot.as_ref() {
         Some(guard) => guard.as_deref().map(Vec::as_slice).unwrap_or(&[]),
         None => &[],
     };
-    if dynamic.is_empty() {
-        for slot in statics {
-            if visit(Target::Static(slot)).is_break() {
-                return;
-            }
-        }
-        return;
-    }
-    let (mut s, mut d) = (statics.iter().peekable(), dynamic.iter().peekable());
-    loop {
-        let next = match (s.peek(), d.peek()) {
-            (Some(a), Some(b)) if a.info.priority >= b.info.priority => Target::Static(s.next().unwrap()),
-            (_, Some(_)) => Target::Dynamic(d.next().unwrap()),
-            (Some(_), None) => Target::Static(s.next().unwrap()),
-            (None, None) => return,
-        };
-        if visit(next).is_break() {
+    for target in Receivers::new(statics, dynamic) {
+        if visit(target).is_break() {
             return;
         }
     }
+}
+
+/// The async receivers a sync send of `S` would reach.
+fn async_receivers<S: Signal>() -> Vec<ReceiverInfo> {
+    let mut found = Vec::new();
+    if S::__registry().may_have_async() {
+        walk::<S>(|target| {
+            if target.info().is_async && target.matches::<S>() {
+                found.push(*target.info());
+            }
+            ControlFlow::Continue(())
+        });
+    }
+    found
 }
 
 pub(crate) fn send_with<S: Signal>(
     event: &S,
     mut sink: impl FnMut(&ReceiverInfo, S::Response),
 ) -> Result<usize, SendError> {
+    if S::__registry().may_have_async() {
+        let receivers = async_receivers::<S>();
+        if !receivers.is_empty() {
+            return Err(SendError::AsyncReceivers { signal: S::NAME, receivers });
+        }
+    }
     let mut ran = 0;
     let mut failed = None;
     walk::<S>(|target| match target.call(event) {
@@ -128,31 +202,50 @@ pub(crate) fn send<S: Signal>(event: &S) -> Result<S::Output, SendError> {
     Ok(output)
 }
 
+/// Records one failure of a robust send, logging it.
+fn record_failure(failures: &mut Vec<Failure>, info: &ReceiverInfo, position: usize, error: ReceiverError) {
+    tracing::error!(
+        target: "signals_core::dispatch",
+        signal = info.signal,
+        receiver = info.name,
+        location = %format_args!("{}:{}", info.file, info.line),
+        error = %error,
+        "receiver failed in a robust send"
+    );
+    failures.push(Failure { receiver: *info, position, error });
+}
+
+fn panic_error(panic: Box<dyn std::any::Any + Send>) -> ReceiverError {
+    let message = if let Some(s) = panic.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_owned()
+    };
+    ReceiverError::Panicked { message }
+}
+
 pub(crate) fn send_robust<S: Signal>(event: &S) -> Report<S::Output> {
     let mut output = S::Output::default();
     let mut failures = Vec::new();
     let mut position = 0;
     walk::<S>(|target| {
+        if target.info().is_async {
+            if target.matches::<S>() {
+                record_failure(&mut failures, target.info(), position, ReceiverError::AsyncInSyncSend);
+                position += 1;
+            }
+            return ControlFlow::Continue(());
+        }
         let outcome = match catch_unwind(AssertUnwindSafe(|| target.call(event))) {
             Ok(None) => return ControlFlow::Continue(()),
-            Ok(Some(Ok(response))) => Ok(response),
-            Ok(Some(Err(error))) => Err(ReceiverError::Failed(error)),
-            Err(panic) => Err(ReceiverError::Panicked { message: panic_message(panic.as_ref()) }),
+            Ok(Some(outcome)) => outcome.map_err(ReceiverError::Failed),
+            Err(panic) => Err(panic_error(panic)),
         };
-        let info = target.info();
         match outcome {
-            Ok(response) => output.collect(info, response),
-            Err(error) => {
-                tracing::error!(
-                    target: "signals_core::dispatch",
-                    signal = info.signal,
-                    receiver = info.name,
-                    location = %format_args!("{}:{}", info.file, info.line),
-                    error = %error,
-                    "receiver failed in send_robust"
-                );
-                failures.push(Failure { receiver: *info, position, error });
-            }
+            Ok(response) => output.collect(target.info(), response),
+            Err(error) => record_failure(&mut failures, target.info(), position, error),
         }
         position += 1;
         ControlFlow::Continue(())
@@ -160,13 +253,104 @@ pub(crate) fn send_robust<S: Signal>(event: &S) -> Report<S::Output> {
     Report::new(output, failures)
 }
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "Box<dyn Any>".to_owned()
+/// The owned snapshot an async send holds across `.await`s.
+struct Snapshot {
+    statics: &'static [StaticSlot],
+    dynamic: Option<Arc<crate::registry::DynList>>,
+}
+
+impl Snapshot {
+    fn take<S: Signal>() -> Option<Snapshot> {
+        let registry = S::__registry();
+        let statics = registry.statics_if_any(TypeId::of::<S::AnySender>())?;
+        Some(Snapshot { statics, dynamic: registry.dynamic_full() })
+    }
+
+    fn receivers(&self) -> Receivers<'_> {
+        Receivers::new(self.statics, self.dynamic.as_deref().map(Vec::as_slice).unwrap_or(&[]))
+    }
+}
+
+pub(crate) async fn send_async<S: Signal + Sync>(event: &S, concurrency: Concurrency) -> Result<S::Output, SendError>
+where
+    S::Response: Send,
+{
+    let mut output = S::Output::default();
+    let Some(snapshot) = Snapshot::take::<S>() else {
+        return Ok(output);
+    };
+    match concurrency {
+        Concurrency::Sequential => {
+            for target in snapshot.receivers() {
+                match target.run(event).await {
+                    None => {}
+                    Some(Ok(response)) => output.collect(target.info(), response),
+                    Some(Err(source)) => return Err(SendError::Receiver { receiver: *target.info(), source }),
+                }
+            }
+        }
+        Concurrency::Concurrent => {
+            // Every receiver starts in order (join polls them in order); the first error
+            // in completion order wins and drops the others.
+            let runs = snapshot.receivers().map(|target| async move {
+                match target.run(event).await {
+                    Some(Err(source)) => Err(SendError::Receiver { receiver: *target.info(), source }),
+                    other => Ok((target, other)),
+                }
+            });
+            for (target, outcome) in futures_util::future::try_join_all(runs).await? {
+                if let Some(Ok(response)) = outcome {
+                    output.collect(target.info(), response);
+                }
+            }
+        }
+    }
+    Ok(output)
+}
+
+pub(crate) async fn send_async_robust<S: Signal + Sync>(event: &S, concurrency: Concurrency) -> Report<S::Output>
+where
+    S::Response: Send,
+{
+    let mut output = S::Output::default();
+    let mut failures = Vec::new();
+    let Some(snapshot) = Snapshot::take::<S>() else {
+        return Report::new(output, failures);
+    };
+    let outcomes: Vec<(Target<'_>, Option<Result<S::Response, ReceiverError>>)> = match concurrency {
+        Concurrency::Sequential => {
+            let mut all = Vec::new();
+            for target in snapshot.receivers() {
+                all.push((target, flatten(AssertUnwindSafe(target.run(event)).catch_unwind().await)));
+            }
+            all
+        }
+        Concurrency::Concurrent => {
+            let runs = snapshot
+                .receivers()
+                .map(|target| async move { (target, flatten(AssertUnwindSafe(target.run(event)).catch_unwind().await)) });
+            futures_util::future::join_all(runs).await
+        }
+    };
+    let mut position = 0;
+    for (target, outcome) in outcomes {
+        match outcome {
+            None => continue,
+            Some(Ok(response)) => output.collect(target.info(), response),
+            Some(Err(error)) => record_failure(&mut failures, target.info(), position, error),
+        }
+        position += 1;
+    }
+    Report::new(output, failures)
+}
+
+fn flatten<R>(
+    caught: Result<Option<Outcome<R>>, Box<dyn std::any::Any + Send>>,
+) -> Option<Result<R, ReceiverError>> {
+    match caught {
+        Ok(None) => None,
+        Ok(Some(outcome)) => Some(outcome.map_err(ReceiverError::Failed)),
+        Err(panic) => Some(Err(panic_error(panic))),
     }
 }
 

@@ -26,7 +26,22 @@ pub(crate) type DynFn<F> = dyn for<'a, 'b> Fn(&'b EventOf<'a, F>) -> Result<<F a
     + Send
     + Sync;
 
-/// A [`ReceiverFn`] whose family is only known by its [`TypeId`].
+/// A boxed, `Send` future borrowing for `'b`: what an async receiver returns.
+pub type BoxFuture<'b, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'b>>;
+
+/// A link-time async receiver.
+pub(crate) type AsyncReceiverFn<F> =
+    for<'a, 'b> fn(&'b EventOf<'a, F>) -> BoxFuture<'b, Result<<F as Family>::Response, BoxError>>;
+
+/// A runtime async receiver.
+pub(crate) type AsyncDynFn<F> = dyn for<'a, 'b> Fn(&'b EventOf<'a, F>) -> BoxFuture<'b, Result<<F as Family>::Response, BoxError>>
+    + Send
+    + Sync;
+
+/// Tags async receivers apart from sync ones of the same family.
+struct Async<F>(std::marker::PhantomData<F>);
+
+/// A [`ReceiverFn`] or [`AsyncReceiverFn`] whose family is only known by its [`TypeId`].
 #[derive(Clone, Copy)]
 pub(crate) struct ErasedFn {
     tag: TypeId,
@@ -47,8 +62,27 @@ impl ErasedFn {
         }
     }
 
+    pub(crate) const fn new_async<F: Family>(f: AsyncReceiverFn<F>) -> Self {
+        ErasedFn {
+            tag: TypeId::of::<Async<F>>(),
+            ptr: f as *const (),
+        }
+    }
+
     pub(crate) fn tag(&self) -> TypeId {
         self.tag
+    }
+
+    /// The receiver as an `AsyncReceiverFn<F>`, if it was built by `new_async::<F>`.
+    #[inline(always)]
+    pub(crate) fn get_async<F: Family>(&self) -> Option<AsyncReceiverFn<F>> {
+        if self.tag == TypeId::of::<Async<F>>() {
+            // SAFETY: `new_async::<F>` is the only constructor storing `TypeId::of::<Async<F>>()`,
+            // next to a pointer cast from an `AsyncReceiverFn<F>`; casting back is lossless.
+            Some(unsafe { std::mem::transmute::<*const (), AsyncReceiverFn<F>>(self.ptr) })
+        } else {
+            None
+        }
     }
 
     /// The receiver as a `ReceiverFn<F>`, if it was built for family `F`.
@@ -89,8 +123,29 @@ impl ErasedDyn {
         }
     }
 
+    pub(crate) fn new_async<F: Family>(f: Box<AsyncDynFn<F>>) -> Self {
+        let outer: Box<Box<AsyncDynFn<F>>> = Box::new(f);
+        ErasedDyn {
+            tag: TypeId::of::<Async<F>>(),
+            ptr: NonNull::from(Box::leak(outer)).cast(),
+            drop: drop_async_box::<F>,
+        }
+    }
+
     pub(crate) fn tag(&self) -> TypeId {
         self.tag
+    }
+
+    /// The closure as an `AsyncDynFn<F>`, if it was built by `new_async::<F>`.
+    #[inline(always)]
+    pub(crate) fn get_async<F: Family>(&self) -> Option<&AsyncDynFn<F>> {
+        if self.tag == TypeId::of::<Async<F>>() {
+            // SAFETY: `new_async::<F>` is the only constructor storing this tag, and `ptr` is
+            // the `Box<Box<AsyncDynFn<F>>>` it leaked, valid until `drop` (needs `&mut self`).
+            Some(unsafe { &**self.ptr.cast::<Box<AsyncDynFn<F>>>().as_ref() })
+        } else {
+            None
+        }
     }
 
     /// The closure as a `DynFn<F>`, if it was built for family `F`.
@@ -114,6 +169,13 @@ unsafe fn drop_box<F: Family>(ptr: NonNull<()>) {
     drop(unsafe { Box::from_raw(ptr.cast::<Box<DynFn<F>>>().as_ptr()) });
 }
 
+/// # Safety
+/// `ptr` must come from `ErasedDyn::new_async::<F>` and must not be used afterwards.
+unsafe fn drop_async_box<F: Family>(ptr: NonNull<()>) {
+    // SAFETY: guaranteed by the caller: `ptr` is the `Box<Box<AsyncDynFn<F>>>` leaked in `new_async`.
+    drop(unsafe { Box::from_raw(ptr.cast::<Box<AsyncDynFn<F>>>().as_ptr()) });
+}
+
 impl Drop for ErasedDyn {
     fn drop(&mut self) {
         // SAFETY: `self.drop` is `drop_box::<F>` for the `F` that built `self.ptr`, and this
@@ -125,6 +187,7 @@ impl Drop for ErasedDyn {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::future::Future;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -171,6 +234,43 @@ mod tests {
         assert_eq!(Arc::strong_count(&captured), 2);
         drop(erased);
         assert_eq!(Arc::strong_count(&captured), 1, "closure dropped exactly once");
+    }
+
+    fn halve(p: &Ping<'_>) -> BoxFuture<'_, Result<u32, BoxError>> {
+        Box::pin(async move { Ok(*p.0 / 2) })
+    }
+
+    fn poll_ready<T>(mut f: BoxFuture<'_, T>) -> T {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("test futures complete at once"),
+        }
+    }
+
+    #[test]
+    fn async_receivers_are_tagged_apart_from_sync_ones() {
+        let erased = ErasedFn::new_async::<PingFamily>(halve);
+        assert!(erased.get::<PingFamily>().is_none(), "an async fn is not a sync receiver");
+        assert!(erased.get_async::<Other>().is_none());
+        let n = 8;
+        assert_eq!(poll_ready(erased.get_async::<PingFamily>().unwrap()(&Ping(&n))).unwrap(), 4);
+
+        let captured = Arc::new(AtomicUsize::new(0));
+        let c = Arc::clone(&captured);
+        let boxed = ErasedDyn::new_async::<PingFamily>(Box::new(move |p: &Ping<'_>| {
+            let c = Arc::clone(&c);
+            let v = *p.0;
+            Box::pin(async move {
+                c.fetch_add(1, Ordering::SeqCst);
+                Ok(v + 1)
+            }) as BoxFuture<'_, _>
+        }));
+        assert!(boxed.get::<PingFamily>().is_none());
+        assert_eq!(poll_ready(boxed.get_async::<PingFamily>().unwrap()(&Ping(&n))).unwrap(), 9);
+        assert_eq!(captured.load(Ordering::SeqCst), 1);
+        drop(boxed);
+        assert_eq!(Arc::strong_count(&captured), 1);
     }
 
     #[test]

@@ -78,7 +78,8 @@ pub use connect::{ConnectError, ConnectOptions, Connection};
 pub use error::{ReceiverError, SendError};
 pub use receiver::{ReceiverInfo, ReceiverKind};
 pub use response::{Collect, Delivered, Failure, IntoResponse, Report, Response, Responses};
-pub use signal::{BoxError, EventOf, Family, Signal, WithSender};
+pub use erased::BoxFuture;
+pub use signal::{BoxError, Concurrency, EventOf, Family, Signal, WithSender};
 
 /// Declares a signal: a struct whose fields are the payload.
 ///
@@ -191,7 +192,9 @@ pub mod __private {
     pub use crate::receiver::{StaticMeta, StaticReceiver};
     pub use crate::registry::Registry;
     pub use crate::response::IntoResponse;
-    pub use crate::signal::{BoxError, Callee, Family, Signal, WithSender};
+    pub use crate::erased::BoxFuture;
+    pub use crate::signal::{AsyncCallee, BoxError, Callee, Concurrency, EventOf, Family, Signal, WithSender};
+    pub use std::boxed::Box;
     pub use crate::{Delivered, Responses};
     pub use core::marker::PhantomData;
     pub use core::option::Option::{self, None, Some};

@@ -3,7 +3,7 @@
 use std::any::TypeId;
 use std::fmt;
 
-use crate::erased::{ErasedFn, ReceiverFn};
+use crate::erased::{AsyncReceiverFn, ErasedFn, ReceiverFn};
 use crate::signal::Signal;
 
 /// Whether a receiver was registered at link time or connected at runtime.
@@ -33,6 +33,7 @@ pub struct ReceiverInfo {
     pub(crate) sender: Option<&'static str>,
     pub(crate) dispatch_uid: Option<&'static str>,
     pub(crate) kind: ReceiverKind,
+    pub(crate) is_async: bool,
 }
 
 impl ReceiverInfo {
@@ -73,6 +74,10 @@ impl ReceiverInfo {
     pub fn kind(&self) -> ReceiverKind {
         self.kind
     }
+    /// Whether the receiver is `async` (reachable only through the async sends).
+    pub fn is_async(&self) -> bool {
+        self.is_async
+    }
 }
 
 impl fmt::Display for ReceiverInfo {
@@ -100,6 +105,7 @@ pub struct StaticReceiver {
     pub(crate) signal_name: &'static str,
     pub(crate) sender_name: fn() -> Option<&'static str>,
     pub(crate) call: ErasedFn,
+    pub(crate) is_async: bool,
     pub(crate) meta: StaticMeta,
 }
 
@@ -111,6 +117,19 @@ impl StaticReceiver {
             signal_name: S::NAME,
             sender_name: S::sender_name,
             call: ErasedFn::new::<S::Family>(f),
+            is_async: false,
+            meta,
+        }
+    }
+
+    /// Registers the async function `f` as a receiver of `S`.
+    pub const fn new_async<S: Signal>(f: AsyncReceiverFn<S::Family>, meta: StaticMeta) -> Self {
+        StaticReceiver {
+            signal_key: TypeId::of::<S::AnySender>(),
+            signal_name: S::NAME,
+            sender_name: S::sender_name,
+            call: ErasedFn::new_async::<S::Family>(f),
+            is_async: true,
             meta,
         }
     }
@@ -126,6 +145,7 @@ impl StaticReceiver {
             sender: (self.sender_name)(),
             dispatch_uid: self.meta.dispatch_uid,
             kind: ReceiverKind::Static,
+            is_async: self.is_async,
         }
     }
 }

@@ -23,6 +23,8 @@ use crate::receiver::{ReceiverInfo, StaticReceiver};
 const INIT: u8 = 1;
 const HAS_STATIC: u8 = 2;
 const HAS_DYNAMIC: u8 = 4;
+const HAS_ASYNC_STATIC: u8 = 8;
+const HAS_ASYNC_DYNAMIC: u8 = 16;
 
 /// A link-time receiver, resolved and ready to call.
 pub(crate) struct StaticSlot {
@@ -102,6 +104,9 @@ impl Registry {
         if !list.is_empty() {
             bits |= HAS_STATIC;
         }
+        if list.iter().any(|s| s.info.is_async) {
+            bits |= HAS_ASYNC_STATIC;
+        }
         self.state.fetch_or(bits, Ordering::AcqRel);
         list
     }
@@ -113,6 +118,38 @@ impl Registry {
             None
         } else {
             Some(self.dynamic.load())
+        }
+    }
+
+    /// The current runtime receivers, as an owned snapshot (for async sends, which hold it
+    /// across `.await`).
+    pub(crate) fn dynamic_full(&self) -> Option<Arc<DynList>> {
+        if self.state.load(Ordering::Acquire) & HAS_DYNAMIC == 0 {
+            None
+        } else {
+            self.dynamic.load_full()
+        }
+    }
+
+    /// Whether any receiver (of any sender) is async: the sync sends check this first.
+    #[inline(always)]
+    pub(crate) fn may_have_async(&self) -> bool {
+        self.state.load(Ordering::Acquire) & (HAS_ASYNC_STATIC | HAS_ASYNC_DYNAMIC) != 0
+    }
+
+    fn store_dynamic(&self, next: DynList) {
+        let has_async = next.iter().any(|d| d.info.is_async);
+        if next.is_empty() {
+            self.state.fetch_and(!(HAS_DYNAMIC | HAS_ASYNC_DYNAMIC), Ordering::AcqRel);
+            self.dynamic.store(None);
+            return;
+        }
+        self.dynamic.store(Some(Arc::new(next)));
+        if has_async {
+            self.state.fetch_or(HAS_DYNAMIC | HAS_ASYNC_DYNAMIC, Ordering::AcqRel);
+        } else {
+            self.state.fetch_or(HAS_DYNAMIC, Ordering::AcqRel);
+            self.state.fetch_and(!HAS_ASYNC_DYNAMIC, Ordering::AcqRel);
         }
     }
 
@@ -146,8 +183,7 @@ impl Registry {
         // Keep the list sorted: by descending priority, then connection order.
         let at = next.partition_point(|d| d.info.priority >= entry.info.priority);
         next.insert(at, Arc::new(entry));
-        self.dynamic.store(Some(Arc::new(next)));
-        self.state.fetch_or(HAS_DYNAMIC, Ordering::AcqRel);
+        self.store_dynamic(next);
         self.listed.get_or_init(|| {
             let mut all = ALL_REGISTRIES.lock().unwrap_or_else(|p| p.into_inner());
             all.push(self);
@@ -176,12 +212,7 @@ impl Registry {
         };
         let mut next = list.clone();
         next.remove(at);
-        if next.is_empty() {
-            self.state.fetch_and(!HAS_DYNAMIC, Ordering::AcqRel);
-            self.dynamic.store(None);
-        } else {
-            self.dynamic.store(Some(Arc::new(next)));
-        }
+        self.store_dynamic(next);
         true
     }
 

@@ -7,7 +7,7 @@
 
 use crate::connect::{ConnectError, ConnectOptions, Connection};
 use crate::dispatch;
-use crate::erased::{DynFn, ReceiverFn};
+use crate::erased::{AsyncDynFn, AsyncReceiverFn, BoxFuture, DynFn, ReceiverFn};
 use crate::receiver::ReceiverInfo;
 use crate::registry::Registry;
 use crate::response::{Collect, IntoResponse, Report};
@@ -48,6 +48,42 @@ impl<F: Family> Callee<'_, F> {
             Callee::Dynamic(f) => f(event),
         }
     }
+}
+
+/// An async receiver of family `F`, about to be called.
+#[doc(hidden)]
+pub enum AsyncCallee<'r, F: Family> {
+    Static(AsyncReceiverFn<F>),
+    Dynamic(&'r AsyncDynFn<F>),
+}
+
+impl<F: Family> AsyncCallee<'_, F> {
+    #[inline(always)]
+    pub fn call<'b>(&self, event: &'b EventOf<'_, F>) -> BoxFuture<'b, Result<F::Response, BoxError>> {
+        match self {
+            AsyncCallee::Static(f) => f(event),
+            AsyncCallee::Dynamic(f) => f(event),
+        }
+    }
+}
+
+/// How an async send runs the async receivers it reaches.
+///
+/// In both modes every receiver *starts* in the one defined order (priority, then path),
+/// and synchronous receivers run inline at their turn, never regrouped by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Concurrency {
+    /// Each async receiver is awaited before the next receiver starts (the default).
+    #[default]
+    Sequential,
+    /// Async receivers are started in order and awaited together: their work overlaps.
+    ///
+    /// With [`send_async`](Signal::send_async), the first error (or sync receiver error)
+    /// wins: receivers not yet started are not started, and async receivers still running
+    /// are dropped (cancelled at their current `.await`). With
+    /// [`send_async_robust`](Signal::send_async_robust) every receiver runs to completion
+    /// and each failure or panic is recorded.
+    Concurrent,
 }
 
 /// Names the signal `Self` filtered to the sender type `M`.
@@ -113,7 +149,18 @@ pub trait Signal: Sized {
     fn __call(&self, receiver: Callee<'_, Self::Family>) -> Result<Self::Response, BoxError>;
 
     #[doc(hidden)]
-    fn __call_any(&self, receiver: Callee<'_, Self::AnySender>) -> Result<Self::Response, BoxError>;
+    fn __call_async<'s>(
+        &'s self,
+        receiver: AsyncCallee<'_, Self::Family>,
+    ) -> BoxFuture<'s, Result<Self::Response, BoxError>>;
+
+    /// The payload seen through the any-sender form; `None` when `Self` is that form.
+    #[doc(hidden)]
+    fn __any_view(&self) -> Option<EventOf<'_, Self::AnySender>>;
+
+    /// How [`send_async`](Signal::send_async) runs async receivers: `Sequential` unless the
+    /// signal is declared with `#[signal(concurrent)]`.
+    const CONCURRENCY: Concurrency = Concurrency::Sequential;
 
     /// Sends the signal: runs every matching receiver in order and stops at the first
     /// error.
@@ -125,6 +172,11 @@ pub trait Signal: Sized {
     /// `send`; use [`send_robust`](Signal::send_robust) to contain panics.
     ///
     /// With no receivers this is one atomic load.
+    ///
+    /// If an `async` receiver would be reached, nothing runs and
+    /// [`SendError::AsyncReceivers`] names them: a sync send never blocks on a future
+    /// (which could deadlock inside a runtime) and never skips one silently. Use
+    /// [`send_async`](Signal::send_async).
     ///
     /// ```
     /// use signals_core::prelude::*;
@@ -142,6 +194,64 @@ pub trait Signal: Sized {
     /// ```
     fn send(&self) -> Result<Self::Output, SendError> {
         dispatch::send(self)
+    }
+
+    /// Sends the signal from async code: sync and async receivers run in the one defined
+    /// order, the async ones awaited in turn (or together, see [`Concurrency`]); stops at
+    /// the first error like [`send`](Signal::send).
+    ///
+    /// Sync receivers are called inline (no allocation); each async receiver costs one
+    /// boxed future. No runtime is required: any executor can poll it.
+    ///
+    /// Dropping the returned future mid-dispatch (cancellation) is safe: the receivers
+    /// that completed stay completed, the one being awaited is dropped at its current
+    /// `.await`, and the rest never start.
+    fn send_async(&self) -> impl Future<Output = Result<Self::Output, SendError>> + Send
+    where
+        Self: Sync,
+        Self::Response: Send,
+        Self::Output: Send,
+        for<'x> EventOf<'x, Self::AnySender>: Send,
+    {
+        dispatch::send_async(self, Self::CONCURRENCY)
+    }
+
+    /// [`send_async`](Signal::send_async) with an explicit [`Concurrency`] for this send.
+    fn send_async_in(
+        &self,
+        concurrency: Concurrency,
+    ) -> impl Future<Output = Result<Self::Output, SendError>> + Send
+    where
+        Self: Sync,
+        Self::Response: Send,
+        Self::Output: Send,
+        for<'x> EventOf<'x, Self::AnySender>: Send,
+    {
+        dispatch::send_async(self, concurrency)
+    }
+
+    /// The async form of [`send_robust`](Signal::send_robust) (Django's `asend_robust`):
+    /// every receiver runs, each error and panic (async ones included) is caught, logged
+    /// and reported, in dispatch order.
+    fn send_async_robust(&self) -> impl Future<Output = Report<Self::Output>> + Send
+    where
+        Self: Sync,
+        Self::Response: Send,
+        Self::Output: Send,
+        for<'x> EventOf<'x, Self::AnySender>: Send,
+    {
+        dispatch::send_async_robust(self, Self::CONCURRENCY)
+    }
+
+    /// [`send_async_robust`](Signal::send_async_robust) with an explicit [`Concurrency`].
+    fn send_async_robust_in(&self, concurrency: Concurrency) -> impl Future<Output = Report<Self::Output>> + Send
+    where
+        Self: Sync,
+        Self::Response: Send,
+        Self::Output: Send,
+        for<'x> EventOf<'x, Self::AnySender>: Send,
+    {
+        dispatch::send_async_robust(self, concurrency)
     }
 
     /// Sends the signal to every matching receiver, whatever fails.
@@ -234,6 +344,48 @@ pub trait Signal: Sized {
         O: IntoResponse<Self::Response>,
     {
         crate::connect::connect::<Self, O, H>(options, handler, std::panic::Location::caller())
+    }
+
+    /// Connects an async receiver at runtime. The handler returns a boxed future that may
+    /// borrow the payload (clone what it needs from its captures into the future):
+    ///
+    /// ```
+    /// use signals_core::prelude::*;
+    ///
+    /// #[derive(Signal)]
+    /// struct Signup<'a> { email: &'a str }
+    ///
+    /// let connection = Signup::connect_async(|event: &Signup<'_>| {
+    ///     Box::pin(async move {
+    ///         println!("sending welcome email to {}", event.email);
+    ///     })
+    /// });
+    /// # drop(connection);
+    /// ```
+    #[track_caller]
+    fn connect_async<O, H>(handler: H) -> Connection
+    where
+        H: for<'a, 'b> Fn(&'b EventOf<'a, Self::Family>) -> BoxFuture<'b, O> + Send + Sync + 'static,
+        O: IntoResponse<Self::Response> + 'static,
+    {
+        match crate::connect::connect_async::<Self, O, H>(
+            ConnectOptions::new(),
+            handler,
+            std::panic::Location::caller(),
+        ) {
+            Ok(connection) => connection,
+            Err(_) => unreachable!("connecting without a dispatch_uid cannot conflict"),
+        }
+    }
+
+    /// [`connect_async`](Signal::connect_async) with options.
+    #[track_caller]
+    fn connect_async_with<O, H>(options: ConnectOptions, handler: H) -> Result<Connection, ConnectError>
+    where
+        H: for<'a, 'b> Fn(&'b EventOf<'a, Self::Family>) -> BoxFuture<'b, O> + Send + Sync + 'static,
+        O: IntoResponse<Self::Response> + 'static,
+    {
+        crate::connect::connect_async::<Self, O, H>(options, handler, std::panic::Location::caller())
     }
 
     /// Disconnects the runtime receiver connected for this signal and sender under

@@ -30,14 +30,26 @@ pub(crate) fn receiver(args: &Args, func: &Function) -> TokenStream {
             None => quote!(#signal),
         };
         let call = quote_spanned!(param_span=> #name(event));
-        let respond = quote_spanned! {output_span=>
-            #krate::__private::IntoResponse::into_response(#call)
+        let (constructor, thunk) = if func.is_async {
+            let respond = quote_spanned! {output_span=>
+                #krate::__private::IntoResponse::into_response(#call.await)
+            };
+            // Unsizing to `dyn Future + Send` is where a non-`Send` future is reported.
+            let boxed = quote_spanned! {name.span()=>
+                #krate::__private::Box::pin(async move { #respond }) as #krate::__private::BoxFuture<'_, _>
+            };
+            (quote!(new_async), quote!(|event| #boxed))
+        } else {
+            let respond = quote_spanned! {output_span=>
+                #krate::__private::IntoResponse::into_response(#call)
+            };
+            (quote!(new), quote!(|event| #respond))
         };
         let line = quote_spanned!(name.span()=> ::core::line!());
         quote! {
             #krate::__private::inventory::submit! {
-                #krate::__private::StaticReceiver::new::<#signal_ty>(
-                    |event| #respond,
+                #krate::__private::StaticReceiver::#constructor::<#signal_ty>(
+                    #thunk,
                     #krate::__private::StaticMeta {
                         name: ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)),
                         module: ::core::module_path!(),

@@ -11,6 +11,7 @@ pub(crate) struct Function {
     pub(crate) param: Type,
     /// The declared return type (`None` for `()`).
     pub(crate) output: Option<Type>,
+    pub(crate) is_async: bool,
 }
 
 pub(crate) fn function(item: TokenStream) -> syn::Result<Function> {
@@ -28,9 +29,6 @@ pub(crate) fn function(item: TokenStream) -> syn::Result<Function> {
     };
     let sig = &func.sig;
     let mut errors: Vec<syn::Error> = Vec::new();
-    if let Some(t) = &sig.asyncness {
-        errors.push(syn::Error::new(t.span(), "async receivers are not supported: make the function synchronous"));
-    }
     if let Some(t) = &sig.constness {
         errors.push(syn::Error::new(t.span(), "a receiver cannot be a `const fn`"));
     }
@@ -94,6 +92,7 @@ pub(crate) fn function(item: TokenStream) -> syn::Result<Function> {
     Ok(Function {
         name: sig.ident.clone(),
         param: param.expect("checked above"),
+        is_async: sig.asyncness.is_some(),
         output: match &sig.output {
             ReturnType::Default => None,
             ReturnType::Type(_, ty) => Some((**ty).clone()),

@@ -29,7 +29,11 @@ pub(crate) fn signal(s: &Signal) -> TokenStream {
     let statics: Vec<Lifetime> = lts.iter().map(|_| Lifetime::new("'static", proc_macro2::Span::call_site())).collect();
     let event_lt = Lifetime::new("'__signal", proc_macro2::Span::call_site());
     let event_lts: Vec<&Lifetime> = lts.iter().map(|_| &event_lt).collect();
-    let anon: Vec<Lifetime> = lts.iter().map(|_| Lifetime::new("'_", proc_macro2::Span::call_site())).collect();
+    let concurrency = if s.concurrent {
+        quote!(const CONCURRENCY: #p::Concurrency = #p::Concurrency::Concurrent;)
+    } else {
+        quote!()
+    };
     let registry = format_ident!("__SIGNALS_REGISTRY_{}", ident);
 
     // Methods shared by every Signal impl of this struct.
@@ -40,9 +44,23 @@ pub(crate) fn signal(s: &Signal) -> TokenStream {
         fn __registry() -> &'static #p::Registry {
             &#registry
         }
+        #concurrency
         #[inline(always)]
         fn __call(&self, receiver: #p::Callee<'_, Self::Family>) -> #p::Result<#response, #p::BoxError> {
             receiver.call(self)
+        }
+        #[inline(always)]
+        fn __call_async<'__s>(
+            &'__s self,
+            receiver: #p::AsyncCallee<'_, Self::Family>,
+        ) -> #p::BoxFuture<'__s, #p::Result<#response, #p::BoxError>> {
+            receiver.call(self)
+        }
+    };
+    let no_view = quote! {
+        #[inline(always)]
+        fn __any_view(&self) -> #p::Option<#p::EventOf<'_, Self::AnySender>> {
+            #p::None
         }
     };
 
@@ -59,10 +77,7 @@ pub(crate) fn signal(s: &Signal) -> TokenStream {
                 fn sender_name() -> #p::Option<&'static str> {
                     #p::None
                 }
-                #[inline(always)]
-                fn __call_any(&self, receiver: #p::Callee<'_, Self::AnySender>) -> #p::Result<#response, #p::BoxError> {
-                    receiver.call(self)
-                }
+                #no_view
             }
         },
         Some(sender) => {
@@ -88,9 +103,8 @@ pub(crate) fn signal(s: &Signal) -> TokenStream {
                         #p::Some(#p::type_name::<#m>())
                     }
                     #[inline(always)]
-                    fn __call_any(&self, receiver: #p::Callee<'_, Self::AnySender>) -> #p::Result<#response, #p::BoxError> {
-                        let view: #ident<#(#anon,)* #any> = #view;
-                        receiver.call(&view)
+                    fn __any_view(&self) -> #p::Option<#p::EventOf<'_, Self::AnySender>> {
+                        #p::Some(#view)
                     }
                 }
                 impl<#(#lts),*> #p::Signal for #ident<#(#lts,)* #any> {
@@ -100,10 +114,7 @@ pub(crate) fn signal(s: &Signal) -> TokenStream {
                     fn sender_name() -> #p::Option<&'static str> {
                         #p::None
                     }
-                    #[inline(always)]
-                    fn __call_any(&self, receiver: #p::Callee<'_, Self::AnySender>) -> #p::Result<#response, #p::BoxError> {
-                        receiver.call(self)
-                    }
+                    #no_view
                 }
                 impl<#(#lts,)* #m: #(#sized_bounds +)* 'static> #p::WithSender<#m> for #ident<#(#lts,)* #any> {
                     type Signal = #ident<#(#lts,)* #m>;

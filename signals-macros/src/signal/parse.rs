@@ -8,6 +8,7 @@ pub(crate) struct Options {
     pub(crate) sender: Option<Ident>,
     pub(crate) name: Option<LitStr>,
     pub(crate) krate: Option<Path>,
+    pub(crate) concurrent: bool,
 }
 
 pub(crate) fn options(input: &DeriveInput) -> syn::Result<Options> {
@@ -34,6 +35,10 @@ pub(crate) fn options(input: &DeriveInput) -> syn::Result<Options> {
                 if options.name.replace(name).is_some() {
                     return Err(duplicate());
                 }
+            } else if meta.path.is_ident("concurrent") {
+                if std::mem::replace(&mut options.concurrent, true) {
+                    return Err(duplicate());
+                }
             } else if meta.path.is_ident("crate") {
                 let path = meta.value()?.call(Path::parse_mod_style)?;
                 if options.krate.replace(path).is_some() {
@@ -41,7 +46,7 @@ pub(crate) fn options(input: &DeriveInput) -> syn::Result<Options> {
                 }
             } else {
                 return Err(meta.error(
-                    "unknown option; expected one of `response`, `sender`, `name`, `crate`",
+                    "unknown option; expected one of `response`, `sender`, `name`, `concurrent`, `crate`",
                 ));
             }
             Ok(())

@@ -34,6 +34,7 @@ pub(crate) struct Signal {
     pub(crate) fields: Vec<(Ident, FieldKind)>,
     pub(crate) unit: bool,
     pub(crate) krate: Option<syn::Path>,
+    pub(crate) concurrent: bool,
 }
 
 fn mentions(tokens: TokenStream, ident: &Ident) -> bool {
@@ -161,5 +162,6 @@ pub(crate) fn signal(input: &DeriveInput, options: Options) -> syn::Result<Signa
         fields,
         unit,
         krate: options.krate,
+        concurrent: options.concurrent,
     })
 }

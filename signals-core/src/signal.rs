@@ -121,6 +121,11 @@ pub trait WithSender<M: ?Sized> {
 /// receivers run before runtime ones; link-time receivers are ordered by their full path
 /// (`module::function`), then file and line; runtime receivers by connection order. The
 /// order does not depend on link order, build profile or platform.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a signal",
+    label = "not a signal",
+    note = "declare a signal with `#[derive(Signal)]` on a struct whose fields are the payload"
+)]
 pub trait Signal: Sized {
     /// What each receiver returns; `()` unless declared with `#[signal(response = T)]`.
     type Response: 'static;

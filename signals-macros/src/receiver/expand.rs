@@ -1,6 +1,6 @@
 //! Writes the registration: one `inventory` submission per signal.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
@@ -20,45 +20,74 @@ pub(crate) fn receiver(args: &Args, func: &Function) -> TokenStream {
         None => quote!(#krate::__private::None),
     };
     // Errors about the payload type point at the parameter; about the return type, at it.
-    let param_span = func.param.span();
+    // The payload type itself, not the leading `&` (spans do not join on stable).
+    let param_span = match &func.param {
+        syn::Type::Reference(r) => r.elem.span(),
+        other => other.span(),
+    };
     let output_span = func.output.as_ref().map_or(name.span(), |o| o.span());
+    // The return type as written (`()` if none), so that a wrong one is reported there
+    // as `IntoResponse` not implemented, rather than as a mismatch at the attribute.
+    let output = match &func.output {
+        Some(ty) => quote!(#ty),
+        None => quote_spanned!(output_span=> ()),
+    };
     let registrations = args.signals.iter().map(|signal| {
+        // Errors about the signal (not a signal, sender not accepted) point at the signal,
+        // or at the sender; everything spanned here is deduplicated by rustc.
+        let signal_span = args
+            .sender
+            .as_ref()
+            .map_or(signal.span(), |sender| sender.span());
+        // `krate` is spanned at the call site; an expression starting with it would be too.
+        let krate = respan(krate.clone(), signal_span);
         let signal_ty = match &args.sender {
-            Some(sender) => quote_spanned! {sender.span()=>
+            Some(sender) => quote_spanned! {signal_span=>
                 <#signal as #krate::__private::WithSender<#sender>>::Signal
             },
             None => quote!(#signal),
         };
-        let call = quote_spanned!(param_span=> #name(event));
-        let (constructor, thunk) = if func.is_async {
-            let respond = quote_spanned! {output_span=>
-                #krate::__private::IntoResponse::into_response(#call.await)
-            };
-            // Unsizing to `dyn Future + Send` is where a non-`Send` future is reported.
+        // One identifier for the closure parameter and its use: located at the payload type
+        // (mismatches are reported there), resolved hygienically wherever the spans come from.
+        let event = syn::Ident::new("event", param_span.resolved_at(Span::mixed_site()));
+        let call = quote_spanned!(param_span=> #name(#event));
+        let response = quote_spanned! {signal_span=>
+            <#signal_ty as #krate::__private::Signal>::Response
+        };
+        let awaited = if func.is_async { quote_spanned!(param_span=> #call.await) } else { call };
+        let respond = quote_spanned! {output_span=>
+            <#output as #krate::__private::IntoResponse<#response>>::into_response(#awaited)
+        };
+        let line = quote_spanned!(name.span()=> ::core::line!());
+        let meta = quote! {
+            #krate::__private::StaticMeta {
+                name: ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)),
+                module: ::core::module_path!(),
+                file: ::core::file!(),
+                line: #line,
+                priority: #priority,
+                dispatch_uid: #uid,
+            }
+        };
+        // The call and the closure are spanned on the signal (or sender), so that errors
+        // about it point there and deduplicate; the braces keep the closure's span whole.
+        let register = if func.is_async {
+            // Unsizing to `dyn Future + Send` is where a non-`Send` future is reported: at
+            // the function's name.
             let boxed = quote_spanned! {name.span()=>
                 #krate::__private::Box::pin(async move { #respond }) as #krate::__private::BoxFuture<'_, _>
             };
-            (quote!(new_async), quote!(|event| #boxed))
+            quote_spanned! {signal_span=>
+                #krate::__private::StaticReceiver::new_async::<#signal_ty>(|#event| { #boxed }, #meta)
+            }
         } else {
-            let respond = quote_spanned! {output_span=>
-                #krate::__private::IntoResponse::into_response(#call)
-            };
-            (quote!(new), quote!(|event| #respond))
+            quote_spanned! {signal_span=>
+                #krate::__private::StaticReceiver::new::<#signal_ty>(|#event| { #respond }, #meta)
+            }
         };
-        let line = quote_spanned!(name.span()=> ::core::line!());
         quote! {
             #krate::__private::inventory::submit! {
-                #krate::__private::StaticReceiver::#constructor::<#signal_ty>(
-                    #thunk,
-                    #krate::__private::StaticMeta {
-                        name: ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)),
-                        module: ::core::module_path!(),
-                        file: ::core::file!(),
-                        line: #line,
-                        priority: #priority,
-                        dispatch_uid: #uid,
-                    },
-                )
+                #register
             }
         }
     });
@@ -67,4 +96,20 @@ pub(crate) fn receiver(args: &Args, func: &Function) -> TokenStream {
             #(#registrations)*
         };
     }
+}
+
+/// `tokens` with every span set to `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let TokenTree::Group(group) = &token {
+                let mut inner = Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                token = TokenTree::Group(inner);
+            }
+            token.set_span(span);
+            token
+        })
+        .collect()
 }

@@ -16,10 +16,18 @@ pub(crate) fn options(input: &DeriveInput) -> syn::Result<Options> {
     let mut errors: Option<syn::Error> = None;
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("signal")) {
         let result = attr.parse_nested_meta(|meta| {
-            let duplicate = || meta.error(format!(
-                "duplicate `{}` option",
-                meta.path.get_ident().map(ToString::to_string).unwrap_or_default()
-            ));
+            let duplicate = || {
+                syn::Error::new_spanned(
+                    &meta.path,
+                    format!(
+                        "duplicate `{}` option",
+                        meta.path
+                            .get_ident()
+                            .map(ToString::to_string)
+                            .unwrap_or_default()
+                    ),
+                )
+            };
             if meta.path.is_ident("response") {
                 let ty: Type = meta.value()?.parse()?;
                 if options.response.replace(ty).is_some() {

@@ -79,6 +79,10 @@ pub(crate) fn signal(input: &DeriveInput, options: Options) -> syn::Result<Signa
 
     let mut lifetimes = Vec::new();
     let mut sender = None;
+    let sender_misnamed = options
+        .sender
+        .as_ref()
+        .is_some_and(|wanted| !input.generics.type_params().any(|t| t.ident == *wanted));
     for param in &input.generics.params {
         match param {
             GenericParam::Lifetime(l) => lifetimes.push(l.lifetime.clone()),
@@ -88,6 +92,10 @@ pub(crate) fn signal(input: &DeriveInput, options: Options) -> syn::Result<Signa
             )),
             GenericParam::Type(t) => {
                 if options.sender.as_ref() != Some(&t.ident) {
+                    if sender_misnamed {
+                        // Reported once below, on the `sender = ...` option.
+                        continue;
+                    }
                     errors.push(syn::Error::new(
                         t.ident.span(),
                         "a signal's only type parameter is its sender: mark it with `#[signal(sender = ...)]`, or make the field type concrete",
@@ -116,13 +124,21 @@ pub(crate) fn signal(input: &DeriveInput, options: Options) -> syn::Result<Signa
             "a signal cannot have a where clause: put the bounds on the sender parameter",
         ));
     }
-    if let Some(wanted) = &options.sender {
-        if !input.generics.type_params().any(|t| t.ident == *wanted) {
-            errors.push(syn::Error::new(
-                wanted.span(),
-                format!("`{wanted}` is not a type parameter of this struct"),
-            ));
-        }
+    if let Some(wanted) = options.sender.as_ref().filter(|_| sender_misnamed) {
+        let params: Vec<String> = input
+            .generics
+            .type_params()
+            .map(|t| format!("`{}`", t.ident))
+            .collect();
+        let hint = if params.is_empty() {
+            "declare one, e.g. `struct Saved<'a, M: ?Sized + Model = dyn Model>`".to_owned()
+        } else {
+            format!("the type parameters are {}", params.join(", "))
+        };
+        errors.push(syn::Error::new(
+            wanted.span(),
+            format!("`{wanted}` is not a type parameter of this struct; {hint}"),
+        ));
     }
 
     let mut fields = Vec::new();
@@ -130,13 +146,16 @@ pub(crate) fn signal(input: &DeriveInput, options: Options) -> syn::Result<Signa
         let ident = field.ident.clone().expect("named field");
         let kind = match &sender {
             Some(s) if mentions(field.ty.to_token_stream(), &s.ident) => match &field.ty {
-                Type::Reference(r) if r.mutability.is_none() && matches!(&*r.elem, Type::Path(p) if p.path.is_ident(&s.ident)) => {
+                Type::Reference(r)
+                    if r.mutability.is_none()
+                        && matches!(&*r.elem, Type::Path(p) if p.path.is_ident(&s.ident)) =>
+                {
                     FieldKind::SenderRef
                 }
                 ty if is_phantom(ty) => FieldKind::Phantom,
                 ty => {
-                    errors.push(syn::Error::new(
-                        ty.span(),
+                    errors.push(syn::Error::new_spanned(
+                        ty,
                         format!(
                             "a field that mentions the sender `{0}` must be `&'a {0}` (or `PhantomData`), so that the any-sender form can view it",
                             s.ident
@@ -154,7 +173,9 @@ pub(crate) fn signal(input: &DeriveInput, options: Options) -> syn::Result<Signa
         return Err(all);
     }
     Ok(Signal {
-        name: options.name.map_or_else(|| input.ident.to_string(), |n| n.value()),
+        name: options
+            .name
+            .map_or_else(|| input.ident.to_string(), |n| n.value()),
         ident: input.ident.clone(),
         lifetimes,
         sender,

@@ -1,0 +1,13 @@
+use signals_core::prelude::*;
+
+#[derive(Signal)]
+pub struct Tick {
+    pub n: u64,
+}
+
+#[receiver(Tick)]
+fn handler(_event: &Tick) -> Result<(), String> {
+    Ok(())
+}
+
+fn main() {}

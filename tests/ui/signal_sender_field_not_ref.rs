@@ -1,0 +1,12 @@
+use signals_core::prelude::*;
+
+pub trait Model: 'static {}
+
+#[derive(Signal)]
+#[signal(sender = M)]
+pub struct Saved<'a, M: ?Sized + Model = dyn Model> {
+    pub instance: &'a M,
+    pub all: &'a [Box<M>],
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use signals_core::prelude::*;
+
+#[derive(Signal)]
+pub struct Saved<'a>(pub &'a str);
+
+fn main() {}

@@ -187,7 +187,6 @@ impl Drop for ErasedDyn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::future::Future;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -236,7 +235,7 @@ mod tests {
         assert_eq!(Arc::strong_count(&captured), 1, "closure dropped exactly once");
     }
 
-    fn halve(p: &Ping<'_>) -> BoxFuture<'_, Result<u32, BoxError>> {
+    fn halve<'b>(p: &'b Ping<'_>) -> BoxFuture<'b, Result<u32, BoxError>> {
         Box::pin(async move { Ok(*p.0 / 2) })
     }
 

@@ -58,8 +58,8 @@ pub enum ConnectError {
     DuplicateDispatchUid {
         /// The id that was asked for.
         dispatch_uid: &'static str,
-        /// The receiver that holds it (left connected).
-        existing: ReceiverInfo,
+        /// The receiver that holds it (left connected; boxed to keep the error small).
+        existing: Box<ReceiverInfo>,
     },
 }
 

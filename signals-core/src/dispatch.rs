@@ -186,7 +186,7 @@ pub(crate) fn send_with<S: Signal>(
             ControlFlow::Continue(())
         }
         Some(Err(source)) => {
-            failed = Some(SendError::Receiver { receiver: *target.info(), source });
+            failed = Some(SendError::Receiver { receiver: Box::new(*target.info()), source });
             ControlFlow::Break(())
         }
     });
@@ -285,7 +285,7 @@ where
                 match target.run(event).await {
                     None => {}
                     Some(Ok(response)) => output.collect(target.info(), response),
-                    Some(Err(source)) => return Err(SendError::Receiver { receiver: *target.info(), source }),
+                    Some(Err(source)) => return Err(SendError::Receiver { receiver: Box::new(*target.info()), source }),
                 }
             }
         }
@@ -294,7 +294,7 @@ where
             // in completion order wins and drops the others.
             let runs = snapshot.receivers().map(|target| async move {
                 match target.run(event).await {
-                    Some(Err(source)) => Err(SendError::Receiver { receiver: *target.info(), source }),
+                    Some(Err(source)) => Err(SendError::Receiver { receiver: Box::new(*target.info()), source }),
                     other => Ok((target, other)),
                 }
             });
@@ -317,7 +317,7 @@ where
     let Some(snapshot) = Snapshot::take::<S>() else {
         return Report::new(output, failures);
     };
-    let outcomes: Vec<(Target<'_>, Option<Result<S::Response, ReceiverError>>)> = match concurrency {
+    let outcomes: Vec<(Target<'_>, RobustOutcome<S::Response>)> = match concurrency {
         Concurrency::Sequential => {
             let mut all = Vec::new();
             for target in snapshot.receivers() {
@@ -344,9 +344,10 @@ where
     Report::new(output, failures)
 }
 
-fn flatten<R>(
-    caught: Result<Option<Outcome<R>>, Box<dyn std::any::Any + Send>>,
-) -> Option<Result<R, ReceiverError>> {
+/// A receiver's outcome in a robust send: `None` when it does not listen to this sender.
+type RobustOutcome<R> = Option<Result<R, ReceiverError>>;
+
+fn flatten<R>(caught: Result<Option<Outcome<R>>, Box<dyn std::any::Any + Send>>) -> RobustOutcome<R> {
     match caught {
         Ok(None) => None,
         Ok(Some(outcome)) => Some(outcome.map_err(ReceiverError::Failed)),

@@ -11,8 +11,8 @@ pub enum SendError {
     #[error("receiver {receiver} failed")]
     #[non_exhaustive]
     Receiver {
-        /// The receiver that failed.
-        receiver: ReceiverInfo,
+        /// The receiver that failed (boxed to keep `Result<_, SendError>` small).
+        receiver: Box<ReceiverInfo>,
         /// The error it returned.
         #[source]
         source: BoxError,

@@ -158,7 +158,7 @@ impl Registry {
         &'static self,
         signal_key: TypeId,
         entry: DynEntry,
-    ) -> Result<(), ReceiverInfo> {
+    ) -> Result<(), Box<ReceiverInfo>> {
         let statics = self.statics(signal_key);
         let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let tag = entry.call.tag();
@@ -175,7 +175,7 @@ impl Registry {
                 .find(|d| d.call.tag() == tag && d.info.dispatch_uid == Some(uid))
                 .map(|d| d.info);
             if let Some(existing) = taken_static.or(taken_dynamic) {
-                return Err(existing);
+                return Err(Box::new(existing));
             }
         }
         let current = self.dynamic.load_full();
@@ -252,7 +252,8 @@ fn collect_statics(signal_key: TypeId) -> Box<[StaticSlot]> {
 }
 
 /// Every receiver in the process: all link-time receivers (whether or not their signal
-/// was ever sent) and every runtime receiver currently connected.
+/// was ever sent) and every runtime receiver currently connected. A link-time receiver
+/// dropped because an earlier one holds its `dispatch_uid` never runs and is not listed.
 ///
 /// Sorted by signal name, then in dispatch order within a signal (link-time receivers of
 /// equal priority first). Use it to check at startup that the receivers you expect were
@@ -272,9 +273,19 @@ fn collect_statics(signal_key: TypeId) -> Box<[StaticSlot]> {
 /// assert_eq!((r.signal(), r.priority()), ("Deployed", 5));
 /// ```
 pub fn receivers() -> Vec<ReceiverInfo> {
-    let mut all: Vec<ReceiverInfo> = inventory::iter::<StaticReceiver>
+    // The link-time receivers in dispatch order, without the duplicates of a dispatch_uid
+    // that `collect_statics` drops (they never run, so they are not listed either).
+    let mut statics: Vec<(&StaticReceiver, ReceiverInfo)> =
+        inventory::iter::<StaticReceiver>.into_iter().map(|r| (r, r.info())).collect();
+    statics.sort_by(|a, b| static_order(&a.1, &b.1));
+    let mut uids = std::collections::HashSet::new();
+    let mut all: Vec<ReceiverInfo> = statics
         .into_iter()
-        .map(StaticReceiver::info)
+        .filter(|(r, info)| match info.dispatch_uid {
+            Some(uid) => uids.insert((r.signal_key, r.call.tag(), uid)),
+            None => true,
+        })
+        .map(|(_, info)| info)
         .collect();
     let registries = ALL_REGISTRIES.lock().unwrap_or_else(|p| p.into_inner()).clone();
     for registry in registries {

@@ -42,6 +42,8 @@
 //!
 //! * [`Signal`]: sending (`send`, `send_robust`, `send_with`), `has_receivers`, runtime
 //!   `connect`, and the receiver order.
+//! * Async: `async fn` receivers, [`Signal::send_async`] / [`Signal::send_async_robust`]
+//!   (Django's `asend` / `asend_robust`) and [`Concurrency`]. No runtime is required.
 //! * [`#[derive(Signal)]`](derive@Signal) and [`#[receiver]`](macro@receiver): declaring.
 //! * [`models`] and the other built-in signals, typed after Django's.
 //! * [`registry::receivers`] and [`link!`]: making sure receivers are linked in.

@@ -115,6 +115,10 @@ pub trait WithSender<M: ?Sized> {
 /// `PostSave<'_, dyn Model>`) see every sender's events, with the sender-typed fields
 /// viewed through the default type.
 ///
+/// In expression position Rust does not apply a type parameter's default, so name the
+/// any-sender form as a type: `<PostSave>::connect(...)` or `PostSave::<dyn Model>::connect(...)`
+/// (a bare `PostSave::connect(...)` asks you for the sender).
+///
 /// # Receiver order
 ///
 /// Receivers run by descending `priority` (default `0`). Among equal priorities, link-time

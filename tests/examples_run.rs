@@ -1,0 +1,407 @@
+//! Every example runs (`cargo run --example NAME`), succeeds, and prints what it should.
+//!
+//! The examples are built once (one `cargo build --example ...` for all), then each test runs one of them
+//! through `cargo run --quiet`, which finds it up to date, and checks key lines of its
+//! output.
+
+use std::process::Command;
+use std::sync::OnceLock;
+
+fn cargo() -> Command {
+    let mut command = Command::new(env!("CARGO"));
+    command.current_dir(env!("CARGO_MANIFEST_DIR"));
+    command
+}
+
+/// The examples checked here (each has a test below).
+const EXAMPLES: &[&str] = &[
+    "quickstart",
+    "user_profile",
+    "welcome_email",
+    "low_stock",
+    "article_deletion_log",
+    "custom_signals",
+    "send_vs_send_robust",
+    "cache_invalidation",
+    "article_publish",
+    "audit_log",
+    "auth_signals",
+    "m2m_changed",
+    "denormalized_counters",
+    "request_signals",
+    "migrate_signals",
+];
+
+/// Runs `cargo run --quiet --example NAME` and returns its stdout; fails on a non-zero exit.
+fn run_example(name: &str) -> String {
+    assert!(EXAMPLES.contains(&name), "add {name} to EXAMPLES");
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let mut build = cargo();
+        build.args(["build", "--quiet"]);
+        for example in EXAMPLES {
+            build.args(["--example", example]);
+        }
+        let output = build.output().expect("cargo runs");
+        assert!(
+            output.status.success(),
+            "building the examples failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    });
+    let output = cargo()
+        .args(["run", "--quiet", "--example", name])
+        .output()
+        .expect("cargo runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "example {name} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// Asserts that `name`'s output contains each of `expected`, in this order.
+fn assert_prints(name: &str, expected: &[&str]) -> String {
+    let stdout = run_example(name);
+    let mut rest = stdout.as_str();
+    for line in expected {
+        match rest.find(line) {
+            Some(at) => rest = &rest[at + line.len()..],
+            None => {
+                panic!("example {name}: expected {line:?} (in this order) in its output:\n{stdout}")
+            }
+        }
+    }
+    stdout
+}
+
+fn count(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+#[test]
+fn quickstart() {
+    let out = assert_prints(
+        "quickstart",
+        &[
+            "profile created for ada@example.com",
+            "welcome email sent to ada@example.com",
+            "audit: User(pk=1) created",
+            "audit: User(pk=1) updated",
+            "profiles in the database: 1",
+            "[priority 10] stock reserved for order #42",
+            "[priority  0] admin notified: order #42",
+            "[priority -5] receipt emailed to",
+            "delivered to 3 receivers",
+            "metrics: order #43 counted",
+            "with the guard alive: delivered to 4 receivers",
+            "after drop(guard): delivered to 3 receivers",
+            "signal",
+            "OrderPlaced",
+            "quickstart::reserve_stock",
+            "examples/quickstart.rs:",
+            "PostSave",
+            "User",
+            "quickstart::create_profile",
+        ],
+    );
+    assert_eq!(count(&out, "profile created for"), 1, "{out}");
+    assert!(
+        !out.contains("metrics: order #44"),
+        "a dropped guard must disconnect:\n{out}"
+    );
+}
+
+#[test]
+fn user_profile() {
+    let out = assert_prints(
+        "user_profile",
+        &[
+            "PostSave<User> -> user_profile::create_user_profile",
+            "profile created for ada@example.com (user 1)",
+            "profile created for grace@example.com (user 2)",
+            "user ada updated (created = false): profile left alone",
+            "profile created for linus@example.com (user 3)",
+            "[connected at runtime] new signup: linus",
+            "refused: dispatch_uid `create_user_profile` is already used by user_profile::create_user_profile",
+            "ada's Profile (user 1",
+            "grace's Profile (user 2",
+            "linus's Profile (user 3",
+        ],
+    );
+    assert_eq!(count(&out, "'s Profile"), 3, "{out}");
+}
+
+#[test]
+fn welcome_email() {
+    let out = assert_prints(
+        "welcome_email",
+        &[
+            "welcome email sent to ada@example.com",
+            "outbox still holds 1 email(s)",
+            "email changed from ada@example.com to ada@lovelace.dev: confirmation sent",
+            "the write succeeded but a PostSave receiver failed",
+            "welcome_email::send_welcome_email",
+            "invalid email address \"not-an-address\"",
+            "the row is still written (as in Django): true",
+        ],
+    );
+    assert_eq!(count(&out, "welcome email sent to"), 1, "{out}");
+}
+
+#[test]
+fn low_stock() {
+    let out = assert_prints(
+        "low_stock",
+        &[
+            "saved Pen (stock 10)",
+            "saved Notebook (stock 3)",
+            "Warning: Low stock for Notebook (3 left)",
+            "Warning: Low stock for Pen (2 left)",
+            "PreSave aborted the save (low_stock::validate_stock): stock of Eraser cannot be negative (-4)",
+        ],
+    );
+    assert_eq!(count(&out, "Warning: Low stock"), 2, "{out}");
+    assert!(
+        !out.contains("saved Eraser"),
+        "an aborted save must not write:\n{out}"
+    );
+}
+
+#[test]
+fn article_deletion_log() {
+    let out = assert_prints(
+        "article_deletion_log",
+        &[
+            "Article \"Hello, signals\" is about to be deleted",
+            "Article \"Hello, signals\" deleted; 2 attachment(s) removed",
+            "Article \"House rules\" is about to be deleted",
+            "the write was aborted by a PreDelete receiver",
+            "article_deletion_log::protect_pinned",
+            "is pinned; unpin it first",
+            "the write failed: article 1 does not exist",
+            "articles left:    [\"House rules\"]",
+            "attachments left: [(2, \"rules.pdf\")]",
+        ],
+    );
+    assert_eq!(
+        count(&out, "attachment(s) removed"),
+        2,
+        "one post_delete, logged once and listed once:\n{out}"
+    );
+}
+
+#[test]
+fn custom_signals() {
+    let out = assert_prints(
+        "custom_signals",
+        &[
+            "User ada logged in at 1744637958",
+            "login counted for User(pk=1)",
+            "-> 2 receiver(s) ran",
+            "login counted for StaffMember(pk=7)",
+            "-> 1 receiver(s) ran",
+            "admin notified: order #1001 by ada@example.com, 2 item(s), 18.90 EUR",
+            "confirmation sent to ada@example.com for order #1001",
+            "-> 3 receiver(s) ran",
+            "send failed at custom_signals::check_order: order #1002 has no items",
+            "priority 100  custom_signals::check_order",
+            "priority  10  custom_signals::notify_admin",
+            "priority   0  custom_signals::send_order_confirmation",
+        ],
+    );
+    assert_eq!(
+        count(&out, "logged in at"),
+        1,
+        "the User-only receiver must skip StaffMember:\n{out}"
+    );
+    assert!(
+        !out.contains("order #1002 by"),
+        "check_order must stop the send:\n{out}"
+    );
+}
+
+#[test]
+fn send_vs_send_robust() {
+    assert_prints(
+        "send_vs_send_robust",
+        &[
+            "send() returned Err: receiver send_vs_send_robust::sync_to_crm",
+            "failing receiver: send_vs_send_robust::sync_to_crm",
+            "declared at:      examples/send_vs_send_robust.rs:",
+            "its error:        CRM unavailable (HTTP 503)",
+            "receivers that ran: [\"create_profile\", \"sync_to_crm\"]",
+            "a receiver panicked: SMTP relay for \"example.com\" not configured",
+            "receivers that ran: [\"create_profile\", \"sync_to_crm\", \"send_welcome_email\", \"track_signup\"]",
+            "all ok? false",
+            "responses (2):",
+            "send_vs_send_robust::create_profile",
+            "send_vs_send_robust::track_signup",
+            "failures (2):",
+            "error   send_vs_send_robust::sync_to_crm",
+            "(position 1)",
+            "panic   send_vs_send_robust::send_welcome_email",
+            "(position 2)",
+            "0. (send_vs_send_robust::create_profile, Ok(",
+            "1. (send_vs_send_robust::sync_to_crm, Err(CRM unavailable",
+            "2. (send_vs_send_robust::send_welcome_email, Err(panicked:",
+            "3. (send_vs_send_robust::track_signup, Ok(",
+        ],
+    );
+}
+
+#[test]
+fn cache_invalidation() {
+    assert_prints(
+        "cache_invalidation",
+        &[
+            "[PostSave] search index updated for \"Signals in Rust\"",
+            "cache miss, rendered and cached",
+            "cache hit",
+            "[PostSave] cache invalidated for Article 1: [\"article:1\", \"article:list\"]",
+            "page: <h1>Signals in Rust, revisited</h1>",
+            "search \"revisited\": [1]",
+            "[PostDelete] cache invalidated for Article 1: [\"article:1\"]",
+            "[PostDelete] article 1 removed from the search index",
+            "page: <h1>404</h1>",
+            "search \"signals\": []",
+        ],
+    );
+}
+
+#[test]
+fn article_publish() {
+    let out = assert_prints(
+        "article_publish",
+        &[
+            "PostSave<Article> receiver: article_publish::on_article_publish",
+            "saved article 1",
+            "saved article 1",
+            "cache cleared for article 1",
+            "subscribers notified: \"Signals, considered\" is published",
+            "PostSave<Article> receivers: none",
+            "saved article 2",
+            "saved article 2",
+            "cache cleared for article 2",
+            "subscribers notified: \"Explicit is better\" is published",
+            "published_at = Some(",
+        ],
+    );
+    assert_eq!(
+        count(&out, "subscribers notified"),
+        2,
+        "each article is announced once:\n{out}"
+    );
+}
+
+#[test]
+fn audit_log() {
+    assert_prints(
+        "audit_log",
+        &[
+            "audit: User(pk=1) <ada@example.com> created on db \"default\"",
+            "audit: Product(pk=10) created",
+            "audit: Article(pk=100) created",
+            "audit: Product(pk=10) updated fields [\"stock\"]",
+            "audit: Article(pk=100) deleted",
+            "5. Article(pk=100) deleted",
+            "stock: 7",
+        ],
+    );
+}
+
+#[test]
+fn auth_signals() {
+    let out = assert_prints(
+        "auth_signals",
+        &[
+            "ada logged in from 198.51.100.4",
+            "[user_logged_in] last_login of ada set to",
+            "[user_logged_out] session of ada (user 1) closed",
+            "[user_login_failed] from 203.0.113.7: username=ada password=********************",
+            "3 failures from 203.0.113.7: account ada locked",
+            "login refused for \"ada\" from 198.51.100.4",
+            "auth_signals::lock_after_failures",
+            "no such user \"mallory\"",
+            "locked = true",
+        ],
+    );
+    for secret in ["hunter2", "password1", "letmein", "hunter3"] {
+        assert!(
+            !out.contains(secret),
+            "a password leaked into the output ({secret}):\n{out}"
+        );
+    }
+}
+
+#[test]
+fn m2m_changed() {
+    assert_prints(
+        "m2m_changed",
+        &[
+            "[PostAdd] [\"rust\", \"signals\"] on Article(pk=1)",
+            "[PostAdd] [\"django\", \"signals\", \"orm\"] on Article(pk=2)",
+            "(\"signals\", 2)",
+            "[PostRemove] [\"orm\"] on Article(pk=2)",
+            "refused: \"Django internals\" would have 4 tags (at most 3)",
+            "[PreClear] [\"rust\", \"signals\"] on Article(pk=1)",
+            "tags of \"Signals in Rust\": []",
+            "tags of \"Django internals\": [\"django\", \"signals\"]",
+            "articles per tag: [(\"django\", 1), (\"signals\", 1)]",
+        ],
+    );
+}
+
+#[test]
+fn denormalized_counters() {
+    assert_prints(
+        "denormalized_counters",
+        &[
+            "comment_count -> 1",
+            "comment_count -> 2",
+            "comment_count = 2, last_comment_at = Some(200)",
+            "comment 11 edited: counters unchanged",
+            "comment_count = 2, last_comment_at = Some(200)",
+            "comment_count = 1, last_comment_at = Some(100)",
+            "comment 12 points at missing article 99",
+            "comment_count = 1, last_comment_at = Some(100)",
+        ],
+    );
+}
+
+#[test]
+fn request_signals() {
+    assert_prints(
+        "request_signals",
+        &[
+            "[request_started] GET /articles/1 (1 in flight)",
+            "[request_finished] 198.51.100.4 GET /articles/1 200 (0 in flight)",
+            "[got_request_exception] GET /articles/2: article 2 not found",
+            "GET /articles/2 404",
+            "[got_request_exception] POST /articles: database unavailable: connection reset by peer",
+            "POST /articles 500 (0 in flight)",
+            "access log:",
+        ],
+    );
+}
+
+#[test]
+fn migrate_signals() {
+    let out = assert_prints(
+        "migrate_signals",
+        &[
+            "migrate_signals::require_maintenance_mode",
+            "not in maintenance mode; refusing to migrate auth",
+            "[pre_migrate] auth: 2 migration(s) to apply",
+            "applying auth.0001_initial ... OK",
+            "[post_migrate] auth: 2 migration(s) ran; default groups created: [\"editors\", \"moderators\"]",
+            "[post_migrate] blog: 1 migration(s) ran",
+            "[post_migrate] auth: 0 migration(s) ran; default groups created: []",
+            "groups:  {\"editors\", \"moderators\"}",
+        ],
+    );
+    assert_eq!(count(&out, "applying auth.0001_initial"), 1, "{out}");
+}

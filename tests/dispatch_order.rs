@@ -349,3 +349,24 @@ fn order_holds_across_sender_specific_and_any_sender_receivers() {
     assert_eq!(alpha[3], "dispatch_order::alpha_0");
     assert_eq!(alpha.len(), 4);
 }
+
+mod priority_expressions {
+    use signals_core::prelude::*;
+
+    const FIRST: i32 = i32::MAX;
+
+    #[derive(Signal)]
+    struct Ranked;
+
+    #[receiver(Ranked, priority = i32::MIN)]
+    fn last(_: &Ranked) {}
+
+    #[receiver(Ranked, priority = FIRST)]
+    fn first(_: &Ranked) {}
+
+    #[test]
+    fn priority_accepts_constant_expressions() {
+        let order: Vec<i32> = Ranked::receivers().iter().map(|r| r.priority()).collect();
+        assert_eq!(order, [i32::MAX, i32::MIN]);
+    }
+}

@@ -42,7 +42,8 @@ impl ReceiverInfo {
     pub fn name(&self) -> &'static str {
         self.name
     }
-    /// Module the receiver was declared or connected in.
+    /// Module path of a `#[receiver]`. For a runtime receiver, the source file of its
+    /// `connect` call (Rust reports a caller's file and line, not its module).
     pub fn module(&self) -> &'static str {
         self.module
     }

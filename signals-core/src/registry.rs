@@ -291,15 +291,7 @@ pub fn receivers() -> Vec<ReceiverInfo> {
     for registry in registries {
         all.extend(registry.dynamic_infos());
     }
-    all.sort_by(|a, b| {
-        a.signal.cmp(b.signal).then_with(|| match (a.kind, b.kind) {
-            (crate::ReceiverKind::Static, crate::ReceiverKind::Static) => static_order(a, b),
-            (crate::ReceiverKind::Static, _) => b.priority.cmp(&a.priority).then(CmpOrdering::Less),
-            (_, crate::ReceiverKind::Static) => b.priority.cmp(&a.priority).then(CmpOrdering::Greater),
-            (crate::ReceiverKind::Dynamic { id: x }, crate::ReceiverKind::Dynamic { id: y }) => {
-                b.priority.cmp(&a.priority).then(x.cmp(&y))
-            }
-        })
-    });
+    // Stable: link-time receivers keep their dispatch order, runtime ones their list order.
+    all.sort_by_key(|r| (r.signal, std::cmp::Reverse(r.priority), r.kind != crate::ReceiverKind::Static));
     all
 }

@@ -8,7 +8,8 @@ use syn::{Ident, LitInt, LitStr, Path, Token, Type};
 pub(crate) struct Args {
     pub(crate) signals: Vec<Type>,
     pub(crate) sender: Option<Type>,
-    pub(crate) priority: Option<LitInt>,
+    /// An `i32` literal (range-checked here) or a constant expression such as `i32::MAX`.
+    pub(crate) priority: Option<proc_macro2::TokenStream>,
     pub(crate) dispatch_uid: Option<LitStr>,
     pub(crate) krate: Option<Path>,
 }
@@ -49,8 +50,13 @@ impl Parse for Args {
                         }
                     }
                     "priority" => {
-                        let lit = parse_priority(input)?;
-                        if args.priority.replace(lit).is_some() {
+                        let literal = input.peek(LitInt) || (input.peek(Token![-]) && input.peek2(LitInt));
+                        let value = if literal {
+                            quote::ToTokens::into_token_stream(parse_priority(input)?)
+                        } else {
+                            quote::ToTokens::into_token_stream(input.parse::<syn::Expr>()?)
+                        };
+                        if args.priority.replace(value).is_some() {
                             push(duplicate(), &mut errors);
                         }
                     }

@@ -11,14 +11,17 @@
 
 use std::time::{Duration, Instant};
 
-use signals_core::prelude::*;
 use signals_core::Concurrency;
+use signals_core::prelude::*;
 use std::sync::OnceLock;
 
 static START: OnceLock<Instant> = OnceLock::new();
 
 fn stamp() -> String {
-    format!("[{:>4} ms]", START.get().map_or(0, |s| s.elapsed().as_millis()))
+    format!(
+        "[{:>4} ms]",
+        START.get().map_or(0, |s| s.elapsed().as_millis())
+    )
 }
 
 /// Sent when someone signs up.
@@ -34,12 +37,20 @@ pub struct MailError;
 
 #[receiver(UserSignedUp, priority = 10)]
 fn log_signup(event: &UserSignedUp<'_>) {
-    println!("{} log: {} signed up (sync receiver, runs first)", stamp(), event.email);
+    println!(
+        "{} log: {} signed up (sync receiver, runs first)",
+        stamp(),
+        event.email
+    );
 }
 
 #[receiver(UserSignedUp)]
 async fn send_welcome_email(event: &UserSignedUp<'_>) -> Result<(), MailError> {
-    println!("{} email: connecting to the mail server for {}", stamp(), event.email);
+    println!(
+        "{} email: connecting to the mail server for {}",
+        stamp(),
+        event.email
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     println!("{} email: welcome email sent to {}", stamp(), event.email);
     Ok(())
@@ -57,7 +68,11 @@ async fn main() -> Result<(), signals_core::SendError> {
     START.get_or_init(Instant::now);
     println!("== concurrent (declared with #[signal(concurrent)]) ==");
     let t = Instant::now();
-    let delivered = UserSignedUp { email: "ada@example.com" }.send_async().await?;
+    let delivered = UserSignedUp {
+        email: "ada@example.com",
+    }
+    .send_async()
+    .await?;
     println!(
         "{} {} receivers in {} ms: the email and the CRM sync overlapped\n",
         stamp(),
@@ -67,11 +82,23 @@ async fn main() -> Result<(), signals_core::SendError> {
 
     println!("== sequential (per-send override) ==");
     let t = Instant::now();
-    UserSignedUp { email: "grace@example.com" }.send_async_in(Concurrency::Sequential).await?;
-    println!("{} took {} ms: one after the other\n", stamp(), t.elapsed().as_millis());
+    UserSignedUp {
+        email: "grace@example.com",
+    }
+    .send_async_in(Concurrency::Sequential)
+    .await?;
+    println!(
+        "{} took {} ms: one after the other\n",
+        stamp(),
+        t.elapsed().as_millis()
+    );
 
     println!("== sync send on a signal with async receivers ==");
-    match (UserSignedUp { email: "linus@example.com" }).send() {
+    match (UserSignedUp {
+        email: "linus@example.com",
+    })
+    .send()
+    {
         Ok(_) => println!("unexpected: sent"),
         Err(error) => println!("refused, nothing ran: {error}"),
     }

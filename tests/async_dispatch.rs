@@ -49,15 +49,23 @@ async fn mixed_async_last(_: &Mixed<'_>) -> Result<(), MailError> {
 async fn async_send_keeps_the_one_defined_order_and_refuses_sync_send() {
     let delivered = Mixed { tag: "t" }.send_async().await.unwrap();
     assert_eq!(delivered.receivers(), 4);
-    assert_eq!(*ORDER.lock().unwrap(), ["sync-30", "async-20", "sync-10", "async-0"]);
+    assert_eq!(
+        *ORDER.lock().unwrap(),
+        ["sync-30", "async-20", "sync-10", "async-0"]
+    );
 
     // A sync send never blocks on a future and never skips one: nothing runs.
     ORDER.lock().unwrap().clear();
     let err = Mixed { tag: "t" }.send().unwrap_err();
     match &err {
-        SendError::AsyncReceivers { signal, receivers, .. } => {
+        SendError::AsyncReceivers {
+            signal, receivers, ..
+        } => {
             assert_eq!(*signal, "Mixed");
-            let names: Vec<_> = receivers.iter().map(|r| r.name().rsplit("::").next().unwrap()).collect();
+            let names: Vec<_> = receivers
+                .iter()
+                .map(|r| r.name().rsplit("::").next().unwrap())
+                .collect();
             assert_eq!(names, ["mixed_async_second", "mixed_async_last"]);
             assert!(receivers.iter().all(|r| r.is_async()));
         }
@@ -70,18 +78,26 @@ async fn async_send_keeps_the_one_defined_order_and_refuses_sync_send() {
     let report = Mixed { tag: "t" }.send_robust();
     assert_eq!(report.responses().receivers(), 2);
     assert_eq!(report.failures().len(), 2);
-    assert!(matches!(report.failures()[0].error, ReceiverError::AsyncInSyncSend));
+    assert!(matches!(
+        report.failures()[0].error,
+        ReceiverError::AsyncInSyncSend
+    ));
     assert_eq!(*ORDER.lock().unwrap(), ["sync-30", "sync-10"]);
 }
 
 #[test]
 fn sync_send_outside_any_runtime_also_refuses_async_receivers() {
-    assert!(matches!(Mixed { tag: "t" }.send(), Err(SendError::AsyncReceivers { .. })));
+    assert!(matches!(
+        Mixed { tag: "t" }.send(),
+        Err(SendError::AsyncReceivers { .. })
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_send_inside_a_multi_thread_runtime_errors_instead_of_deadlocking() {
-    let result = tokio::task::spawn_blocking(|| Mixed { tag: "t" }.send().map(|_| ())).await.unwrap();
+    let result = tokio::task::spawn_blocking(|| Mixed { tag: "t" }.send().map(|_| ()))
+        .await
+        .unwrap();
     assert!(matches!(result, Err(SendError::AsyncReceivers { .. })));
 }
 
@@ -96,7 +112,11 @@ struct Signup<'a> {
 
 #[receiver(Signup, priority = 1)]
 async fn send_welcome(event: &Signup<'_>) -> Result<(), MailError> {
-    if event.email.ends_with("@down.example") { Err(MailError) } else { Ok(()) }
+    if event.email.ends_with("@down.example") {
+        Err(MailError)
+    } else {
+        Ok(())
+    }
 }
 
 #[receiver(Signup)]
@@ -107,12 +127,25 @@ async fn after_welcome(_: &Signup<'_>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_async_error_stops_the_send_and_names_the_receiver() {
     let before = AFTER_FAILURE.load(Ordering::SeqCst);
-    let err = Signup { email: "ada@down.example" }.send_async().await.unwrap_err();
+    let err = Signup {
+        email: "ada@down.example",
+    }
+    .send_async()
+    .await
+    .unwrap_err();
     assert!(err.receiver().name().ends_with("send_welcome"));
     assert!(err.downcast_ref::<MailError>().is_some());
-    assert_eq!(AFTER_FAILURE.load(Ordering::SeqCst), before, "later receivers did not run");
+    assert_eq!(
+        AFTER_FAILURE.load(Ordering::SeqCst),
+        before,
+        "later receivers did not run"
+    );
 
-    let report = Signup { email: "ada@down.example" }.send_async_robust().await;
+    let report = Signup {
+        email: "ada@down.example",
+    }
+    .send_async_robust()
+    .await;
     assert_eq!(report.failures().len(), 1);
     assert_eq!(report.responses().receivers(), 1);
     assert_eq!(AFTER_FAILURE.load(Ordering::SeqCst), before + 1);
@@ -148,11 +181,19 @@ async fn slow_b(_: &Slow) {
 async fn concurrent_signal_overlaps_async_receivers_and_sequential_does_not() {
     MAX_IN_FLIGHT.store(0, Ordering::SeqCst);
     assert_eq!(Slow.send_async().await.unwrap().receivers(), 2);
-    assert_eq!(MAX_IN_FLIGHT.load(Ordering::SeqCst), 2, "#[signal(concurrent)] overlaps");
+    assert_eq!(
+        MAX_IN_FLIGHT.load(Ordering::SeqCst),
+        2,
+        "#[signal(concurrent)] overlaps"
+    );
 
     MAX_IN_FLIGHT.store(0, Ordering::SeqCst);
     Slow.send_async_in(Concurrency::Sequential).await.unwrap();
-    assert_eq!(MAX_IN_FLIGHT.load(Ordering::SeqCst), 1, "per-send override runs one at a time");
+    assert_eq!(
+        MAX_IN_FLIGHT.load(Ordering::SeqCst),
+        1,
+        "per-send override runs one at a time"
+    );
 }
 
 #[derive(Signal)]
@@ -179,12 +220,18 @@ fn vote_sync(_: &Vote) -> u32 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_robust_send_catches_panics_and_keeps_dispatch_order() {
     let report = Vote.send_async_robust_in(Concurrency::Concurrent).await;
-    assert_eq!(report.responses().values().copied().collect::<Vec<_>>(), [7, 3], "responses in dispatch order");
+    assert_eq!(
+        report.responses().values().copied().collect::<Vec<_>>(),
+        [7, 3],
+        "responses in dispatch order"
+    );
     assert_eq!(report.failures().len(), 1);
     let failure = &report.failures()[0];
     assert!(failure.receiver.name().ends_with("vote_panics"));
     assert_eq!(failure.position, 0);
-    assert!(matches!(&failure.error, ReceiverError::Panicked { message } if message == "async receiver exploded"));
+    assert!(
+        matches!(&failure.error, ReceiverError::Panicked { message } if message == "async receiver exploded")
+    );
 }
 
 // --- Runtime async connections, Send futures, cancellation --------------------------------
@@ -238,8 +285,16 @@ async fn cancelled_slow(_: &Cancelled) {
 async fn dropping_an_async_send_midway_leaves_the_registry_usable() {
     let timed_out = tokio::time::timeout(Duration::from_millis(10), Cancelled.send_async()).await;
     assert!(timed_out.is_err(), "the send was cancelled");
-    assert_eq!(STARTED.load(Ordering::SeqCst), 2, "the sync receiver and the async one had started");
-    assert_eq!(FINISHED.load(Ordering::SeqCst), 0, "the async one was dropped at its .await");
+    assert_eq!(
+        STARTED.load(Ordering::SeqCst),
+        2,
+        "the sync receiver and the async one had started"
+    );
+    assert_eq!(
+        FINISHED.load(Ordering::SeqCst),
+        0,
+        "the async one was dropped at its .await"
+    );
     // The registry is intact: the next send runs both again.
     Cancelled.send_async().await.unwrap();
     assert_eq!(FINISHED.load(Ordering::SeqCst), 1);

@@ -47,13 +47,28 @@ fn audit(event: &Checkout<'_>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receivers_share_a_typed_context_that_the_sender_reads_afterwards() {
     let context = Mutex::new(Checks::default());
-    Checkout { total_cents: 250_000, context: &context }.send_async().await.unwrap();
+    Checkout {
+        total_cents: 250_000,
+        context: &context,
+    }
+    .send_async()
+    .await
+    .unwrap();
     assert_eq!(
         context.into_inner().unwrap(),
-        Checks { fraud_score: 80, notes: vec!["scored", "manual review", "audited"] }
+        Checks {
+            fraud_score: 80,
+            notes: vec!["scored", "manual review", "audited"]
+        }
     );
 
     let context = Mutex::new(Checks::default());
-    Checkout { total_cents: 500, context: &context }.send_async().await.unwrap();
+    Checkout {
+        total_cents: 500,
+        context: &context,
+    }
+    .send_async()
+    .await
+    .unwrap();
     assert_eq!(context.into_inner().unwrap().notes, ["scored", "audited"]);
 }

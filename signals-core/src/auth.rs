@@ -75,7 +75,11 @@ impl Credentials {
             .into_iter()
             .map(|(k, v)| {
                 let key: String = k.into();
-                let value = if is_sensitive(&key) { Self::MASK.to_owned() } else { v.into() };
+                let value = if is_sensitive(&key) {
+                    Self::MASK.to_owned()
+                } else {
+                    v.into()
+                };
                 (key, value)
             })
             .collect();
@@ -84,7 +88,10 @@ impl Credentials {
 
     /// The (possibly masked) value for `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// All pairs, sensitive values masked.
@@ -94,7 +101,16 @@ impl Credentials {
 }
 
 fn is_sensitive(key: &str) -> bool {
-    const HIDDEN: [&str; 8] = ["API", "AUTH", "TOKEN", "KEY", "SECRET", "PASS", "SIGNATURE", "COOKIE"];
+    const HIDDEN: [&str; 8] = [
+        "API",
+        "AUTH",
+        "TOKEN",
+        "KEY",
+        "SECRET",
+        "PASS",
+        "SIGNATURE",
+        "COOKIE",
+    ];
     let upper = key.to_ascii_uppercase();
     HIDDEN.iter().any(|h| upper.contains(h))
 }
@@ -112,7 +128,10 @@ pub struct UserLoginFailed<'a> {
 impl<'a> UserLoginFailed<'a> {
     /// A `UserLoginFailed` for `credentials`.
     pub fn new(credentials: &'a Credentials) -> Self {
-        UserLoginFailed { credentials, request: None }
+        UserLoginFailed {
+            credentials,
+            request: None,
+        }
     }
     /// Sets the request.
     pub fn request(mut self, request: RequestMeta<'a>) -> Self {
@@ -127,7 +146,12 @@ mod tests {
 
     #[test]
     fn sensitive_values_are_masked_and_others_kept() {
-        let c = Credentials::new([("username", "ada"), ("Password", "x"), ("api_key", "k"), ("otp_token", "1")]);
+        let c = Credentials::new([
+            ("username", "ada"),
+            ("Password", "x"),
+            ("api_key", "k"),
+            ("otp_token", "1"),
+        ]);
         assert_eq!(c.get("username"), Some("ada"));
         assert_eq!(c.get("Password"), Some(Credentials::MASK));
         assert_eq!(c.get("api_key"), Some(Credentials::MASK));

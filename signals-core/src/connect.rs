@@ -97,7 +97,10 @@ impl Connection {
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection").field("receiver", &self.info).field("connected", &self.armed).finish()
+        f.debug_struct("Connection")
+            .field("receiver", &self.info)
+            .field("connected", &self.armed)
+            .finish()
     }
 }
 
@@ -137,7 +140,12 @@ where
         let future = handler(event);
         Box::pin(async move { future.await.into_response() })
     });
-    register::<S, H>(options, ErasedDyn::new_async::<S::Family>(boxed), true, caller)
+    register::<S, H>(
+        options,
+        ErasedDyn::new_async::<S::Family>(boxed),
+        true,
+        caller,
+    )
 }
 
 fn register<S: Signal, H>(
@@ -162,7 +170,12 @@ fn register<S: Signal, H>(
     let entry = DynEntry { info, id, call };
     let registry = S::__registry();
     match registry.insert(TypeId::of::<S::AnySender>(), entry) {
-        Ok(()) => Ok(Connection { registry, id, info, armed: true }),
+        Ok(()) => Ok(Connection {
+            registry,
+            id,
+            info,
+            armed: true,
+        }),
         Err(existing) => Err(ConnectError::DuplicateDispatchUid {
             dispatch_uid: options.dispatch_uid.unwrap_or_default(),
             existing,

@@ -59,7 +59,9 @@ impl Target<'_> {
                     Some(event.__call(Callee::Dynamic(f)))
                 } else {
                     let f = d.call.get::<S::AnySender>()?;
-                    event.__any_view().map(|view| Callee::Dynamic(f).call(&view))
+                    event
+                        .__any_view()
+                        .map(|view| Callee::Dynamic(f).call(&view))
                 }
             }
         }
@@ -116,7 +118,10 @@ struct Receivers<'r> {
 
 impl<'r> Receivers<'r> {
     fn new(statics: &'r [StaticSlot], dynamic: &'r [Arc<DynEntry>]) -> Self {
-        Receivers { statics: statics.iter().peekable(), dynamic: dynamic.iter().peekable() }
+        Receivers {
+            statics: statics.iter().peekable(),
+            dynamic: dynamic.iter().peekable(),
+        }
     }
 }
 
@@ -126,7 +131,9 @@ impl<'r> Iterator for Receivers<'r> {
     #[inline(always)]
     fn next(&mut self) -> Option<Target<'r>> {
         match (self.statics.peek(), self.dynamic.peek()) {
-            (Some(s), Some(d)) if s.info.priority < d.info.priority => self.dynamic.next().map(|d| Target::Dynamic(d)),
+            (Some(s), Some(d)) if s.info.priority < d.info.priority => {
+                self.dynamic.next().map(|d| Target::Dynamic(d))
+            }
             (Some(_), _) => self.statics.next().map(Target::Static),
             (None, _) => self.dynamic.next().map(|d| Target::Dynamic(d)),
         }
@@ -173,7 +180,10 @@ pub(crate) fn send_with<S: Signal>(
     if S::__registry().may_have_async() {
         let receivers = async_receivers::<S>();
         if !receivers.is_empty() {
-            return Err(SendError::AsyncReceivers { signal: S::NAME, receivers });
+            return Err(SendError::AsyncReceivers {
+                signal: S::NAME,
+                receivers,
+            });
         }
     }
     let mut ran = 0;
@@ -186,7 +196,10 @@ pub(crate) fn send_with<S: Signal>(
             ControlFlow::Continue(())
         }
         Some(Err(source)) => {
-            failed = Some(SendError::Receiver { receiver: Box::new(*target.info()), source });
+            failed = Some(SendError::Receiver {
+                receiver: Box::new(*target.info()),
+                source,
+            });
             ControlFlow::Break(())
         }
     });
@@ -203,7 +216,12 @@ pub(crate) fn send<S: Signal>(event: &S) -> Result<S::Output, SendError> {
 }
 
 /// Records one failure of a robust send, logging it.
-fn record_failure(failures: &mut Vec<Failure>, info: &ReceiverInfo, position: usize, error: ReceiverError) {
+fn record_failure(
+    failures: &mut Vec<Failure>,
+    info: &ReceiverInfo,
+    position: usize,
+    error: ReceiverError,
+) {
     tracing::error!(
         target: "signals_core::dispatch",
         signal = info.signal,
@@ -212,7 +230,11 @@ fn record_failure(failures: &mut Vec<Failure>, info: &ReceiverInfo, position: us
         error = %error,
         "receiver failed in a robust send"
     );
-    failures.push(Failure { receiver: *info, position, error });
+    failures.push(Failure {
+        receiver: *info,
+        position,
+        error,
+    });
 }
 
 fn panic_error(panic: Box<dyn std::any::Any + Send>) -> ReceiverError {
@@ -233,7 +255,12 @@ pub(crate) fn send_robust<S: Signal>(event: &S) -> Report<S::Output> {
     walk::<S>(|target| {
         if target.info().is_async {
             if target.matches::<S>() {
-                record_failure(&mut failures, target.info(), position, ReceiverError::AsyncInSyncSend);
+                record_failure(
+                    &mut failures,
+                    target.info(),
+                    position,
+                    ReceiverError::AsyncInSyncSend,
+                );
                 position += 1;
             }
             return ControlFlow::Continue(());
@@ -263,15 +290,24 @@ impl Snapshot {
     fn take<S: Signal>() -> Option<Snapshot> {
         let registry = S::__registry();
         let statics = registry.statics_if_any(TypeId::of::<S::AnySender>())?;
-        Some(Snapshot { statics, dynamic: registry.dynamic_full() })
+        Some(Snapshot {
+            statics,
+            dynamic: registry.dynamic_full(),
+        })
     }
 
     fn receivers(&self) -> Receivers<'_> {
-        Receivers::new(self.statics, self.dynamic.as_deref().map(Vec::as_slice).unwrap_or(&[]))
+        Receivers::new(
+            self.statics,
+            self.dynamic.as_deref().map(Vec::as_slice).unwrap_or(&[]),
+        )
     }
 }
 
-pub(crate) async fn send_async<S: Signal + Sync>(event: &S, concurrency: Concurrency) -> Result<S::Output, SendError>
+pub(crate) async fn send_async<S: Signal + Sync>(
+    event: &S,
+    concurrency: Concurrency,
+) -> Result<S::Output, SendError>
 where
     S::Response: Send,
 {
@@ -285,7 +321,12 @@ where
                 match target.run(event).await {
                     None => {}
                     Some(Ok(response)) => output.collect(target.info(), response),
-                    Some(Err(source)) => return Err(SendError::Receiver { receiver: Box::new(*target.info()), source }),
+                    Some(Err(source)) => {
+                        return Err(SendError::Receiver {
+                            receiver: Box::new(*target.info()),
+                            source,
+                        });
+                    }
                 }
             }
         }
@@ -294,7 +335,10 @@ where
             // in completion order wins and drops the others.
             let runs = snapshot.receivers().map(|target| async move {
                 match target.run(event).await {
-                    Some(Err(source)) => Err(SendError::Receiver { receiver: Box::new(*target.info()), source }),
+                    Some(Err(source)) => Err(SendError::Receiver {
+                        receiver: Box::new(*target.info()),
+                        source,
+                    }),
                     other => Ok((target, other)),
                 }
             });
@@ -308,7 +352,10 @@ where
     Ok(output)
 }
 
-pub(crate) async fn send_async_robust<S: Signal + Sync>(event: &S, concurrency: Concurrency) -> Report<S::Output>
+pub(crate) async fn send_async_robust<S: Signal + Sync>(
+    event: &S,
+    concurrency: Concurrency,
+) -> Report<S::Output>
 where
     S::Response: Send,
 {
@@ -321,14 +368,20 @@ where
         Concurrency::Sequential => {
             let mut all = Vec::new();
             for target in snapshot.receivers() {
-                all.push((target, flatten(AssertUnwindSafe(target.run(event)).catch_unwind().await)));
+                all.push((
+                    target,
+                    flatten(AssertUnwindSafe(target.run(event)).catch_unwind().await),
+                ));
             }
             all
         }
         Concurrency::Concurrent => {
-            let runs = snapshot
-                .receivers()
-                .map(|target| async move { (target, flatten(AssertUnwindSafe(target.run(event)).catch_unwind().await)) });
+            let runs = snapshot.receivers().map(|target| async move {
+                (
+                    target,
+                    flatten(AssertUnwindSafe(target.run(event)).catch_unwind().await),
+                )
+            });
             futures_util::future::join_all(runs).await
         }
     };
@@ -347,7 +400,9 @@ where
 /// A receiver's outcome in a robust send: `None` when it does not listen to this sender.
 type RobustOutcome<R> = Option<Result<R, ReceiverError>>;
 
-fn flatten<R>(caught: Result<Option<Outcome<R>>, Box<dyn std::any::Any + Send>>) -> RobustOutcome<R> {
+fn flatten<R>(
+    caught: Result<Option<Outcome<R>>, Box<dyn std::any::Any + Send>>,
+) -> RobustOutcome<R> {
     match caught {
         Ok(None) => None,
         Ok(Some(outcome)) => Some(outcome.map_err(ReceiverError::Failed)),

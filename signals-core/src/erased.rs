@@ -232,7 +232,11 @@ mod tests {
         assert_eq!(captured.load(Ordering::SeqCst), 2);
         assert_eq!(Arc::strong_count(&captured), 2);
         drop(erased);
-        assert_eq!(Arc::strong_count(&captured), 1, "closure dropped exactly once");
+        assert_eq!(
+            Arc::strong_count(&captured),
+            1,
+            "closure dropped exactly once"
+        );
     }
 
     fn halve<'b>(p: &'b Ping<'_>) -> BoxFuture<'b, Result<u32, BoxError>> {
@@ -250,10 +254,16 @@ mod tests {
     #[test]
     fn async_receivers_are_tagged_apart_from_sync_ones() {
         let erased = ErasedFn::new_async::<PingFamily>(halve);
-        assert!(erased.get::<PingFamily>().is_none(), "an async fn is not a sync receiver");
+        assert!(
+            erased.get::<PingFamily>().is_none(),
+            "an async fn is not a sync receiver"
+        );
         assert!(erased.get_async::<Other>().is_none());
         let n = 8;
-        assert_eq!(poll_ready(erased.get_async::<PingFamily>().unwrap()(&Ping(&n))).unwrap(), 4);
+        assert_eq!(
+            poll_ready(erased.get_async::<PingFamily>().unwrap()(&Ping(&n))).unwrap(),
+            4
+        );
 
         let captured = Arc::new(AtomicUsize::new(0));
         let c = Arc::clone(&captured);
@@ -266,7 +276,10 @@ mod tests {
             }) as BoxFuture<'_, _>
         }));
         assert!(boxed.get::<PingFamily>().is_none());
-        assert_eq!(poll_ready(boxed.get_async::<PingFamily>().unwrap()(&Ping(&n))).unwrap(), 9);
+        assert_eq!(
+            poll_ready(boxed.get_async::<PingFamily>().unwrap()(&Ping(&n))).unwrap(),
+            9
+        );
         assert_eq!(captured.load(Ordering::SeqCst), 1);
         drop(boxed);
         assert_eq!(Arc::strong_count(&captured), 1);
@@ -274,7 +287,9 @@ mod tests {
 
     #[test]
     fn erased_receivers_cross_threads() {
-        let erased = Arc::new(ErasedDyn::new::<PingFamily>(Box::new(|p: &Ping<'_>| Ok(*p.0))));
+        let erased = Arc::new(ErasedDyn::new::<PingFamily>(Box::new(|p: &Ping<'_>| {
+            Ok(*p.0)
+        })));
         let handles: Vec<_> = (0..4u32)
             .map(|i| {
                 let e = Arc::clone(&erased);

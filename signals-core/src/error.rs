@@ -30,7 +30,11 @@ pub enum SendError {
 }
 
 fn list(receivers: &[ReceiverInfo]) -> String {
-    receivers.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    receivers
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl SendError {

@@ -77,10 +77,10 @@ pub mod request;
 pub mod settings;
 
 pub use connect::{ConnectError, ConnectOptions, Connection};
+pub use erased::BoxFuture;
 pub use error::{ReceiverError, SendError};
 pub use receiver::{ReceiverInfo, ReceiverKind};
 pub use response::{Collect, Delivered, Failure, IntoResponse, Report, Response, Responses};
-pub use erased::BoxFuture;
 pub use signal::{BoxError, Concurrency, EventOf, Family, Signal, WithSender};
 
 /// Declares a signal: a struct whose fields are the payload.
@@ -191,16 +191,18 @@ pub mod prelude {
 /// Items used by the generated code. Not public API: no semver guarantee.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::erased::BoxFuture;
     pub use crate::receiver::{StaticMeta, StaticReceiver};
     pub use crate::registry::Registry;
     pub use crate::response::IntoResponse;
-    pub use crate::erased::BoxFuture;
-    pub use crate::signal::{AsyncCallee, BoxError, Callee, Concurrency, EventOf, Family, Signal, WithSender};
-    pub use std::boxed::Box;
+    pub use crate::signal::{
+        AsyncCallee, BoxError, Callee, Concurrency, EventOf, Family, Signal, WithSender,
+    };
     pub use crate::{Delivered, Responses};
     pub use core::marker::PhantomData;
     pub use core::option::Option::{self, None, Some};
     pub use core::result::Result;
     pub use inventory;
     pub use std::any::type_name;
+    pub use std::boxed::Box;
 }

@@ -36,7 +36,28 @@ pub struct PreMigrate<'a> {
 impl<'a> PreMigrate<'a> {
     /// A `PreMigrate` for `app` on the default database.
     pub fn new(app: &'a str, plan: &'a [MigrationStep<'a>]) -> Self {
-        PreMigrate { app, verbosity: 1, interactive: false, using: crate::models::DEFAULT_DB, plan }
+        PreMigrate {
+            app,
+            verbosity: 1,
+            interactive: false,
+            using: crate::models::DEFAULT_DB,
+            plan,
+        }
+    }
+    /// Sets the database alias.
+    pub fn using(mut self, using: &'a str) -> Self {
+        self.using = using;
+        self
+    }
+    /// Sets the verbosity level (default `1`).
+    pub fn verbosity(mut self, verbosity: u8) -> Self {
+        self.verbosity = verbosity;
+        self
+    }
+    /// Sets whether the user may be prompted (default `false`).
+    pub fn interactive(mut self, interactive: bool) -> Self {
+        self.interactive = interactive;
+        self
     }
 }
 
@@ -60,6 +81,27 @@ pub struct PostMigrate<'a> {
 impl<'a> PostMigrate<'a> {
     /// A `PostMigrate` for `app` on the default database.
     pub fn new(app: &'a str, plan: &'a [MigrationStep<'a>]) -> Self {
-        PostMigrate { app, verbosity: 1, interactive: false, using: crate::models::DEFAULT_DB, plan }
+        PostMigrate {
+            app,
+            verbosity: 1,
+            interactive: false,
+            using: crate::models::DEFAULT_DB,
+            plan,
+        }
+    }
+    /// Sets the database alias.
+    pub fn using(mut self, using: &'a str) -> Self {
+        self.using = using;
+        self
+    }
+    /// Sets the verbosity level (default `1`).
+    pub fn verbosity(mut self, verbosity: u8) -> Self {
+        self.verbosity = verbosity;
+        self
+    }
+    /// Sets whether the user may be prompted (default `false`).
+    pub fn interactive(mut self, interactive: bool) -> Self {
+        self.interactive = interactive;
+        self
     }
 }

@@ -96,7 +96,10 @@ pub struct PreInit<'a, M: ?Sized + Model = dyn Model> {
 impl<'a, M: ?Sized + Model> PreInit<'a, M> {
     /// A `PreInit` for the model `M`.
     pub fn new(fields: &'a [(&'a str, &'a (dyn std::fmt::Debug + Sync))]) -> Self {
-        PreInit { fields, model: PhantomData }
+        PreInit {
+            fields,
+            model: PhantomData,
+        }
     }
 }
 
@@ -135,7 +138,12 @@ pub struct PreSave<'a, M: ?Sized + Model = dyn Model> {
 impl<'a, M: ?Sized + Model> PreSave<'a, M> {
     /// A `PreSave` for `instance` on the default database, all fields, not raw.
     pub fn new(instance: &'a M) -> Self {
-        PreSave { instance, raw: false, using: DEFAULT_DB, update_fields: None }
+        PreSave {
+            instance,
+            raw: false,
+            using: DEFAULT_DB,
+            update_fields: None,
+        }
     }
     /// Sets the database alias.
     pub fn using(mut self, using: &'a str) -> Self {
@@ -174,7 +182,13 @@ pub struct PostSave<'a, M: ?Sized + Model = dyn Model> {
 impl<'a, M: ?Sized + Model> PostSave<'a, M> {
     /// A `PostSave` for `instance` on the default database, all fields, not raw.
     pub fn new(instance: &'a M, created: bool) -> Self {
-        PostSave { instance, created, raw: false, using: DEFAULT_DB, update_fields: None }
+        PostSave {
+            instance,
+            created,
+            raw: false,
+            using: DEFAULT_DB,
+            update_fields: None,
+        }
     }
     /// Sets the database alias.
     pub fn using(mut self, using: &'a str) -> Self {
@@ -210,7 +224,11 @@ pub struct PreDelete<'a, M: ?Sized + Model = dyn Model> {
 impl<'a, M: ?Sized + Model> PreDelete<'a, M> {
     /// A `PreDelete` for `instance` on the default database.
     pub fn new(instance: &'a M) -> Self {
-        PreDelete { instance, using: DEFAULT_DB, origin: None }
+        PreDelete {
+            instance,
+            using: DEFAULT_DB,
+            origin: None,
+        }
     }
     /// Sets the database alias.
     pub fn using(mut self, using: &'a str) -> Self {
@@ -241,7 +259,11 @@ pub struct PostDelete<'a, M: ?Sized + Model = dyn Model> {
 impl<'a, M: ?Sized + Model> PostDelete<'a, M> {
     /// A `PostDelete` for `instance` on the default database.
     pub fn new(instance: &'a M) -> Self {
-        PostDelete { instance, using: DEFAULT_DB, origin: None }
+        PostDelete {
+            instance,
+            using: DEFAULT_DB,
+            origin: None,
+        }
     }
     /// Sets the database alias.
     pub fn using(mut self, using: &'a str) -> Self {
@@ -299,7 +321,12 @@ pub struct M2mChanged<'a, M: ?Sized + Model = dyn Model> {
 
 impl<'a, M: ?Sized + Model> M2mChanged<'a, M> {
     /// An `M2mChanged` on the default database, not reversed, not raw.
-    pub fn new(instance: &'a dyn Model, action: M2mAction, model: &'a str, pk_set: Option<&'a [i64]>) -> Self {
+    pub fn new(
+        instance: &'a dyn Model,
+        action: M2mAction,
+        model: &'a str,
+        pk_set: Option<&'a [i64]>,
+    ) -> Self {
         M2mChanged {
             instance,
             action,
@@ -319,6 +346,11 @@ impl<'a, M: ?Sized + Model> M2mChanged<'a, M> {
     /// Sets the database alias.
     pub fn using(mut self, using: &'a str) -> Self {
         self.using = using;
+        self
+    }
+    /// Marks the change as made while loading fixtures.
+    pub fn raw(mut self, raw: bool) -> Self {
+        self.raw = raw;
         self
     }
 }
@@ -377,7 +409,11 @@ pub struct SaveOptions<'a> {
 
 impl Default for SaveOptions<'_> {
     fn default() -> Self {
-        SaveOptions { using: DEFAULT_DB, raw: false, update_fields: None }
+        SaveOptions {
+            using: DEFAULT_DB,
+            raw: false,
+            update_fields: None,
+        }
     }
 }
 
@@ -426,8 +462,16 @@ pub fn save_with<M: Model, T, E>(
     instance: &M,
     persist: impl FnOnce(&M) -> Result<Saved<T>, E>,
 ) -> Result<T, ModelError<E>> {
-    let pre = PreSave { instance, raw: options.raw, using: options.using, update_fields: options.update_fields };
-    pre.send().map_err(|source| ModelError::Aborted { signal: "PreSave", source })?;
+    let pre = PreSave {
+        instance,
+        raw: options.raw,
+        using: options.using,
+        update_fields: options.update_fields,
+    };
+    pre.send().map_err(|source| ModelError::Aborted {
+        signal: "PreSave",
+        source,
+    })?;
     let (value, created) = match persist(instance).map_err(ModelError::Write)? {
         Saved::Created(v) => (v, true),
         Saved::Updated(v) => (v, false),
@@ -439,13 +483,19 @@ pub fn save_with<M: Model, T, E>(
         using: options.using,
         update_fields: options.update_fields,
     };
-    post.send().map_err(|source| ModelError::AfterWrite { signal: "PostSave", source })?;
+    post.send().map_err(|source| ModelError::AfterWrite {
+        signal: "PostSave",
+        source,
+    })?;
     Ok(value)
 }
 
 /// Deletes `instance` through `remove`, sending [`PreDelete`] before and [`PostDelete`]
 /// after. A `PreDelete` receiver error aborts: `remove` is not called.
-pub fn delete<M: Model, T, E>(instance: &M, remove: impl FnOnce(&M) -> Result<T, E>) -> Result<T, ModelError<E>> {
+pub fn delete<M: Model, T, E>(
+    instance: &M,
+    remove: impl FnOnce(&M) -> Result<T, E>,
+) -> Result<T, ModelError<E>> {
     delete_using(DEFAULT_DB, instance, remove)
 }
 
@@ -455,12 +505,26 @@ pub fn delete_using<M: Model, T, E>(
     instance: &M,
     remove: impl FnOnce(&M) -> Result<T, E>,
 ) -> Result<T, ModelError<E>> {
-    PreDelete { instance, using, origin: None }
-        .send()
-        .map_err(|source| ModelError::Aborted { signal: "PreDelete", source })?;
+    PreDelete {
+        instance,
+        using,
+        origin: None,
+    }
+    .send()
+    .map_err(|source| ModelError::Aborted {
+        signal: "PreDelete",
+        source,
+    })?;
     let value = remove(instance).map_err(ModelError::Write)?;
-    PostDelete { instance, using, origin: None }
-        .send()
-        .map_err(|source| ModelError::AfterWrite { signal: "PostDelete", source })?;
+    PostDelete {
+        instance,
+        using,
+        origin: None,
+    }
+    .send()
+    .map_err(|source| ModelError::AfterWrite {
+        signal: "PostDelete",
+        source,
+    })?;
     Ok(value)
 }

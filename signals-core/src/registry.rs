@@ -140,13 +140,15 @@ impl Registry {
     fn store_dynamic(&self, next: DynList) {
         let has_async = next.iter().any(|d| d.info.is_async);
         if next.is_empty() {
-            self.state.fetch_and(!(HAS_DYNAMIC | HAS_ASYNC_DYNAMIC), Ordering::AcqRel);
+            self.state
+                .fetch_and(!(HAS_DYNAMIC | HAS_ASYNC_DYNAMIC), Ordering::AcqRel);
             self.dynamic.store(None);
             return;
         }
         self.dynamic.store(Some(Arc::new(next)));
         if has_async {
-            self.state.fetch_or(HAS_DYNAMIC | HAS_ASYNC_DYNAMIC, Ordering::AcqRel);
+            self.state
+                .fetch_or(HAS_DYNAMIC | HAS_ASYNC_DYNAMIC, Ordering::AcqRel);
         } else {
             self.state.fetch_or(HAS_DYNAMIC, Ordering::AcqRel);
             self.state.fetch_and(!HAS_ASYNC_DYNAMIC, Ordering::AcqRel);
@@ -160,7 +162,10 @@ impl Registry {
         entry: DynEntry,
     ) -> Result<(), Box<ReceiverInfo>> {
         let statics = self.statics(signal_key);
-        let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let tag = entry.call.tag();
         if let Some(uid) = entry.info.dispatch_uid {
             let taken_static = statics
@@ -202,7 +207,10 @@ impl Registry {
     }
 
     fn remove_where(&self, matches: impl Fn(&DynEntry) -> bool) -> bool {
-        let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let current = self.dynamic.load_full();
         let Some(list) = current.as_deref() else {
             return false;
@@ -217,7 +225,13 @@ impl Registry {
     }
 
     fn dynamic_infos(&self) -> Vec<ReceiverInfo> {
-        self.dynamic.load().as_deref().into_iter().flatten().map(|d| d.info).collect()
+        self.dynamic
+            .load()
+            .as_deref()
+            .into_iter()
+            .flatten()
+            .map(|d| d.info)
+            .collect()
     }
 }
 
@@ -227,7 +241,10 @@ fn collect_statics(signal_key: TypeId) -> Box<[StaticSlot]> {
     let mut slots: Vec<StaticSlot> = inventory::iter::<StaticReceiver>
         .into_iter()
         .filter(|r| r.signal_key == signal_key)
-        .map(|r| StaticSlot { info: r.info(), call: r.call })
+        .map(|r| StaticSlot {
+            info: r.info(),
+            call: r.call,
+        })
         .collect();
     slots.sort_by(|a, b| static_order(&a.info, &b.info));
     // A dispatch_uid names one receiver per signal and sender: keep the first in order.
@@ -275,8 +292,10 @@ fn collect_statics(signal_key: TypeId) -> Box<[StaticSlot]> {
 pub fn receivers() -> Vec<ReceiverInfo> {
     // The link-time receivers in dispatch order, without the duplicates of a dispatch_uid
     // that `collect_statics` drops (they never run, so they are not listed either).
-    let mut statics: Vec<(&StaticReceiver, ReceiverInfo)> =
-        inventory::iter::<StaticReceiver>.into_iter().map(|r| (r, r.info())).collect();
+    let mut statics: Vec<(&StaticReceiver, ReceiverInfo)> = inventory::iter::<StaticReceiver>
+        .into_iter()
+        .map(|r| (r, r.info()))
+        .collect();
     statics.sort_by(|a, b| static_order(&a.1, &b.1));
     let mut uids = std::collections::HashSet::new();
     let mut all: Vec<ReceiverInfo> = statics
@@ -287,11 +306,20 @@ pub fn receivers() -> Vec<ReceiverInfo> {
         })
         .map(|(_, info)| info)
         .collect();
-    let registries = ALL_REGISTRIES.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let registries = ALL_REGISTRIES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     for registry in registries {
         all.extend(registry.dynamic_infos());
     }
     // Stable: link-time receivers keep their dispatch order, runtime ones their list order.
-    all.sort_by_key(|r| (r.signal, std::cmp::Reverse(r.priority), r.kind != crate::ReceiverKind::Static));
+    all.sort_by_key(|r| {
+        (
+            r.signal,
+            std::cmp::Reverse(r.priority),
+            r.kind != crate::ReceiverKind::Static,
+        )
+    });
     all
 }

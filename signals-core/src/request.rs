@@ -32,7 +32,11 @@ pub struct RequestMeta<'a> {
 impl<'a> RequestMeta<'a> {
     /// A request with this method and path.
     pub fn new(method: &'a str, path: &'a str) -> Self {
-        RequestMeta { method, path, remote_addr: None }
+        RequestMeta {
+            method,
+            path,
+            remote_addr: None,
+        }
     }
     /// Sets the client address.
     pub fn remote_addr(mut self, addr: &'a str) -> Self {

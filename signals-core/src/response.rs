@@ -109,7 +109,10 @@ impl<R> Responses<R> {
 
 impl<R> Collect<R> for Responses<R> {
     fn collect(&mut self, receiver: &ReceiverInfo, response: R) {
-        self.items.push(Response { receiver: *receiver, value: response });
+        self.items.push(Response {
+            receiver: *receiver,
+            value: response,
+        });
     }
 }
 

@@ -18,6 +18,10 @@ pub struct SettingChanged<'a> {
 impl<'a> SettingChanged<'a> {
     /// A `SettingChanged` for `setting`.
     pub fn new(setting: &'a str, value: Option<&'a (dyn Debug + Sync)>, enter: bool) -> Self {
-        SettingChanged { setting, value, enter }
+        SettingChanged {
+            setting,
+            value,
+            enter,
+        }
     }
 }

@@ -5,13 +5,13 @@
 //! their provided methods (`send`, `send_robust`, `connect`, ...) are available on every
 //! signal type.
 
+use crate::SendError;
 use crate::connect::{ConnectError, ConnectOptions, Connection};
 use crate::dispatch;
 use crate::erased::{AsyncDynFn, AsyncReceiverFn, BoxFuture, DynFn, ReceiverFn};
 use crate::receiver::ReceiverInfo;
 use crate::registry::Registry;
 use crate::response::{Collect, IntoResponse, Report};
-use crate::SendError;
 
 /// The error type a failing receiver hands to the dispatcher.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -59,7 +59,10 @@ pub enum AsyncCallee<'r, F: Family> {
 
 impl<F: Family> AsyncCallee<'_, F> {
     #[inline(always)]
-    pub fn call<'b>(&self, event: &'b EventOf<'_, F>) -> BoxFuture<'b, Result<F::Response, BoxError>> {
+    pub fn call<'b>(
+        &self,
+        event: &'b EventOf<'_, F>,
+    ) -> BoxFuture<'b, Result<F::Response, BoxError>> {
         match self {
             AsyncCallee::Static(f) => f(event),
             AsyncCallee::Dynamic(f) => f(event),
@@ -253,7 +256,10 @@ pub trait Signal: Sized {
     }
 
     /// [`send_async_robust`](Signal::send_async_robust) with an explicit [`Concurrency`].
-    fn send_async_robust_in(&self, concurrency: Concurrency) -> impl Future<Output = Report<Self::Output>> + Send
+    fn send_async_robust_in(
+        &self,
+        concurrency: Concurrency,
+    ) -> impl Future<Output = Report<Self::Output>> + Send
     where
         Self: Sync,
         Self::Response: Send,
@@ -335,7 +341,11 @@ pub trait Signal: Sized {
         O: IntoResponse<Self::Response>,
     {
         let options = ConnectOptions::new();
-        match crate::connect::connect::<Self, O, H>(options, handler, std::panic::Location::caller()) {
+        match crate::connect::connect::<Self, O, H>(
+            options,
+            handler,
+            std::panic::Location::caller(),
+        ) {
             Ok(connection) => connection,
             Err(_) => unreachable!("connecting without a dispatch_uid cannot conflict"),
         }
@@ -374,7 +384,10 @@ pub trait Signal: Sized {
     #[track_caller]
     fn connect_async<O, H>(handler: H) -> Connection
     where
-        H: for<'a, 'b> Fn(&'b EventOf<'a, Self::Family>) -> BoxFuture<'b, O> + Send + Sync + 'static,
+        H: for<'a, 'b> Fn(&'b EventOf<'a, Self::Family>) -> BoxFuture<'b, O>
+            + Send
+            + Sync
+            + 'static,
         O: IntoResponse<Self::Response> + 'static,
     {
         match crate::connect::connect_async::<Self, O, H>(
@@ -389,12 +402,22 @@ pub trait Signal: Sized {
 
     /// [`connect_async`](Signal::connect_async) with options.
     #[track_caller]
-    fn connect_async_with<O, H>(options: ConnectOptions, handler: H) -> Result<Connection, ConnectError>
+    fn connect_async_with<O, H>(
+        options: ConnectOptions,
+        handler: H,
+    ) -> Result<Connection, ConnectError>
     where
-        H: for<'a, 'b> Fn(&'b EventOf<'a, Self::Family>) -> BoxFuture<'b, O> + Send + Sync + 'static,
+        H: for<'a, 'b> Fn(&'b EventOf<'a, Self::Family>) -> BoxFuture<'b, O>
+            + Send
+            + Sync
+            + 'static,
         O: IntoResponse<Self::Response> + 'static,
     {
-        crate::connect::connect_async::<Self, O, H>(options, handler, std::panic::Location::caller())
+        crate::connect::connect_async::<Self, O, H>(
+            options,
+            handler,
+            std::panic::Location::caller(),
+        )
     }
 
     /// Disconnects the runtime receiver connected for this signal and sender under

@@ -51,8 +51,16 @@ fn every_erased_path_under_concurrent_connect_churn() {
         Box::pin(async move { n * 100 })
     });
 
-    let event = Touched { instance: &item, weight: 1 };
-    let values: Vec<usize> = event.send_async().now_or_never().unwrap().unwrap().into_values();
+    let event = Touched {
+        instance: &item,
+        weight: 1,
+    };
+    let values: Vec<usize> = event
+        .send_async()
+        .now_or_never()
+        .unwrap()
+        .unwrap()
+        .into_values();
     assert_eq!(values.iter().copied().sum::<usize>(), 4 + 30 + 1 + 300);
 
     // Sync sends refuse (async receivers present); churn runtime receivers meanwhile.
@@ -63,14 +71,27 @@ fn every_erased_path_under_concurrent_connect_churn() {
         }
     });
     for _ in 0..20 {
-        let report = Touched { instance: &item, weight: 2 }.send_robust();
-        assert_eq!(report.failures().len(), 2, "the two async receivers are reported");
+        let report = Touched {
+            instance: &item,
+            weight: 2,
+        }
+        .send_robust();
+        assert_eq!(
+            report.failures().len(),
+            2,
+            "the two async receivers are reported"
+        );
     }
     churn.join().unwrap();
     assert_eq!(extra.load(Ordering::SeqCst), 21);
     drop(sync_dyn);
     drop(async_dyn);
-    let values = event.send_async().now_or_never().unwrap().unwrap().into_values();
+    let values = event
+        .send_async()
+        .now_or_never()
+        .unwrap()
+        .unwrap()
+        .into_values();
     // Equal priorities: link-time receivers run by path, `static_any_async` < `static_specific`.
     assert_eq!(values, [30, 4]);
 }

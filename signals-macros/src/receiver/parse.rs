@@ -41,7 +41,8 @@ impl Parse for Args {
                 let key = Ident::parse_any(input)?;
                 input.parse::<Token![=]>()?;
                 let name = key.to_string();
-                let duplicate = || syn::Error::new(key.span(), format!("duplicate `{name}` argument"));
+                let duplicate =
+                    || syn::Error::new(key.span(), format!("duplicate `{name}` argument"));
                 match name.as_str() {
                     "sender" => {
                         let ty: Type = input.parse()?;
@@ -50,7 +51,8 @@ impl Parse for Args {
                         }
                     }
                     "priority" => {
-                        let literal = input.peek(LitInt) || (input.peek(Token![-]) && input.peek2(LitInt));
+                        let literal =
+                            input.peek(LitInt) || (input.peek(Token![-]) && input.peek2(LitInt));
                         let value = if literal {
                             quote::ToTokens::into_token_stream(parse_priority(input)?)
                         } else {
@@ -63,7 +65,10 @@ impl Parse for Args {
                     "dispatch_uid" => {
                         let lit: LitStr = input.parse()?;
                         if lit.value().is_empty() {
-                            push(syn::Error::new(lit.span(), "`dispatch_uid` cannot be empty"), &mut errors);
+                            push(
+                                syn::Error::new(lit.span(), "`dispatch_uid` cannot be empty"),
+                                &mut errors,
+                            );
                         }
                         if args.dispatch_uid.replace(lit).is_some() {
                             push(duplicate(), &mut errors);
@@ -81,7 +86,9 @@ impl Parse for Args {
                         push(
                             syn::Error::new(
                                 key.span(),
-                                format!("unknown argument `{name}`; expected a signal type or one of {KEYS}"),
+                                format!(
+                                    "unknown argument `{name}`; expected a signal type or one of {KEYS}"
+                                ),
                             ),
                             &mut errors,
                         );
@@ -91,7 +98,10 @@ impl Parse for Args {
                 let ty: Type = input.parse()?;
                 if seen_key {
                     push(
-                        syn::Error::new_spanned(&ty, "signal types come before `key = value` arguments"),
+                        syn::Error::new_spanned(
+                            &ty,
+                            "signal types come before `key = value` arguments",
+                        ),
                         &mut errors,
                     );
                 }
@@ -122,12 +132,22 @@ impl Parse for Args {
 fn parse_priority(input: ParseStream<'_>) -> syn::Result<LitInt> {
     let negative = input.parse::<Option<Token![-]>>()?.is_some();
     let lit: LitInt = input.parse()?;
-    let text = if negative { format!("-{}", lit.base10_digits()) } else { lit.base10_digits().to_owned() };
+    let text = if negative {
+        format!("-{}", lit.base10_digits())
+    } else {
+        lit.base10_digits().to_owned()
+    };
     if !lit.suffix().is_empty() && lit.suffix() != "i32" {
-        return Err(syn::Error::new(lit.span(), "`priority` is an `i32`: remove the suffix"));
+        return Err(syn::Error::new(
+            lit.span(),
+            "`priority` is an `i32`: remove the suffix",
+        ));
     }
     match text.parse::<i32>() {
         Ok(_) => Ok(LitInt::new(&text, lit.span())),
-        Err(_) => Err(syn::Error::new(lit.span(), "`priority` must fit in an `i32`")),
+        Err(_) => Err(syn::Error::new(
+            lit.span(),
+            "`priority` must fit in an `i32`",
+        )),
     }
 }

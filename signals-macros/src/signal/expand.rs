@@ -26,7 +26,10 @@ pub(crate) fn signal(s: &Signal) -> TokenStream {
         Some(ty) => quote!(#p::Responses<#ty>),
     };
     let lts = &s.lifetimes;
-    let statics: Vec<Lifetime> = lts.iter().map(|_| Lifetime::new("'static", proc_macro2::Span::call_site())).collect();
+    let statics: Vec<Lifetime> = lts
+        .iter()
+        .map(|_| Lifetime::new("'static", proc_macro2::Span::call_site()))
+        .collect();
     let event_lt = Lifetime::new("'__signal", proc_macro2::Span::call_site());
     let event_lts: Vec<&Lifetime> = lts.iter().map(|_| &event_lt).collect();
     let concurrency = if s.concurrent {
@@ -84,12 +87,20 @@ pub(crate) fn signal(s: &Signal) -> TokenStream {
             let m = &sender.ident;
             let any = &sender.any;
             let all_bounds = &sender.bounds;
-            let sized_bounds: Vec<&TypeParamBound> = sender.bounds.iter().filter(|b| !is_maybe_sized(b)).collect();
+            let sized_bounds: Vec<&TypeParamBound> = sender
+                .bounds
+                .iter()
+                .filter(|b| !is_maybe_sized(b))
+                .collect();
             let view_fields = s.fields.iter().map(|(field, kind)| match kind {
                 FieldKind::Copy | FieldKind::SenderRef => quote!(#field: self.#field),
                 FieldKind::Phantom => quote!(#field: #p::PhantomData),
             });
-            let view = if s.unit { quote!(#ident) } else { quote!(#ident { #(#view_fields),* }) };
+            let view = if s.unit {
+                quote!(#ident)
+            } else {
+                quote!(#ident { #(#view_fields),* })
+            };
             quote! {
                 impl<#m: #(#all_bounds +)* 'static> #p::Family for #ident<#(#statics,)* #m> {
                     type Event<#event_lt> = #ident<#(#event_lts,)* #m>;

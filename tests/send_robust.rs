@@ -11,15 +11,14 @@
 //! does not catch `BaseException` (e.g. `KeyboardInterrupt`); here panics are caught.
 
 use std::cell::Cell;
-use std::collections::BTreeMap;
-use std::fmt;
-use std::sync::{Arc, Mutex, Once};
+use std::sync::Once;
 
 use signals_core::prelude::*;
 use signals_core::{ConnectOptions, ReceiverError, ReceiverKind, Signal};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Metadata, Subscriber};
+use tracing::Level;
+
+mod support;
+use support::{Captured, capture_logs};
 
 // ---------------------------------------------------------------------------------------
 // Test support: a panic hook that stays quiet on threads that expect panics, and a
@@ -49,67 +48,6 @@ fn quietly<T>(f: impl FnOnce() -> T) -> T {
     }
     let _reset = Reset;
     f()
-}
-
-#[derive(Clone, Debug)]
-struct Captured {
-    target: String,
-    level: Level,
-    fields: BTreeMap<String, String>,
-}
-
-impl Captured {
-    fn field(&self, name: &str) -> &str {
-        self.fields
-            .get(name)
-            .map(String::as_str)
-            .unwrap_or_else(|| panic!("no field `{name}` in {self:?}"))
-    }
-}
-
-struct FieldVisitor<'a>(&'a mut BTreeMap<String, String>);
-
-impl Visit for FieldVisitor<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-}
-
-/// A minimal subscriber: records every event, ignores spans.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<Captured>>>);
-
-impl Subscriber for Capture {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut fields = BTreeMap::new();
-        event.record(&mut FieldVisitor(&mut fields));
-        self.0.lock().unwrap().push(Captured {
-            target: event.metadata().target().to_owned(),
-            level: *event.metadata().level(),
-            fields,
-        });
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
-
-/// Runs `f` with a capturing subscriber as this thread's default; returns the events.
-fn capture_logs<T>(f: impl FnOnce() -> T) -> (T, Vec<Captured>) {
-    let capture = Capture::default();
-    let value = tracing::subscriber::with_default(capture.clone(), f);
-    let events = capture.0.lock().unwrap().clone();
-    (value, events)
 }
 
 fn dispatch_errors(events: &[Captured]) -> Vec<&Captured> {

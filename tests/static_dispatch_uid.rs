@@ -8,58 +8,12 @@
 //! Its own test binary: the warning is emitted once per process, on first use of the
 //! signal, so the one test here must be the first to touch `Deduped`.
 
-use std::collections::BTreeMap;
-use std::fmt;
-use std::sync::{Arc, Mutex};
-
 use signals_core::prelude::*;
 use signals_core::{ConnectOptions, Signal};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Metadata, Subscriber};
+use tracing::Level;
 
-#[derive(Debug, Clone)]
-struct Captured {
-    target: String,
-    level: Level,
-    fields: BTreeMap<String, String>,
-}
-
-struct FieldVisitor<'a>(&'a mut BTreeMap<String, String>);
-
-impl Visit for FieldVisitor<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-}
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<Captured>>>);
-
-impl Subscriber for Capture {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut fields = BTreeMap::new();
-        event.record(&mut FieldVisitor(&mut fields));
-        self.0.lock().unwrap().push(Captured {
-            target: event.metadata().target().to_owned(),
-            level: *event.metadata().level(),
-            fields,
-        });
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
+mod support;
+use support::{Captured, capture_logs};
 
 #[derive(Signal)]
 #[signal(response = &'static str)]
@@ -84,8 +38,7 @@ fn c_other(_: &Deduped) -> &'static str {
 
 #[test]
 fn only_the_first_link_time_receiver_with_a_dispatch_uid_is_connected() {
-    let capture = Capture::default();
-    let listed = tracing::subscriber::with_default(capture.clone(), Deduped::receivers);
+    let (listed, events) = capture_logs(Deduped::receivers);
     let names: Vec<&str> = listed.iter().map(|r| r.name()).collect();
     assert_eq!(
         names,
@@ -95,7 +48,6 @@ fn only_the_first_link_time_receiver_with_a_dispatch_uid_is_connected() {
         ]
     );
 
-    let events = capture.0.lock().unwrap().clone();
     let warnings: Vec<&Captured> = events
         .iter()
         .filter(|e| e.target == "signals_core::registry" && e.level == Level::WARN)

@@ -19,7 +19,7 @@ use futures_util::FutureExt;
 
 use crate::error::{ReceiverError, SendError};
 use crate::receiver::ReceiverInfo;
-use crate::registry::{DynEntry, StaticSlot};
+use crate::registry::{DynEntry, Loaded, StaticSlot};
 use crate::response::{Collect, Failure, Report};
 use crate::signal::{AsyncCallee, BoxError, Callee, Concurrency, EventOf, Signal};
 
@@ -140,19 +140,21 @@ impl<'r> Iterator for Receivers<'r> {
     }
 }
 
-/// Visits the receivers of `S` in dispatch order until `visit` breaks.
+/// Loads the receivers of `S`: one atomic load; `None` when there are none.
 #[inline(always)]
-fn walk<S: Signal>(mut visit: impl FnMut(Target<'_>) -> ControlFlow<()>) {
-    let registry = S::__registry();
-    let Some(statics) = registry.statics_if_any(TypeId::of::<S::AnySender>()) else {
-        return;
-    };
-    let snapshot = registry.dynamic();
+fn load<S: Signal>() -> Option<Loaded<'static>> {
+    S::__registry().load(TypeId::of::<S::AnySender>())
+}
+
+/// Visits the loaded receivers in dispatch order until `visit` breaks.
+#[inline(always)]
+fn walk(loaded: Loaded<'_>, mut visit: impl FnMut(Target<'_>) -> ControlFlow<()>) {
+    let snapshot = loaded.dynamic();
     let dynamic = match snapshot.as_ref() {
         Some(guard) => guard.as_deref().map(Vec::as_slice).unwrap_or(&[]),
         None => &[],
     };
-    for target in Receivers::new(statics, dynamic) {
+    for target in Receivers::new(loaded.statics, dynamic) {
         if visit(target).is_break() {
             return;
         }
@@ -160,16 +162,15 @@ fn walk<S: Signal>(mut visit: impl FnMut(Target<'_>) -> ControlFlow<()>) {
 }
 
 /// The async receivers a sync send of `S` would reach.
-fn async_receivers<S: Signal>() -> Vec<ReceiverInfo> {
+#[cold]
+fn async_receivers<S: Signal>(loaded: Loaded<'_>) -> Vec<ReceiverInfo> {
     let mut found = Vec::new();
-    if S::__registry().may_have_async() {
-        walk::<S>(|target| {
-            if target.info().is_async && target.matches::<S>() {
-                found.push(*target.info());
-            }
-            ControlFlow::Continue(())
-        });
-    }
+    walk(loaded, |target| {
+        if target.info().is_async && target.matches::<S>() {
+            found.push(*target.info());
+        }
+        ControlFlow::Continue(())
+    });
     found
 }
 
@@ -177,8 +178,11 @@ pub(crate) fn send_with<S: Signal>(
     event: &S,
     mut sink: impl FnMut(&ReceiverInfo, S::Response),
 ) -> Result<usize, SendError> {
-    if S::__registry().may_have_async() {
-        let receivers = async_receivers::<S>();
+    let Some(loaded) = load::<S>() else {
+        return Ok(0);
+    };
+    if loaded.may_have_async() {
+        let receivers = async_receivers::<S>(loaded);
         if !receivers.is_empty() {
             return Err(SendError::AsyncReceivers {
                 signal: S::NAME,
@@ -188,7 +192,7 @@ pub(crate) fn send_with<S: Signal>(
     }
     let mut ran = 0;
     let mut failed = None;
-    walk::<S>(|target| match target.call(event) {
+    walk(loaded, |target| match target.call(event) {
         None => ControlFlow::Continue(()),
         Some(Ok(response)) => {
             ran += 1;
@@ -252,7 +256,10 @@ pub(crate) fn send_robust<S: Signal>(event: &S) -> Report<S::Output> {
     let mut output = S::Output::default();
     let mut failures = Vec::new();
     let mut position = 0;
-    walk::<S>(|target| {
+    let Some(loaded) = load::<S>() else {
+        return Report::new(output, failures);
+    };
+    walk(loaded, |target| {
         if target.info().is_async {
             if target.matches::<S>() {
                 record_failure(
@@ -288,11 +295,10 @@ struct Snapshot {
 
 impl Snapshot {
     fn take<S: Signal>() -> Option<Snapshot> {
-        let registry = S::__registry();
-        let statics = registry.statics_if_any(TypeId::of::<S::AnySender>())?;
+        let loaded = load::<S>()?;
         Some(Snapshot {
-            statics,
-            dynamic: registry.dynamic_full(),
+            statics: loaded.statics,
+            dynamic: loaded.dynamic_full(),
         })
     }
 
@@ -412,7 +418,10 @@ fn flatten<R>(
 
 pub(crate) fn has_receivers<S: Signal>(any_sender: bool) -> bool {
     let mut found = false;
-    walk::<S>(|target| {
+    let Some(loaded) = load::<S>() else {
+        return false;
+    };
+    walk(loaded, |target| {
         if any_sender || target.matches::<S>() {
             found = true;
             ControlFlow::Break(())
@@ -425,7 +434,10 @@ pub(crate) fn has_receivers<S: Signal>(any_sender: bool) -> bool {
 
 pub(crate) fn receivers<S: Signal>() -> Vec<ReceiverInfo> {
     let mut list = Vec::new();
-    walk::<S>(|target| {
+    let Some(loaded) = load::<S>() else {
+        return list;
+    };
+    walk(loaded, |target| {
         if target.matches::<S>() {
             list.push(*target.info());
         }

@@ -41,6 +41,37 @@ pub(crate) struct DynEntry {
 
 pub(crate) type DynList = Vec<Arc<DynEntry>>;
 
+/// What one send sees: the link-time list and the state bits, read once.
+#[derive(Clone, Copy)]
+pub(crate) struct Loaded<'r> {
+    registry: &'r Registry,
+    pub(crate) statics: &'r [StaticSlot],
+    state: u8,
+}
+
+impl<'r> Loaded<'r> {
+    /// Whether any receiver (of any sender) is async: sync sends check this first.
+    #[inline(always)]
+    pub(crate) fn may_have_async(&self) -> bool {
+        self.state & (HAS_ASYNC_STATIC | HAS_ASYNC_DYNAMIC) != 0
+    }
+
+    /// A snapshot of the runtime receivers, held for the whole send.
+    #[inline(always)]
+    pub(crate) fn dynamic(&self) -> Option<arc_swap::Guard<Option<Arc<DynList>>>> {
+        (self.state & HAS_DYNAMIC != 0).then(|| self.registry.dynamic.load())
+    }
+
+    /// The same snapshot, owned (async sends hold it across `.await`).
+    pub(crate) fn dynamic_full(&self) -> Option<Arc<DynList>> {
+        if self.state & HAS_DYNAMIC != 0 {
+            self.registry.dynamic.load_full()
+        } else {
+            None
+        }
+    }
+}
+
 /// The receivers of one signal. Created by `#[derive(Signal)]`; not used directly.
 #[doc(hidden)]
 pub struct Registry {
@@ -78,15 +109,30 @@ impl Registry {
         }
     }
 
-    /// `None` when the signal certainly has no receiver (the send fast path); otherwise the
-    /// link-time list.
+    /// The receivers as of now, from one atomic load of the state; `None` when the signal
+    /// certainly has no receiver (the whole cost of sending to nobody).
     #[inline(always)]
-    pub(crate) fn statics_if_any(&self, signal_key: TypeId) -> Option<&[StaticSlot]> {
+    pub(crate) fn load(&self, signal_key: TypeId) -> Option<Loaded<'_>> {
         let state = self.state.load(Ordering::Acquire);
-        if state & (HAS_STATIC | HAS_DYNAMIC) == 0 && state & INIT != 0 {
+        if state & INIT == 0 {
+            return self.load_first(signal_key);
+        }
+        if state & (HAS_STATIC | HAS_DYNAMIC) == 0 {
             return None;
         }
-        Some(self.statics(signal_key))
+        // INIT is set only after the list is, so it is there.
+        let statics = self.statics.get().map_or(&[][..], |list| &list[..]);
+        Some(Loaded {
+            registry: self,
+            statics,
+            state,
+        })
+    }
+
+    #[cold]
+    fn load_first(&self, signal_key: TypeId) -> Option<Loaded<'_>> {
+        self.statics(signal_key);
+        self.load(signal_key)
     }
 
     #[inline(always)]
@@ -109,32 +155,6 @@ impl Registry {
         }
         self.state.fetch_or(bits, Ordering::AcqRel);
         list
-    }
-
-    /// The current runtime receivers (a snapshot).
-    #[inline(always)]
-    pub(crate) fn dynamic(&self) -> Option<arc_swap::Guard<Option<Arc<DynList>>>> {
-        if self.state.load(Ordering::Acquire) & HAS_DYNAMIC == 0 {
-            None
-        } else {
-            Some(self.dynamic.load())
-        }
-    }
-
-    /// The current runtime receivers, as an owned snapshot (for async sends, which hold it
-    /// across `.await`).
-    pub(crate) fn dynamic_full(&self) -> Option<Arc<DynList>> {
-        if self.state.load(Ordering::Acquire) & HAS_DYNAMIC == 0 {
-            None
-        } else {
-            self.dynamic.load_full()
-        }
-    }
-
-    /// Whether any receiver (of any sender) is async: the sync sends check this first.
-    #[inline(always)]
-    pub(crate) fn may_have_async(&self) -> bool {
-        self.state.load(Ordering::Acquire) & (HAS_ASYNC_STATIC | HAS_ASYNC_DYNAMIC) != 0
     }
 
     fn store_dynamic(&self, next: DynList) {

@@ -1,0 +1,102 @@
+//! A sync `send` whose responses are `()` allocates nothing, and neither does
+//! `has_receivers`, with link-time and runtime receivers alike. Measured with
+//! `allocation-counter`'s counting global allocator, per thread.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use signals_core::models::{Model, PostSave};
+use signals_core::prelude::*;
+
+/// Heap allocations made by `f` on this thread (`allocation-counter` installs a counting
+/// global allocator in this test binary only).
+fn allocations(f: impl FnOnce()) -> u64 {
+    allocation_counter::measure(f).count_total
+}
+
+static HITS: AtomicU64 = AtomicU64::new(0);
+
+struct Account;
+impl Model for Account {}
+
+#[derive(Signal)]
+struct Ping<'a> {
+    n: &'a u64,
+}
+
+#[receiver(Ping)]
+fn ping_static(e: &Ping<'_>) {
+    HITS.fetch_add(*e.n, Ordering::Relaxed);
+}
+
+#[receiver(PostSave, sender = Account)]
+fn account_saved(_: &PostSave<'_, Account>) {
+    HITS.fetch_add(1, Ordering::Relaxed);
+}
+
+#[receiver(PostSave)]
+fn any_saved(_: &PostSave) {
+    HITS.fetch_add(1, Ordering::Relaxed);
+}
+
+#[test]
+fn unit_sends_and_has_receivers_do_not_allocate() {
+    assert_eq!(
+        allocations(|| drop(std::hint::black_box(vec![1u8]))),
+        1,
+        "the counter counts"
+    );
+    let n = 1;
+    let account = Account;
+    // Warm up: the first send collects and sorts the link-time receivers (allocates once).
+    Ping { n: &n }.send().unwrap();
+    PostSave::new(&account, true).send().unwrap();
+
+    let before = HITS.load(Ordering::Relaxed);
+    assert_eq!(
+        allocations(|| {
+            Ping { n: &n }.send().unwrap();
+        }),
+        0,
+        "static receivers"
+    );
+    assert_eq!(
+        allocations(|| {
+            PostSave::new(&account, true).send().unwrap();
+        }),
+        0,
+        "sender filter + any-sender view"
+    );
+    assert_eq!(allocations(|| assert!(Ping::has_receivers())), 0);
+    assert_eq!(
+        HITS.load(Ordering::Relaxed),
+        before + 3,
+        "every receiver ran"
+    );
+
+    let connection = Ping::connect(|e: &Ping<'_>| {
+        HITS.fetch_add(*e.n, Ordering::Relaxed);
+    });
+    let before = HITS.load(Ordering::Relaxed);
+    assert_eq!(
+        allocations(|| {
+            Ping { n: &n }.send().unwrap();
+        }),
+        0,
+        "static + runtime receivers"
+    );
+    assert_eq!(allocations(|| assert!(Ping::has_receivers())), 0);
+    assert_eq!(HITS.load(Ordering::Relaxed), before + 2);
+    drop(connection);
+
+    // Nobody listens: nothing at all.
+    #[derive(Signal)]
+    struct Silent;
+    Silent.send().unwrap();
+    assert_eq!(
+        allocations(|| {
+            Silent.send().unwrap();
+        }),
+        0
+    );
+    assert_eq!(allocations(|| assert!(!Silent::has_receivers())), 0);
+}

@@ -30,6 +30,7 @@ const EXAMPLES: &[&str] = &[
     "denormalized_counters",
     "request_signals",
     "migrate_signals",
+    "async_welcome_email",
 ];
 
 /// Runs `cargo run --quiet --example NAME` and returns its stdout; fails on a non-zero exit.
@@ -404,4 +405,28 @@ fn migrate_signals() {
         ],
     );
     assert_eq!(count(&out, "applying auth.0001_initial"), 1, "{out}");
+}
+
+#[test]
+fn async_welcome_email() {
+    let stdout = assert_prints(
+        "async_welcome_email",
+        &[
+            "== concurrent (declared with #[signal(concurrent)]) ==",
+            "log: ada@example.com signed up (sync receiver, runs first)",
+            "email: connecting to the mail server for ada@example.com",
+            "crm: pushing ada@example.com to the CRM",
+            "crm: done",
+            "email: welcome email sent to ada@example.com",
+            "== sequential (per-send override) ==",
+            "email: welcome email sent to grace@example.com",
+            "crm: pushing grace@example.com to the CRM",
+            "== sync send on a signal with async receivers ==",
+            "refused, nothing ran: UserSignedUp has async receivers",
+        ],
+    );
+    // Overlap: the CRM sync started before the email finished in the concurrent send.
+    let crm_start = stdout.find("crm: pushing ada").unwrap();
+    let email_done = stdout.find("welcome email sent to ada").unwrap();
+    assert!(crm_start < email_done, "{stdout}");
 }

@@ -86,6 +86,14 @@ fn unit_sends_and_has_receivers_do_not_allocate() {
     );
     assert_eq!(allocations(|| assert!(Ping::has_receivers())), 0);
     assert_eq!(HITS.load(Ordering::Relaxed), before + 2);
+    // An async send that reaches only sync receivers does not allocate either.
+    let before = HITS.load(Ordering::Relaxed);
+    let sent = allocations(|| {
+        let delivered = futures_util::FutureExt::now_or_never(Ping { n: &n }.send_async());
+        assert_eq!(delivered.unwrap().unwrap().receivers(), 2);
+    });
+    assert_eq!(sent, 0, "send_async to sync receivers");
+    assert_eq!(HITS.load(Ordering::Relaxed), before + 2);
     drop(connection);
 
     // Nobody listens: nothing at all.

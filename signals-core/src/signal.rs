@@ -86,6 +86,9 @@ pub enum Concurrency {
     /// are dropped (cancelled at their current `.await`). With
     /// [`send_async_robust`](Signal::send_async_robust) every receiver runs to completion
     /// and each failure or panic is recorded.
+    ///
+    /// Joining costs one list allocation per send on top of the boxed future of each
+    /// async receiver; the sequential mode allocates only those boxed futures.
     Concurrent,
 }
 

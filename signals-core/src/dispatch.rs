@@ -16,6 +16,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use futures_util::FutureExt;
+use tracing::Instrument;
+
+use crate::trace;
 
 use crate::error::{ReceiverError, SendError};
 use crate::receiver::ReceiverInfo;
@@ -190,9 +193,12 @@ pub(crate) fn send_with<S: Signal>(
             });
         }
     }
+    let span = trace::send_span::<S>("sync");
+    let _entered = span.enter();
+    let traced = !span.is_disabled();
     let mut ran = 0;
     let mut failed = None;
-    walk(loaded, |target| match target.call(event) {
+    walk(loaded, |target| match traced_call(traced, &target, event) {
         None => ControlFlow::Continue(()),
         Some(Ok(response)) => {
             ran += 1;
@@ -207,9 +213,35 @@ pub(crate) fn send_with<S: Signal>(
             ControlFlow::Break(())
         }
     });
+    span.record("receivers", ran);
     match failed {
         Some(error) => Err(error),
         None => Ok(ran),
+    }
+}
+
+/// Calls a sync receiver, inside its own span when tracing is on.
+#[inline(always)]
+fn traced_call<S: Signal>(
+    traced: bool,
+    target: &Target<'_>,
+    event: &S,
+) -> Option<Outcome<S::Response>> {
+    if !traced || !target.matches::<S>() {
+        return target.call(event);
+    }
+    let span = trace::receiver_span(target.info());
+    let started = std::time::Instant::now();
+    let result = span.in_scope(|| catch_unwind(AssertUnwindSafe(|| target.call(event))));
+    match result {
+        Ok(outcome) => {
+            trace::finish(&span, trace::outcome_of(&outcome), started);
+            outcome
+        }
+        Err(panic) => {
+            trace::finish(&span, "panic", started);
+            std::panic::resume_unwind(panic)
+        }
     }
 }
 
@@ -259,6 +291,9 @@ pub(crate) fn send_robust<S: Signal>(event: &S) -> Report<S::Output> {
     let Some(loaded) = load::<S>() else {
         return Report::new(output, failures);
     };
+    let span = trace::send_span::<S>("robust");
+    let _entered = span.enter();
+    let traced = !span.is_disabled();
     walk(loaded, |target| {
         if target.info().is_async {
             if target.matches::<S>() {
@@ -272,7 +307,7 @@ pub(crate) fn send_robust<S: Signal>(event: &S) -> Report<S::Output> {
             }
             return ControlFlow::Continue(());
         }
-        let outcome = match catch_unwind(AssertUnwindSafe(|| target.call(event))) {
+        let outcome = match catch_unwind(AssertUnwindSafe(|| traced_call(traced, &target, event))) {
             Ok(None) => return ControlFlow::Continue(()),
             Ok(Some(outcome)) => outcome.map_err(ReceiverError::Failed),
             Err(panic) => Err(panic_error(panic)),
@@ -284,6 +319,7 @@ pub(crate) fn send_robust<S: Signal>(event: &S) -> Report<S::Output> {
         position += 1;
         ControlFlow::Continue(())
     });
+    span.record("receivers", position);
     Report::new(output, failures)
 }
 
@@ -310,6 +346,32 @@ impl Snapshot {
     }
 }
 
+/// Runs one receiver of an async send, inside its own span when tracing is on.
+async fn run_traced<S: Signal>(
+    traced: bool,
+    target: Target<'_>,
+    event: &S,
+) -> Option<Outcome<S::Response>> {
+    if !traced || !target.matches::<S>() {
+        return target.run(event).await;
+    }
+    let span = trace::receiver_span(target.info());
+    let started = std::time::Instant::now();
+    match AssertUnwindSafe(target.run(event).instrument(span.clone()))
+        .catch_unwind()
+        .await
+    {
+        Ok(outcome) => {
+            trace::finish(&span, trace::outcome_of(&outcome), started);
+            outcome
+        }
+        Err(panic) => {
+            trace::finish(&span, "panic", started);
+            std::panic::resume_unwind(panic)
+        }
+    }
+}
+
 pub(crate) async fn send_async<S: Signal + Sync>(
     event: &S,
     concurrency: Concurrency,
@@ -317,16 +379,37 @@ pub(crate) async fn send_async<S: Signal + Sync>(
 where
     S::Response: Send,
 {
-    let mut output = S::Output::default();
     let Some(snapshot) = Snapshot::take::<S>() else {
-        return Ok(output);
+        return Ok(S::Output::default());
     };
+    let span = trace::send_span::<S>("async");
+    let traced = !span.is_disabled();
+    send_async_traced(event, concurrency, snapshot, traced, span.clone())
+        .instrument(span)
+        .await
+}
+
+async fn send_async_traced<S: Signal + Sync>(
+    event: &S,
+    concurrency: Concurrency,
+    snapshot: Snapshot,
+    traced: bool,
+    span: tracing::Span,
+) -> Result<S::Output, SendError>
+where
+    S::Response: Send,
+{
+    let mut output = S::Output::default();
+    let mut ran = 0;
     match concurrency {
         Concurrency::Sequential => {
             for target in snapshot.receivers() {
-                match target.run(event).await {
+                match run_traced(traced, target, event).await {
                     None => {}
-                    Some(Ok(response)) => output.collect(target.info(), response),
+                    Some(Ok(response)) => {
+                        ran += 1;
+                        output.collect(target.info(), response);
+                    }
                     Some(Err(source)) => {
                         return Err(SendError::Receiver {
                             receiver: Box::new(*target.info()),
@@ -340,7 +423,7 @@ where
             // Every receiver starts in order (join polls them in order); the first error
             // in completion order wins and drops the others.
             let runs = snapshot.receivers().map(|target| async move {
-                match target.run(event).await {
+                match run_traced(traced, target, event).await {
                     Some(Err(source)) => Err(SendError::Receiver {
                         receiver: Box::new(*target.info()),
                         source,
@@ -350,11 +433,13 @@ where
             });
             for (target, outcome) in futures_util::future::try_join_all(runs).await? {
                 if let Some(Ok(response)) = outcome {
+                    ran += 1;
                     output.collect(target.info(), response);
                 }
             }
         }
     }
+    span.record("receivers", ran);
     Ok(output)
 }
 
@@ -365,18 +450,39 @@ pub(crate) async fn send_async_robust<S: Signal + Sync>(
 where
     S::Response: Send,
 {
+    let Some(snapshot) = Snapshot::take::<S>() else {
+        return Report::new(S::Output::default(), Vec::new());
+    };
+    let span = trace::send_span::<S>("async_robust");
+    let traced = !span.is_disabled();
+    send_async_robust_traced(event, concurrency, snapshot, traced, span.clone())
+        .instrument(span)
+        .await
+}
+
+async fn send_async_robust_traced<S: Signal + Sync>(
+    event: &S,
+    concurrency: Concurrency,
+    snapshot: Snapshot,
+    traced: bool,
+    span: tracing::Span,
+) -> Report<S::Output>
+where
+    S::Response: Send,
+{
     let mut output = S::Output::default();
     let mut failures = Vec::new();
-    let Some(snapshot) = Snapshot::take::<S>() else {
-        return Report::new(output, failures);
-    };
     let outcomes: Vec<(Target<'_>, RobustOutcome<S::Response>)> = match concurrency {
         Concurrency::Sequential => {
             let mut all = Vec::new();
             for target in snapshot.receivers() {
                 all.push((
                     target,
-                    flatten(AssertUnwindSafe(target.run(event)).catch_unwind().await),
+                    flatten(
+                        AssertUnwindSafe(run_traced(traced, target, event))
+                            .catch_unwind()
+                            .await,
+                    ),
                 ));
             }
             all
@@ -385,7 +491,11 @@ where
             let runs = snapshot.receivers().map(|target| async move {
                 (
                     target,
-                    flatten(AssertUnwindSafe(target.run(event)).catch_unwind().await),
+                    flatten(
+                        AssertUnwindSafe(run_traced(traced, target, event))
+                            .catch_unwind()
+                            .await,
+                    ),
                 )
             });
             futures_util::future::join_all(runs).await
@@ -400,6 +510,7 @@ where
         }
         position += 1;
     }
+    span.record("receivers", position);
     Report::new(output, failures)
 }
 

@@ -68,6 +68,7 @@ mod receiver;
 pub mod registry;
 mod response;
 mod signal;
+mod trace;
 
 pub mod auth;
 pub mod db;

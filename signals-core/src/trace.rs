@@ -1,0 +1,62 @@
+//! `tracing` spans for sends and receivers.
+//!
+//! * `signal.send` (target `signals_core::dispatch`, level `DEBUG`): one per send that has
+//!   receivers, with `signal`, `sender` (`-` when none), `mode` (`sync`, `robust`, `async`,
+//!   `async_robust`) and `receivers` (how many ran, recorded at the end).
+//! * `signal.receiver` (same target and level), a child of `signal.send`: one per receiver
+//!   that runs, with `receiver` (its path), `location` (`file:line`), `kind`
+//!   (`sync`/`async`), `outcome` (`ok`, `error`, `panic`) and `duration_us`, recorded when
+//!   it returns.
+//!
+//! Every field is declared when the span is created (`tracing` drops fields recorded later
+//! that were not declared). Async sends attach spans with `Instrument`, never holding an
+//! entered guard across `.await`. When no subscriber is interested, creating the send span
+//! is the only check a send pays: receiver spans are not even built.
+
+use std::time::Instant;
+
+use tracing::Span;
+use tracing::field::Empty;
+
+use crate::receiver::ReceiverInfo;
+use crate::signal::Signal;
+
+/// The span of one send (disabled, and free, when nobody listens).
+#[inline(always)]
+pub(crate) fn send_span<S: Signal>(mode: &'static str) -> Span {
+    tracing::debug_span!(
+        target: "signals_core::dispatch",
+        "signal.send",
+        signal = S::NAME,
+        sender = S::sender_name().unwrap_or("-"),
+        mode,
+        receivers = Empty,
+    )
+}
+
+/// The span of one receiver's run.
+pub(crate) fn receiver_span(info: &ReceiverInfo) -> Span {
+    tracing::debug_span!(
+        target: "signals_core::dispatch",
+        "signal.receiver",
+        receiver = info.name,
+        location = %format_args!("{}:{}", info.file, info.line),
+        kind = if info.is_async { "async" } else { "sync" },
+        outcome = Empty,
+        duration_us = Empty,
+    )
+}
+
+/// Records how a receiver ended on its span.
+pub(crate) fn finish(span: &Span, outcome: &'static str, started: Instant) {
+    span.record("outcome", outcome);
+    span.record("duration_us", started.elapsed().as_micros() as u64);
+}
+
+/// The outcome name of a receiver result.
+pub(crate) fn outcome_of<R, E>(result: &Option<Result<R, E>>) -> &'static str {
+    match result {
+        Some(Ok(_)) | None => "ok",
+        Some(Err(_)) => "error",
+    }
+}

@@ -204,7 +204,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .downcast_ref::<NotifyError>()
             .map(ToString::to_string)
             .unwrap_or_default();
-        println!("  send failed at {}: {reason}", error.receiver().name());
+        println!(
+            "  send failed at {}: {reason}",
+            error.receiver().map_or("?", |r| r.name())
+        );
     }
 
     println!();

@@ -129,7 +129,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .unwrap_or_default();
             println!(
                 "  {signal} aborted the save ({}): {reason}",
-                source.receiver().name()
+                source.receiver().map_or("?", |r| r.name())
             );
         }
         Err(other) => return Err(other.into()),

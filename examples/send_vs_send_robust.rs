@@ -109,12 +109,14 @@ fn main() {
         Ok(responses) => print_responses(&responses),
         Err(error) => {
             println!("  send() returned Err: {error}");
-            println!("    failing receiver: {}", error.receiver().name());
-            println!(
-                "    declared at:      {}:{}",
-                error.receiver().file(),
-                error.receiver().line()
-            );
+            if let Some(receiver) = error.receiver() {
+                println!("    failing receiver: {}", receiver.name());
+                println!(
+                    "    declared at:      {}:{}",
+                    receiver.file(),
+                    receiver.line()
+                );
+            }
             let crm = error.downcast_ref::<CrmError>();
             println!(
                 "    its error:        {}",

@@ -133,7 +133,7 @@ async fn first_async_error_stops_the_send_and_names_the_receiver() {
     .send_async()
     .await
     .unwrap_err();
-    assert!(err.receiver().name().ends_with("send_welcome"));
+    assert!(err.receiver().unwrap().name().ends_with("send_welcome"));
     assert!(err.downcast_ref::<MailError>().is_some());
     assert_eq!(
         AFTER_FAILURE.load(Ordering::SeqCst),

@@ -148,7 +148,7 @@ fn a_pre_save_error_aborts_the_write() {
     match &error {
         ModelError::Aborted { signal, source } => {
             assert_eq!(*signal, "PreSave");
-            assert_eq!(source.receiver().name(), "models::veto");
+            assert_eq!(source.receiver().unwrap().name(), "models::veto");
             assert_eq!(source.downcast_ref::<Veto>(), Some(&Veto("read-only")));
         }
         other => panic!("expected Aborted, got {other:?}"),
@@ -193,7 +193,10 @@ fn a_post_save_error_is_reported_after_the_write() {
     match &error {
         ModelError::AfterWrite { signal, source } => {
             assert_eq!(*signal, "PostSave");
-            assert_eq!(source.receiver().name(), "models::fragile_post_save");
+            assert_eq!(
+                source.receiver().unwrap().name(),
+                "models::fragile_post_save"
+            );
             assert_eq!(source.downcast_ref::<Veto>(), Some(&Veto("post failed")));
         }
         other => panic!("expected AfterWrite, got {other:?}"),

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 use tracing::Instrument;
 
-use crate::trace;
+use crate::{recursion, trace};
 
 use crate::error::{ReceiverError, SendError};
 use crate::receiver::ReceiverInfo;
@@ -193,6 +193,8 @@ pub(crate) fn send_with<S: Signal>(
             });
         }
     }
+    let _depth = recursion::enter(TypeId::of::<S::Family>(), S::MAX_DEPTH)
+        .map_err(|too_deep| too_deep_error::<S>(too_deep))?;
     let span = trace::send_span::<S>("sync");
     let _entered = span.enter();
     let traced = !span.is_disabled();
@@ -206,10 +208,7 @@ pub(crate) fn send_with<S: Signal>(
             ControlFlow::Continue(())
         }
         Some(Err(source)) => {
-            failed = Some(SendError::Receiver {
-                receiver: Box::new(*target.info()),
-                source,
-            });
+            failed = Some(SendError::from_receiver(target.info(), source));
             ControlFlow::Break(())
         }
     });
@@ -217,6 +216,22 @@ pub(crate) fn send_with<S: Signal>(
     match failed {
         Some(error) => Err(error),
         None => Ok(ran),
+    }
+}
+
+fn too_deep_error<S: Signal>(too_deep: recursion::TooDeep) -> SendError {
+    tracing::error!(
+        target: "signals_core::dispatch",
+        signal = S::NAME,
+        sender = S::sender_name().unwrap_or("-"),
+        limit = too_deep.limit,
+        "recursion limit reached: the signal was sent again from its own receivers"
+    );
+    SendError::Recursion {
+        signal: S::NAME,
+        sender: S::sender_name(),
+        limit: too_deep.limit,
+        chain: Vec::new(),
     }
 }
 
@@ -290,6 +305,10 @@ pub(crate) fn send_robust<S: Signal>(event: &S) -> Report<S::Output> {
     let mut position = 0;
     let Some(loaded) = load::<S>() else {
         return Report::new(output, failures);
+    };
+    let _depth = match recursion::enter(TypeId::of::<S::Family>(), S::MAX_DEPTH) {
+        Ok(entered) => entered,
+        Err(too_deep) => return Report::stopped(output, too_deep_error::<S>(too_deep)),
     };
     let span = trace::send_span::<S>("robust");
     let _entered = span.enter();
@@ -382,11 +401,12 @@ where
     let Some(snapshot) = Snapshot::take::<S>() else {
         return Ok(S::Output::default());
     };
+    let family = TypeId::of::<S::Family>();
+    recursion::check(family, S::MAX_DEPTH).map_err(|too_deep| too_deep_error::<S>(too_deep))?;
     let span = trace::send_span::<S>("async");
     let traced = !span.is_disabled();
-    send_async_traced(event, concurrency, snapshot, traced, span.clone())
-        .instrument(span)
-        .await
+    let send = send_async_traced(event, concurrency, snapshot, traced, span.clone());
+    recursion::Guarded::new(family, send).instrument(span).await
 }
 
 async fn send_async_traced<S: Signal + Sync>(
@@ -411,10 +431,7 @@ where
                         output.collect(target.info(), response);
                     }
                     Some(Err(source)) => {
-                        return Err(SendError::Receiver {
-                            receiver: Box::new(*target.info()),
-                            source,
-                        });
+                        return Err(SendError::from_receiver(target.info(), source));
                     }
                 }
             }
@@ -424,10 +441,7 @@ where
             // in completion order wins and drops the others.
             let runs = snapshot.receivers().map(|target| async move {
                 match run_traced(traced, target, event).await {
-                    Some(Err(source)) => Err(SendError::Receiver {
-                        receiver: Box::new(*target.info()),
-                        source,
-                    }),
+                    Some(Err(source)) => Err(SendError::from_receiver(target.info(), source)),
                     other => Ok((target, other)),
                 }
             });
@@ -453,11 +467,14 @@ where
     let Some(snapshot) = Snapshot::take::<S>() else {
         return Report::new(S::Output::default(), Vec::new());
     };
+    let family = TypeId::of::<S::Family>();
+    if let Err(too_deep) = recursion::check(family, S::MAX_DEPTH) {
+        return Report::stopped(S::Output::default(), too_deep_error::<S>(too_deep));
+    }
     let span = trace::send_span::<S>("async_robust");
     let traced = !span.is_disabled();
-    send_async_robust_traced(event, concurrency, snapshot, traced, span.clone())
-        .instrument(span)
-        .await
+    let send = send_async_robust_traced(event, concurrency, snapshot, traced, span.clone());
+    recursion::Guarded::new(family, send).instrument(span).await
 }
 
 async fn send_async_robust_traced<S: Signal + Sync>(

@@ -27,6 +27,30 @@ pub enum SendError {
         /// The async receivers that would have been reached.
         receivers: Vec<ReceiverInfo>,
     },
+    /// The signal was sent again from its own receivers (directly or through other
+    /// signals) more than its depth limit allows, for one sender: nothing ran at the
+    /// deepest level. `chain` lists the receivers that sent it again, outermost first.
+    #[non_exhaustive]
+    #[error("recursion limit {limit} reached for {signal}: {}", render_chain(.signal, .chain))]
+    Recursion {
+        /// The signal.
+        signal: &'static str,
+        /// Its sender type, if any.
+        sender: Option<&'static str>,
+        /// The limit (`#[signal(max_depth = N)]`, default 32).
+        limit: usize,
+        /// The receivers that sent the signal again, outermost first.
+        chain: Vec<ReceiverInfo>,
+    },
+}
+
+fn render_chain(signal: &str, receivers: &[ReceiverInfo]) -> String {
+    let mut text = String::new();
+    for r in receivers {
+        text.push_str(&format!("{signal} → {r} → "));
+    }
+    text.push_str(signal);
+    text
 }
 
 fn list(receivers: &[ReceiverInfo]) -> String {
@@ -38,13 +62,14 @@ fn list(receivers: &[ReceiverInfo]) -> String {
 }
 
 impl SendError {
-    /// The receiver that caused the error.
-    ///
-    /// For [`SendError::AsyncReceivers`], the first async receiver.
-    pub fn receiver(&self) -> &ReceiverInfo {
+    /// The receiver that caused the error: the failing receiver, the first async receiver
+    /// reached by a sync send, or the outermost receiver of a recursion chain (`None` only
+    /// for the deepest recursion error, which no receiver has seen yet).
+    pub fn receiver(&self) -> Option<&ReceiverInfo> {
         match self {
-            SendError::Receiver { receiver, .. } => receiver,
-            SendError::AsyncReceivers { receivers, .. } => &receivers[0],
+            SendError::Receiver { receiver, .. } => Some(receiver),
+            SendError::AsyncReceivers { receivers, .. } => receivers.first(),
+            SendError::Recursion { chain, .. } => chain.first(),
         }
     }
 
@@ -52,7 +77,38 @@ impl SendError {
     pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
         match self {
             SendError::Receiver { source, .. } => source.downcast_ref::<E>(),
-            SendError::AsyncReceivers { .. } => None,
+            SendError::AsyncReceivers { .. } | SendError::Recursion { .. } => None,
+        }
+    }
+
+    /// The error for `receiver` failing with `source`: a recursion error coming up from a
+    /// nested send (anywhere in `source`'s chain) is extended with `receiver`; anything
+    /// else becomes [`SendError::Receiver`].
+    pub(crate) fn from_receiver(receiver: &ReceiverInfo, source: BoxError) -> SendError {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&*source);
+        while let Some(error) = cause {
+            if let Some(SendError::Recursion {
+                signal,
+                sender,
+                limit,
+                chain,
+            }) = error.downcast_ref::<SendError>()
+            {
+                let mut full = Vec::with_capacity(chain.len() + 1);
+                full.push(*receiver);
+                full.extend_from_slice(chain);
+                return SendError::Recursion {
+                    signal,
+                    sender: *sender,
+                    limit: *limit,
+                    chain: full,
+                };
+            }
+            cause = error.source();
+        }
+        SendError::Receiver {
+            receiver: Box::new(*receiver),
+            source,
         }
     }
 }

@@ -65,6 +65,7 @@ mod dispatch;
 mod erased;
 mod error;
 mod receiver;
+mod recursion;
 pub mod registry;
 mod response;
 mod signal;

@@ -159,11 +159,28 @@ impl fmt::Display for Failure {
 pub struct Report<O> {
     output: O,
     failures: Vec<Failure>,
+    stopped: Option<crate::SendError>,
 }
 
 impl<O> Report<O> {
     pub(crate) fn new(output: O, failures: Vec<Failure>) -> Self {
-        Report { output, failures }
+        Report {
+            output,
+            failures,
+            stopped: None,
+        }
+    }
+    pub(crate) fn stopped(output: O, error: crate::SendError) -> Self {
+        Report {
+            output,
+            failures: Vec::new(),
+            stopped: Some(error),
+        }
+    }
+    /// Why no receiver ran at all, if the send was refused as a whole (the recursion
+    /// limit: [`SendError::Recursion`](crate::SendError::Recursion)).
+    pub fn stopped_by(&self) -> Option<&crate::SendError> {
+        self.stopped.as_ref()
     }
     /// The responses of the receivers that succeeded.
     pub fn responses(&self) -> &O {
@@ -173,9 +190,9 @@ impl<O> Report<O> {
     pub fn failures(&self) -> &[Failure] {
         &self.failures
     }
-    /// Whether every receiver succeeded.
+    /// Whether the send ran and every receiver succeeded.
     pub fn is_ok(&self) -> bool {
-        self.failures.is_empty()
+        self.failures.is_empty() && self.stopped.is_none()
     }
     /// Splits the report into responses and failures.
     pub fn into_parts(self) -> (O, Vec<Failure>) {

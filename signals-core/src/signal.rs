@@ -177,6 +177,13 @@ pub trait Signal: Sized {
     /// signal is declared with `#[signal(concurrent)]`.
     const CONCURRENCY: Concurrency = Concurrency::Sequential;
 
+    /// How many sends of this signal, for one sender, may be nested on one thread (or one
+    /// task, for async sends) before the next fails with
+    /// [`SendError::Recursion`]: 32 unless declared with `#[signal(max_depth = N)]`.
+    /// This stops a receiver that saves the instance again (`PostSave` → save →
+    /// `PostSave` → ...) with an error naming the chain, instead of a stack overflow.
+    const MAX_DEPTH: usize = 32;
+
     /// Sends the signal: runs every matching receiver in order and stops at the first
     /// error.
     ///

@@ -37,6 +37,10 @@ pub(crate) fn signal(s: &Signal) -> TokenStream {
     } else {
         quote!()
     };
+    let max_depth = s
+        .max_depth
+        .as_ref()
+        .map(|depth| quote!(const MAX_DEPTH: usize = #depth;));
     let registry = format_ident!("__SIGNALS_REGISTRY_{}", ident);
 
     // Methods shared by every Signal impl of this struct.
@@ -48,6 +52,7 @@ pub(crate) fn signal(s: &Signal) -> TokenStream {
             &#registry
         }
         #concurrency
+        #max_depth
         #[inline(always)]
         fn __call(&self, receiver: #p::Callee<'_, Self::Family>) -> #p::Result<#response, #p::BoxError> {
             receiver.call(self)

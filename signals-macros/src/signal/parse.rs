@@ -9,6 +9,7 @@ pub(crate) struct Options {
     pub(crate) name: Option<LitStr>,
     pub(crate) krate: Option<Path>,
     pub(crate) concurrent: bool,
+    pub(crate) max_depth: Option<syn::LitInt>,
 }
 
 pub(crate) fn options(input: &DeriveInput) -> syn::Result<Options> {
@@ -47,6 +48,15 @@ pub(crate) fn options(input: &DeriveInput) -> syn::Result<Options> {
                 if std::mem::replace(&mut options.concurrent, true) {
                     return Err(duplicate());
                 }
+            } else if meta.path.is_ident("max_depth") {
+                let depth: syn::LitInt = meta.value()?.parse()?;
+                match depth.base10_parse::<usize>() {
+                    Ok(n) if n > 0 => {}
+                    _ => return Err(syn::Error::new(depth.span(), "`max_depth` is a positive integer")),
+                }
+                if options.max_depth.replace(depth).is_some() {
+                    return Err(duplicate());
+                }
             } else if meta.path.is_ident("crate") {
                 let path = meta.value()?.call(Path::parse_mod_style)?;
                 if options.krate.replace(path).is_some() {
@@ -54,7 +64,7 @@ pub(crate) fn options(input: &DeriveInput) -> syn::Result<Options> {
                 }
             } else {
                 return Err(meta.error(
-                    "unknown option; expected one of `response`, `sender`, `name`, `concurrent`, `crate`",
+                    "unknown option; expected one of `response`, `sender`, `name`, `concurrent`, `max_depth`, `crate`",
                 ));
             }
             Ok(())

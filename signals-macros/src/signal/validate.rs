@@ -35,6 +35,7 @@ pub(crate) struct Signal {
     pub(crate) unit: bool,
     pub(crate) krate: Option<syn::Path>,
     pub(crate) concurrent: bool,
+    pub(crate) max_depth: Option<syn::LitInt>,
 }
 
 fn mentions(tokens: TokenStream, ident: &Ident) -> bool {
@@ -184,5 +185,6 @@ pub(crate) fn signal(input: &DeriveInput, options: Options) -> syn::Result<Signa
         unit,
         krate: options.krate,
         concurrent: options.concurrent,
+        max_depth: options.max_depth,
     })
 }

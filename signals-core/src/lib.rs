@@ -70,6 +70,7 @@ mod response;
 mod signal;
 
 pub mod auth;
+pub mod check;
 pub mod db;
 pub mod management;
 pub mod models;

@@ -73,6 +73,7 @@ pub mod auth;
 pub mod check;
 pub mod db;
 pub mod management;
+pub mod map;
 pub mod models;
 pub mod request;
 pub mod settings;

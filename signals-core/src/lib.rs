@@ -72,8 +72,10 @@ mod signal;
 mod trace;
 
 pub mod auth;
+pub mod check;
 pub mod db;
 pub mod management;
+pub mod map;
 pub mod models;
 pub mod request;
 pub mod settings;

@@ -81,7 +81,7 @@ fn too_few_receivers_of_a_signal_fail_the_check() {
         .unwrap_err();
     match error.missing() {
         [
-            Missing::Signal {
+            Missing::TooFewReceivers {
                 signal,
                 at_least,
                 found,

@@ -163,7 +163,7 @@ impl Startup {
                 .filter(|r| r.kind == ReceiverKind::Static)
                 .collect();
             if found.len() < expected.at_least {
-                missing.push(Missing::Signal {
+                missing.push(Missing::TooFewReceivers {
                     signal: expected.signal,
                     sender: expected.sender,
                     at_least: expected.at_least,
@@ -288,7 +288,7 @@ pub enum Missing {
     },
     /// A send of this signal reaches fewer link-time receivers than expected.
     #[non_exhaustive]
-    Signal {
+    TooFewReceivers {
         /// The signal's name.
         signal: &'static str,
         /// The sender it was checked for (`None`: the any-sender form).
@@ -305,7 +305,7 @@ impl Missing {
     pub fn name(&self) -> &str {
         match self {
             Missing::Receiver { name, .. } => name,
-            Missing::Signal { signal, .. } => signal,
+            Missing::TooFewReceivers { signal, .. } => signal,
         }
     }
 }
@@ -332,7 +332,7 @@ impl fmt::Display for Missing {
                 }
                 Ok(())
             }
-            Missing::Signal {
+            Missing::TooFewReceivers {
                 signal,
                 sender,
                 at_least,

@@ -5,6 +5,7 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::erased::{AsyncDynFn, BoxFuture, DynFn, ErasedDyn};
+use crate::meta::{self, DisconnectCause};
 use crate::receiver::{ReceiverInfo, ReceiverKind};
 use crate::registry::{DynEntry, Registry};
 use crate::response::IntoResponse;
@@ -68,12 +69,17 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// A runtime receiver's connection. Dropping it disconnects the receiver, Rust's answer to
 /// Django's weak receivers: a receiver lives exactly as long as its guard, never silently
 /// shorter. [`detach`](Connection::detach) keeps it connected for the rest of the process.
+///
+/// Connecting sends [`ReceiverConnected`](crate::meta::ReceiverConnected), disconnecting
+/// [`ReceiverDisconnected`](crate::meta::ReceiverDisconnected) (see [`meta`](crate::meta)).
 #[must_use = "dropping a Connection disconnects its receiver at once; call .detach() to keep it"]
 pub struct Connection {
     registry: &'static Registry,
     id: u64,
     info: ReceiverInfo,
     armed: bool,
+    /// A receiver of a meta-signal: its (dis)connection is not reported.
+    quiet: bool,
 }
 
 impl Connection {
@@ -81,7 +87,15 @@ impl Connection {
     /// have been removed with [`Signal::disconnect`](crate::Signal::disconnect)).
     pub fn disconnect(mut self) -> bool {
         self.armed = false;
-        self.registry.remove(self.id)
+        self.remove(DisconnectCause::Disconnect)
+    }
+
+    fn remove(&self, cause: DisconnectCause) -> bool {
+        let removed = self.registry.remove(self.id);
+        if removed && !self.quiet {
+            meta::disconnected(&self.info, cause);
+        }
+        removed
     }
 
     /// Keeps the receiver connected for the rest of the process.
@@ -107,7 +121,7 @@ impl std::fmt::Debug for Connection {
 impl Drop for Connection {
     fn drop(&mut self) {
         if self.armed {
-            self.registry.remove(self.id);
+            self.remove(DisconnectCause::Dropped);
         }
     }
 }
@@ -170,15 +184,37 @@ fn register<S: Signal, H>(
     let entry = DynEntry { info, id, call };
     let registry = S::__registry();
     match registry.insert(TypeId::of::<S::AnySender>(), entry) {
-        Ok(()) => Ok(Connection {
-            registry,
-            id,
-            info,
-            armed: true,
-        }),
+        Ok(()) => {
+            let quiet = meta::is_meta::<S>();
+            if !quiet {
+                meta::connected(&info);
+            }
+            Ok(Connection {
+                registry,
+                id,
+                info,
+                armed: true,
+                quiet,
+            })
+        }
         Err(existing) => Err(ConnectError::DuplicateDispatchUid {
             dispatch_uid: options.dispatch_uid.unwrap_or_default(),
             existing,
         }),
+    }
+}
+
+/// [`Signal::disconnect`](crate::Signal::disconnect): removes the runtime receiver of `S`
+/// (this sender) connected under `uid`, and reports it.
+pub(crate) fn disconnect_uid<S: Signal>(uid: &str) -> bool {
+    let removed = S::__registry().disconnect_uid(TypeId::of::<S::Family>(), uid);
+    match removed {
+        Some(info) => {
+            if !meta::is_meta::<S>() {
+                meta::disconnected(&info, DisconnectCause::DispatchUid);
+            }
+            true
+        }
+        None => false,
     }
 }

@@ -76,6 +76,7 @@ pub mod check;
 pub mod db;
 pub mod management;
 pub mod map;
+pub mod meta;
 pub mod models;
 pub mod request;
 pub mod settings;

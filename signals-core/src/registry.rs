@@ -218,30 +218,26 @@ impl Registry {
 
     /// Removes the runtime receiver `id`; returns whether it was connected.
     pub(crate) fn remove(&self, id: u64) -> bool {
-        self.remove_where(|d| d.id == id)
+        self.remove_where(|d| d.id == id).is_some()
     }
 
-    /// Removes the runtime receiver of family `tag` connected under `uid`.
-    pub(crate) fn disconnect_uid(&self, tag: TypeId, uid: &str) -> bool {
+    /// Removes the runtime receiver of family `tag` connected under `uid`, and returns it.
+    pub(crate) fn disconnect_uid(&self, tag: TypeId, uid: &str) -> Option<ReceiverInfo> {
         self.remove_where(|d| d.call.tag() == tag && d.info.dispatch_uid == Some(uid))
     }
 
-    fn remove_where(&self, matches: impl Fn(&DynEntry) -> bool) -> bool {
+    fn remove_where(&self, matches: impl Fn(&DynEntry) -> bool) -> Option<ReceiverInfo> {
         let _writer = self
             .writer
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let current = self.dynamic.load_full();
-        let Some(list) = current.as_deref() else {
-            return false;
-        };
-        let Some(at) = list.iter().position(|d| matches(d)) else {
-            return false;
-        };
+        let list = current.as_deref()?;
+        let at = list.iter().position(|d| matches(d))?;
         let mut next = list.clone();
-        next.remove(at);
+        let removed = next.remove(at);
         self.store_dynamic(next);
-        true
+        Some(removed.info)
     }
 
     fn dynamic_infos(&self) -> Vec<ReceiverInfo> {

@@ -431,8 +431,9 @@ pub trait Signal: Sized {
     }
 
     /// Disconnects the runtime receiver connected for this signal and sender under
-    /// `dispatch_uid`. Returns whether one was removed.
+    /// `dispatch_uid`. Returns whether one was removed (and then sends
+    /// [`ReceiverDisconnected`](crate::meta::ReceiverDisconnected)).
     fn disconnect(dispatch_uid: &str) -> bool {
-        Self::__registry().disconnect_uid(std::any::TypeId::of::<Self::Family>(), dispatch_uid)
+        crate::connect::disconnect_uid::<Self>(dispatch_uid)
     }
 }

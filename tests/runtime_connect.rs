@@ -487,3 +487,34 @@ fn a_stale_guard_does_not_disconnect_a_newer_receiver_with_the_same_uid() {
     drop(new);
     assert!(Reused.send().unwrap().is_empty());
 }
+
+mod async_uids {
+    use signals_core::prelude::*;
+    use signals_core::{ConnectError, ConnectOptions};
+
+    #[derive(Signal)]
+    struct Uploaded;
+
+    #[test]
+    fn a_dispatch_uid_is_unique_across_sync_and_async_receivers_and_disconnects_either() {
+        let async_one = Uploaded::connect_async_with(
+            ConnectOptions::new().dispatch_uid("thumbnail"),
+            |_: &Uploaded| Box::pin(async {}),
+        )
+        .unwrap();
+        let clash = Uploaded::connect_with(
+            ConnectOptions::new().dispatch_uid("thumbnail"),
+            |_: &Uploaded| {},
+        );
+        assert!(matches!(
+            clash,
+            Err(ConnectError::DuplicateDispatchUid { .. })
+        ));
+        assert!(
+            Uploaded::disconnect("thumbnail"),
+            "the async receiver is removed by its uid"
+        );
+        assert!(Uploaded::receivers().is_empty());
+        assert!(!async_one.disconnect(), "already gone");
+    }
+}

@@ -350,8 +350,9 @@ fn a_receiver_can_send_the_same_signal_recursively() {
     drop(dynamic);
 }
 
+/// Deliberately deep recursion: above the default depth limit of 32, so it says so.
 #[derive(Signal)]
-#[signal(response = u32)]
+#[signal(response = u32, max_depth = 256)]
 pub struct DeepRuntime {
     pub depth: u32,
 }

@@ -490,7 +490,7 @@ fn raw_statics() -> Vec<Registration> {
         .into_iter()
         .map(|r| Registration {
             signal_key: r.signal_key,
-            tag: r.call.tag(),
+            tag: r.call.family(),
             info: r.info(),
         })
         .collect()

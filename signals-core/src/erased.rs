@@ -44,7 +44,10 @@ struct Async<F>(std::marker::PhantomData<F>);
 /// A [`ReceiverFn`] or [`AsyncReceiverFn`] whose family is only known by its [`TypeId`].
 #[derive(Clone, Copy)]
 pub(crate) struct ErasedFn {
+    /// `TypeId` of `F` (sync) or `Async<F>` (async): what `get` and `get_async` check.
     tag: TypeId,
+    /// `TypeId` of `F` for both kinds: what `dispatch_uid` uniqueness is scoped to.
+    family: TypeId,
     ptr: *const (),
 }
 
@@ -58,6 +61,7 @@ impl ErasedFn {
     pub(crate) const fn new<F: Family>(f: ReceiverFn<F>) -> Self {
         ErasedFn {
             tag: TypeId::of::<F>(),
+            family: TypeId::of::<F>(),
             ptr: f as *const (),
         }
     }
@@ -65,12 +69,14 @@ impl ErasedFn {
     pub(crate) const fn new_async<F: Family>(f: AsyncReceiverFn<F>) -> Self {
         ErasedFn {
             tag: TypeId::of::<Async<F>>(),
+            family: TypeId::of::<F>(),
             ptr: f as *const (),
         }
     }
 
-    pub(crate) fn tag(&self) -> TypeId {
-        self.tag
+    /// The family (signal and sender) this receiver listens to, sync or async alike.
+    pub(crate) fn family(&self) -> TypeId {
+        self.family
     }
 
     /// The receiver as an `AsyncReceiverFn<F>`, if it was built by `new_async::<F>`.
@@ -102,7 +108,10 @@ impl ErasedFn {
 
 /// A boxed [`DynFn`] whose family is only known by its [`TypeId`].
 pub(crate) struct ErasedDyn {
+    /// As in [`ErasedFn`].
     tag: TypeId,
+    /// As in [`ErasedFn`].
+    family: TypeId,
     /// Points to a leaked `Box<Box<DynFn<F>>>` (thin pointer to the fat box).
     ptr: NonNull<()>,
     drop: unsafe fn(NonNull<()>),
@@ -118,6 +127,7 @@ impl ErasedDyn {
         let outer: Box<Box<DynFn<F>>> = Box::new(f);
         ErasedDyn {
             tag: TypeId::of::<F>(),
+            family: TypeId::of::<F>(),
             ptr: NonNull::from(Box::leak(outer)).cast(),
             drop: drop_box::<F>,
         }
@@ -127,13 +137,15 @@ impl ErasedDyn {
         let outer: Box<Box<AsyncDynFn<F>>> = Box::new(f);
         ErasedDyn {
             tag: TypeId::of::<Async<F>>(),
+            family: TypeId::of::<F>(),
             ptr: NonNull::from(Box::leak(outer)).cast(),
             drop: drop_async_box::<F>,
         }
     }
 
-    pub(crate) fn tag(&self) -> TypeId {
-        self.tag
+    /// The family (signal and sender) this receiver listens to, sync or async alike.
+    pub(crate) fn family(&self) -> TypeId {
+        self.family
     }
 
     /// The closure as an `AsyncDynFn<F>`, if it was built by `new_async::<F>`.
@@ -209,7 +221,7 @@ mod tests {
     #[test]
     fn fn_pointer_round_trips_only_for_its_own_family() {
         let erased = ErasedFn::new::<PingFamily>(double);
-        assert_eq!(erased.tag(), TypeId::of::<PingFamily>());
+        assert_eq!(erased.family(), TypeId::of::<PingFamily>());
         assert!(erased.get::<Other>().is_none());
         let f = erased.get::<PingFamily>().expect("same family");
         let n = 21;
@@ -254,6 +266,11 @@ mod tests {
     #[test]
     fn async_receivers_are_tagged_apart_from_sync_ones() {
         let erased = ErasedFn::new_async::<PingFamily>(halve);
+        assert_eq!(
+            erased.family(),
+            TypeId::of::<PingFamily>(),
+            "same family as a sync receiver"
+        );
         assert!(
             erased.get::<PingFamily>().is_none(),
             "an async fn is not a sync receiver"

@@ -186,18 +186,18 @@ impl Registry {
             .writer
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let tag = entry.call.tag();
+        let tag = entry.call.family();
         if let Some(uid) = entry.info.dispatch_uid {
             let taken_static = statics
                 .iter()
-                .find(|s| s.call.tag() == tag && s.info.dispatch_uid == Some(uid))
+                .find(|s| s.call.family() == tag && s.info.dispatch_uid == Some(uid))
                 .map(|s| s.info);
             let current = self.dynamic.load();
             let taken_dynamic = current
                 .as_deref()
                 .into_iter()
                 .flatten()
-                .find(|d| d.call.tag() == tag && d.info.dispatch_uid == Some(uid))
+                .find(|d| d.call.family() == tag && d.info.dispatch_uid == Some(uid))
                 .map(|d| d.info);
             if let Some(existing) = taken_static.or(taken_dynamic) {
                 return Err(Box::new(existing));
@@ -223,7 +223,7 @@ impl Registry {
 
     /// Removes the runtime receiver of family `tag` connected under `uid`, and returns it.
     pub(crate) fn disconnect_uid(&self, tag: TypeId, uid: &str) -> Option<ReceiverInfo> {
-        self.remove_where(|d| d.call.tag() == tag && d.info.dispatch_uid == Some(uid))
+        self.remove_where(|d| d.call.family() == tag && d.info.dispatch_uid == Some(uid))
     }
 
     fn remove_where(&self, matches: impl Fn(&DynEntry) -> bool) -> Option<ReceiverInfo> {
@@ -268,7 +268,7 @@ fn collect_statics(signal_key: TypeId) -> Box<[StaticSlot]> {
     for slot in slots {
         let duplicate_of = slot.info.dispatch_uid.and_then(|uid| {
             kept.iter()
-                .find(|k| k.call.tag() == slot.call.tag() && k.info.dispatch_uid == Some(uid))
+                .find(|k| k.call.family() == slot.call.family() && k.info.dispatch_uid == Some(uid))
         });
         match duplicate_of {
             Some(first) => tracing::warn!(
@@ -317,7 +317,7 @@ pub fn receivers() -> Vec<ReceiverInfo> {
     let mut all: Vec<ReceiverInfo> = statics
         .into_iter()
         .filter(|(r, info)| match info.dispatch_uid {
-            Some(uid) => uids.insert((r.signal_key, r.call.tag(), uid)),
+            Some(uid) => uids.insert((r.signal_key, r.call.family(), uid)),
             None => true,
         })
         .map(|(_, info)| info)

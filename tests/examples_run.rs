@@ -31,6 +31,7 @@ const EXAMPLES: &[&str] = &[
     "request_signals",
     "migrate_signals",
     "async_welcome_email",
+    "receiver_map",
 ];
 
 /// Runs `cargo run --quiet --example NAME` and returns its stdout; fails on a non-zero exit.
@@ -429,4 +430,21 @@ fn async_welcome_email() {
     let crm_start = stdout.find("crm: pushing ada").unwrap();
     let email_done = stdout.find("welcome email sent to ada").unwrap();
     assert!(crm_start < email_done, "{stdout}");
+}
+
+#[test]
+fn receiver_map() {
+    let stdout = assert_prints(
+        "receiver_map",
+        &[
+            "| signal",
+            "| OrderPlaced",
+            "flowchart LR",
+            "digraph receivers {",
+        ],
+    );
+    assert!(
+        stdout.contains("receiver_map::send_welcome_email"),
+        "{stdout}"
+    );
 }

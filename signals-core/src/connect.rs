@@ -24,6 +24,8 @@ pub struct ConnectOptions {
     priority: i32,
     dispatch_uid: Option<&'static str>,
     name: Option<&'static str>,
+    /// The test scope the receiver belongs to (0: none).
+    scope: u64,
 }
 
 impl ConnectOptions {
@@ -41,6 +43,12 @@ impl ConnectOptions {
     /// [`Signal::disconnect`](crate::Signal::disconnect) removes it by id.
     pub fn dispatch_uid(mut self, uid: &'static str) -> Self {
         self.dispatch_uid = Some(uid);
+        self
+    }
+    /// Restricts the receiver to the sends made inside test scope `scope`.
+    #[cfg(feature = "testing")]
+    pub(crate) fn scope(mut self, scope: u64) -> Self {
+        self.scope = scope;
         self
     }
     /// The name shown in logs, errors and listings.
@@ -181,7 +189,12 @@ fn register<S: Signal, H>(
         kind: ReceiverKind::Dynamic { id },
         is_async,
     };
-    let entry = DynEntry { info, id, call };
+    let entry = DynEntry {
+        info,
+        id,
+        call,
+        scope: options.scope,
+    };
     let registry = S::__registry();
     match registry.insert(TypeId::of::<S::AnySender>(), entry) {
         Ok(()) => {

@@ -48,6 +48,10 @@ impl Target<'_> {
     /// is for another sender or is async.
     #[inline(always)]
     fn call<S: Signal>(&self, event: &S) -> Option<Outcome<S::Response>> {
+        #[cfg(feature = "testing")]
+        if self.skipped() {
+            return None;
+        }
         match self {
             Target::Static(s) => {
                 if let Some(f) = s.call.get::<S::Family>() {
@@ -72,6 +76,10 @@ impl Target<'_> {
 
     /// Runs the receiver if it listens to this payload's sender, sync or async.
     async fn run<S: Signal>(self, event: &S) -> Option<Outcome<S::Response>> {
+        #[cfg(feature = "testing")]
+        if self.skipped() {
+            return None;
+        }
         if let Some(outcome) = self.call(event) {
             return Some(outcome);
         }
@@ -91,6 +99,15 @@ impl Target<'_> {
         let f = any?;
         let view: EventOf<'_, S::AnySender> = event.__any_view()?;
         Some(f.call(&view).await)
+    }
+
+    /// Whether an active test scope keeps this receiver from running here.
+    #[cfg(feature = "testing")]
+    fn skipped(&self) -> bool {
+        match self {
+            Target::Static(s) => crate::testing::skips(&s.info, 0),
+            Target::Dynamic(d) => crate::testing::skips(&d.info, d.scope),
+        }
     }
 
     /// Whether this receiver listens to a send of `S`.
@@ -181,6 +198,8 @@ pub(crate) fn send_with<S: Signal>(
     event: &S,
     mut sink: impl FnMut(&ReceiverInfo, S::Response),
 ) -> Result<usize, SendError> {
+    #[cfg(feature = "testing")]
+    crate::testing::on_send(event);
     let Some(loaded) = load::<S>() else {
         return Ok(0);
     };
@@ -300,6 +319,8 @@ fn panic_error(panic: Box<dyn std::any::Any + Send>) -> ReceiverError {
 }
 
 pub(crate) fn send_robust<S: Signal>(event: &S) -> Report<S::Output> {
+    #[cfg(feature = "testing")]
+    crate::testing::on_send(event);
     let mut output = S::Output::default();
     let mut failures = Vec::new();
     let mut position = 0;
@@ -398,6 +419,8 @@ pub(crate) async fn send_async<S: Signal + Sync>(
 where
     S::Response: Send,
 {
+    #[cfg(feature = "testing")]
+    crate::testing::on_send(event);
     let Some(snapshot) = Snapshot::take::<S>() else {
         return Ok(S::Output::default());
     };
@@ -464,6 +487,8 @@ pub(crate) async fn send_async_robust<S: Signal + Sync>(
 where
     S::Response: Send,
 {
+    #[cfg(feature = "testing")]
+    crate::testing::on_send(event);
     let Some(snapshot) = Snapshot::take::<S>() else {
         return Report::new(S::Output::default(), Vec::new());
     };

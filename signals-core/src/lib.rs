@@ -46,7 +46,13 @@
 //!   (Django's `asend` / `asend_robust`) and [`Concurrency`]. No runtime is required.
 //! * [`#[derive(Signal)]`](derive@Signal) and [`#[receiver]`](macro@receiver): declaring.
 //! * [`models`] and the other built-in signals, typed after Django's.
-//! * [`registry::receivers`] and [`link!`]: making sure receivers are linked in.
+//! * [`registry::receivers`], [`check`] and [`link!`]: making sure receivers are linked
+//!   in; [`map`]: who listens to what, as a table, Mermaid or Graphviz.
+//! * Observability: every send and receiver is a `tracing` span (target
+//!   `signals_core::dispatch`); [`meta`] signals report runtime (dis)connections.
+//! * Recursion: a receiver that re-sends its own signal stops at
+//!   [`Signal::MAX_DEPTH`] with [`SendError::Recursion`] naming the chain.
+//! * Tests: `testing` (feature `testing`): scoped capture, mute and temporary receivers.
 //!
 //! # Linking
 //!
@@ -80,6 +86,8 @@ pub mod meta;
 pub mod models;
 pub mod request;
 pub mod settings;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use connect::{ConnectError, ConnectOptions, Connection};
 pub use erased::BoxFuture;

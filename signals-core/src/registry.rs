@@ -37,6 +37,9 @@ pub(crate) struct DynEntry {
     pub(crate) info: ReceiverInfo,
     pub(crate) id: u64,
     pub(crate) call: ErasedDyn,
+    /// The test scope it was connected through (0: none); see `testing`.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
+    pub(crate) scope: u64,
 }
 
 pub(crate) type DynList = Vec<Arc<DynEntry>>;

@@ -169,6 +169,10 @@ pub trait Signal: Sized {
         receiver: AsyncCallee<'_, Self::Family>,
     ) -> BoxFuture<'s, Result<Self::Response, BoxError>>;
 
+    /// Lends the payload as its family's event type.
+    #[doc(hidden)]
+    fn __as_event<R>(&self, f: impl FnOnce(&EventOf<'_, Self::Family>) -> R) -> R;
+
     /// The payload seen through the any-sender form; `None` when `Self` is that form.
     #[doc(hidden)]
     fn __any_view(&self) -> Option<EventOf<'_, Self::AnySender>>;

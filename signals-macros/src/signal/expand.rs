@@ -58,6 +58,10 @@ pub(crate) fn signal(s: &Signal) -> TokenStream {
             receiver.call(self)
         }
         #[inline(always)]
+        fn __as_event<__R>(&self, f: impl ::core::ops::FnOnce(&#p::EventOf<'_, Self::Family>) -> __R) -> __R {
+            f(self)
+        }
+        #[inline(always)]
         fn __call_async<'__s>(
             &'__s self,
             receiver: #p::AsyncCallee<'_, Self::Family>,

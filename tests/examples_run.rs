@@ -448,3 +448,31 @@ fn receiver_map() {
         "{stdout}"
     );
 }
+
+/// The README shows the Mermaid map printed by the `receiver_map` example: keep it current.
+#[test]
+fn readme_shows_the_current_receiver_map() {
+    let mut command = cargo();
+    command.args([
+        "run",
+        "--quiet",
+        "--example",
+        "receiver_map",
+        "--",
+        "--format",
+        "mermaid",
+    ]);
+    let output = command.output().expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mermaid = String::from_utf8(output.stdout).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(
+        readme.contains(mermaid.trim()),
+        "README.md's receiver map is stale; replace its mermaid block with:\n{mermaid}"
+    );
+}

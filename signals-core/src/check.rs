@@ -596,6 +596,7 @@ mod tests {
             dispatch_uid: uid,
             kind: ReceiverKind::Static,
             is_async: false,
+            phase: crate::Phase::Immediate,
         }
     }
 

@@ -26,6 +26,7 @@ pub struct ConnectOptions {
     name: Option<&'static str>,
     /// The test scope the receiver belongs to (0: none).
     scope: u64,
+    phase: crate::transaction::Phase,
 }
 
 impl ConnectOptions {
@@ -49,6 +50,13 @@ impl ConnectOptions {
     #[cfg(feature = "testing")]
     pub(crate) fn scope(mut self, scope: u64) -> Self {
         self.scope = scope;
+        self
+    }
+    /// When the receiver runs relative to the transaction (default
+    /// [`Phase::Immediate`](crate::transaction::Phase::Immediate)); see
+    /// [`transaction`](crate::transaction).
+    pub fn on(mut self, phase: crate::transaction::Phase) -> Self {
+        self.phase = phase;
         self
     }
     /// The name shown in logs, errors and listings.
@@ -188,6 +196,7 @@ fn register<S: Signal, H>(
         dispatch_uid: options.dispatch_uid,
         kind: ReceiverKind::Dynamic { id },
         is_async,
+        phase: options.phase,
     };
     let entry = DynEntry {
         info,

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 use tracing::Instrument;
 
+use crate::transaction::{self, Delivery, Pending, Phase};
 use crate::{recursion, trace};
 
 use crate::error::{ReceiverError, SendError};
@@ -30,7 +31,7 @@ use crate::signal::{AsyncCallee, BoxError, Callee, Concurrency, EventOf, Signal}
 #[derive(Clone, Copy)]
 enum Target<'r> {
     Static(&'r StaticSlot),
-    Dynamic(&'r DynEntry),
+    Dynamic(&'r Arc<DynEntry>),
 }
 
 type Outcome<R> = Result<R, BoxError>;
@@ -152,10 +153,10 @@ impl<'r> Iterator for Receivers<'r> {
     fn next(&mut self) -> Option<Target<'r>> {
         match (self.statics.peek(), self.dynamic.peek()) {
             (Some(s), Some(d)) if s.info.priority < d.info.priority => {
-                self.dynamic.next().map(|d| Target::Dynamic(d))
+                self.dynamic.next().map(Target::Dynamic)
             }
             (Some(_), _) => self.statics.next().map(Target::Static),
-            (None, _) => self.dynamic.next().map(|d| Target::Dynamic(d)),
+            (None, _) => self.dynamic.next().map(Target::Dynamic),
         }
     }
 }
@@ -164,6 +165,27 @@ impl<'r> Iterator for Receivers<'r> {
 #[inline(always)]
 fn load<S: Signal>() -> Option<Loaded<'static>> {
     S::__registry().load(TypeId::of::<S::AnySender>())
+}
+
+/// Whether a receiver that waits for a transaction phase is left out of a send: always
+/// inside a transaction (it is queued, or the send was refused), and outside one only in
+/// the `Rollback` phase (nothing can roll back).
+#[inline(always)]
+fn deferred_out(info: &ReceiverInfo, in_transaction: bool) -> bool {
+    info.phase != Phase::Immediate && (in_transaction || !info.phase.runs_without_transaction())
+}
+
+/// The phased receivers a send of `S` inside a transaction would reach.
+#[cold]
+fn phased_receivers<S: Signal>(loaded: Loaded<'_>) -> Vec<ReceiverInfo> {
+    let mut found = Vec::new();
+    walk(loaded, |target| {
+        if target.info().phase != Phase::Immediate && target.matches::<S>() {
+            found.push(*target.info());
+        }
+        ControlFlow::Continue(())
+    });
+    found
 }
 
 /// Visits the loaded receivers in dispatch order until `visit` breaks.
@@ -183,10 +205,11 @@ fn walk(loaded: Loaded<'_>, mut visit: impl FnMut(Target<'_>) -> ControlFlow<()>
 
 /// The async receivers a sync send of `S` would reach.
 #[cold]
-fn async_receivers<S: Signal>(loaded: Loaded<'_>) -> Vec<ReceiverInfo> {
+fn async_receivers<S: Signal>(loaded: Loaded<'_>, in_transaction: bool) -> Vec<ReceiverInfo> {
     let mut found = Vec::new();
     walk(loaded, |target| {
-        if target.info().is_async && target.matches::<S>() {
+        let info = target.info();
+        if info.is_async && !deferred_out(info, in_transaction) && target.matches::<S>() {
             found.push(*target.info());
         }
         ControlFlow::Continue(())
@@ -196,15 +219,35 @@ fn async_receivers<S: Signal>(loaded: Loaded<'_>) -> Vec<ReceiverInfo> {
 
 pub(crate) fn send_with<S: Signal>(
     event: &S,
+    sink: impl FnMut(&ReceiverInfo, S::Response),
+) -> Result<usize, SendError> {
+    send_with_mode(event, sink, false)
+}
+
+/// `owned`: the payload is owned by `transaction::send_owned`, which queues the phased
+/// receivers itself; otherwise reaching one inside a transaction is an error.
+fn send_with_mode<S: Signal>(
+    event: &S,
     mut sink: impl FnMut(&ReceiverInfo, S::Response),
+    owned: bool,
 ) -> Result<usize, SendError> {
     #[cfg(feature = "testing")]
     crate::testing::on_send(event);
     let Some(loaded) = load::<S>() else {
         return Ok(0);
     };
+    let in_transaction = loaded.may_have_phased() && transaction::is_active();
+    if in_transaction && !owned {
+        let receivers = phased_receivers::<S>(loaded);
+        if !receivers.is_empty() {
+            return Err(SendError::NotDeferrable {
+                signal: S::NAME,
+                receivers,
+            });
+        }
+    }
     if loaded.may_have_async() {
-        let receivers = async_receivers::<S>(loaded);
+        let receivers = async_receivers::<S>(loaded, in_transaction);
         if !receivers.is_empty() {
             return Err(SendError::AsyncReceivers {
                 signal: S::NAME,
@@ -219,16 +262,21 @@ pub(crate) fn send_with<S: Signal>(
     let traced = !span.is_disabled();
     let mut ran = 0;
     let mut failed = None;
-    walk(loaded, |target| match traced_call(traced, &target, event) {
-        None => ControlFlow::Continue(()),
-        Some(Ok(response)) => {
-            ran += 1;
-            sink(target.info(), response);
-            ControlFlow::Continue(())
-        }
-        Some(Err(source)) => {
-            failed = Some(SendError::from_receiver(target.info(), source));
-            ControlFlow::Break(())
+    walk(loaded, |target| {
+        match deferred_out(target.info(), in_transaction) {
+            true => ControlFlow::Continue(()),
+            false => match traced_call(traced, &target, event) {
+                None => ControlFlow::Continue(()),
+                Some(Ok(response)) => {
+                    ran += 1;
+                    sink(target.info(), response);
+                    ControlFlow::Continue(())
+                }
+                Some(Err(source)) => {
+                    failed = Some(SendError::from_receiver(target.info(), source));
+                    ControlFlow::Break(())
+                }
+            },
         }
     });
     span.record("receivers", ran);
@@ -307,7 +355,7 @@ fn record_failure(
     });
 }
 
-fn panic_error(panic: Box<dyn std::any::Any + Send>) -> ReceiverError {
+pub(crate) fn panic_error(panic: Box<dyn std::any::Any + Send>) -> ReceiverError {
     let message = if let Some(s) = panic.downcast_ref::<&'static str>() {
         (*s).to_owned()
     } else if let Some(s) = panic.downcast_ref::<String>() {
@@ -334,7 +382,20 @@ pub(crate) fn send_robust<S: Signal>(event: &S) -> Report<S::Output> {
     let span = trace::send_span::<S>("robust");
     let _entered = span.enter();
     let traced = !span.is_disabled();
+    let in_transaction = loaded.may_have_phased() && transaction::is_active();
     walk(loaded, |target| {
+        if deferred_out(target.info(), in_transaction) {
+            if in_transaction && target.matches::<S>() {
+                record_failure(
+                    &mut failures,
+                    target.info(),
+                    position,
+                    ReceiverError::NotDeferred,
+                );
+                position += 1;
+            }
+            return ControlFlow::Continue(());
+        }
         if target.info().is_async {
             if target.matches::<S>() {
                 record_failure(
@@ -367,6 +428,8 @@ pub(crate) fn send_robust<S: Signal>(event: &S) -> Report<S::Output> {
 struct Snapshot {
     statics: &'static [StaticSlot],
     dynamic: Option<Arc<crate::registry::DynList>>,
+    /// Whether phased receivers are to be left out (a transaction is active).
+    in_transaction: bool,
 }
 
 impl Snapshot {
@@ -375,14 +438,32 @@ impl Snapshot {
         Some(Snapshot {
             statics: loaded.statics,
             dynamic: loaded.dynamic_full(),
+            in_transaction: loaded.may_have_phased() && transaction::is_active(),
         })
     }
 
-    fn receivers(&self) -> Receivers<'_> {
+    fn all(&self) -> Receivers<'_> {
         Receivers::new(
             self.statics,
             self.dynamic.as_deref().map(Vec::as_slice).unwrap_or(&[]),
         )
+    }
+
+    /// The receivers this send runs now.
+    fn receivers(&self) -> impl Iterator<Item = Target<'_>> {
+        self.all()
+            .filter(|t| !deferred_out(t.info(), self.in_transaction))
+    }
+
+    /// The phased receivers of `S` left out while a transaction is active.
+    fn phased<S: Signal>(&self) -> Vec<ReceiverInfo> {
+        if !self.in_transaction {
+            return Vec::new();
+        }
+        self.all()
+            .filter(|t| t.info().phase != Phase::Immediate && t.matches::<S>())
+            .map(|t| *t.info())
+            .collect()
     }
 }
 
@@ -419,11 +500,29 @@ pub(crate) async fn send_async<S: Signal + Sync>(
 where
     S::Response: Send,
 {
+    send_async_mode(event, concurrency, false).await
+}
+
+async fn send_async_mode<S: Signal + Sync>(
+    event: &S,
+    concurrency: Concurrency,
+    owned: bool,
+) -> Result<S::Output, SendError>
+where
+    S::Response: Send,
+{
     #[cfg(feature = "testing")]
     crate::testing::on_send(event);
     let Some(snapshot) = Snapshot::take::<S>() else {
         return Ok(S::Output::default());
     };
+    let phased = snapshot.phased::<S>();
+    if !phased.is_empty() && !owned {
+        return Err(SendError::NotDeferrable {
+            signal: S::NAME,
+            receivers: phased,
+        });
+    }
     let family = TypeId::of::<S::Family>();
     recursion::check(family, S::MAX_DEPTH).map_err(|too_deep| too_deep_error::<S>(too_deep))?;
     let span = trace::send_span::<S>("async");
@@ -496,9 +595,17 @@ where
     if let Err(too_deep) = recursion::check(family, S::MAX_DEPTH) {
         return Report::stopped(S::Output::default(), too_deep_error::<S>(too_deep));
     }
+    let not_deferred = snapshot.phased::<S>();
     let span = trace::send_span::<S>("async_robust");
     let traced = !span.is_disabled();
-    let send = send_async_robust_traced(event, concurrency, snapshot, traced, span.clone());
+    let send = send_async_robust_traced(
+        event,
+        concurrency,
+        snapshot,
+        not_deferred,
+        traced,
+        span.clone(),
+    );
     recursion::Guarded::new(family, send).instrument(span).await
 }
 
@@ -506,6 +613,7 @@ async fn send_async_robust_traced<S: Signal + Sync>(
     event: &S,
     concurrency: Concurrency,
     snapshot: Snapshot,
+    not_deferred: Vec<ReceiverInfo>,
     traced: bool,
     span: tracing::Span,
 ) -> Report<S::Output>
@@ -544,6 +652,10 @@ where
         }
     };
     let mut position = 0;
+    for info in &not_deferred {
+        record_failure(&mut failures, info, position, ReceiverError::NotDeferred);
+        position += 1;
+    }
     for (target, outcome) in outcomes {
         match outcome {
             None => continue,
@@ -597,4 +709,143 @@ pub(crate) fn receivers<S: Signal>() -> Vec<ReceiverInfo> {
         ControlFlow::Continue(())
     });
     list
+}
+
+/// A receiver kept for a deferred delivery (outliving the send's snapshot).
+enum Kept {
+    Static(&'static StaticSlot),
+    Dynamic(Arc<DynEntry>),
+}
+
+impl Kept {
+    fn target(&self) -> Target<'_> {
+        match self {
+            Kept::Static(s) => Target::Static(s),
+            Kept::Dynamic(d) => Target::Dynamic(d),
+        }
+    }
+}
+
+/// `transaction::send_owned`: immediate receivers now, phased ones queued (or now when no
+/// transaction is open).
+pub(crate) fn send_owned<F, O, B, X, A>(owned: O, build: B) -> Result<X, SendError>
+where
+    F: crate::signal::Family,
+    O: Send + Sync + 'static,
+    B: for<'o> Fn(&'o O) -> EventOf<'o, F> + Send + Sync + 'static,
+    for<'o> EventOf<'o, F>:
+        Signal<Family = F, Response = F::Response, Output = X, AnySender = A> + Send + Sync,
+    A: crate::signal::Family<Response = F::Response>,
+    for<'x> EventOf<'x, A>: Send,
+    X: crate::response::Collect<F::Response>,
+{
+    if !transaction::is_active() {
+        return build(&owned).send();
+    }
+    let owned = Arc::new(owned);
+    let build = Arc::new(build);
+    let event = build(&owned);
+    let mut output = X::default();
+    send_with_mode(
+        &event,
+        |info, response| output.collect(info, response),
+        true,
+    )?;
+    queue_phased::<F, O, B, A>(&event, &owned, &build);
+    Ok(output)
+}
+
+/// `transaction::send_owned_async`.
+pub(crate) async fn send_owned_async<F, O, B, X, A>(owned: O, build: B) -> Result<X, SendError>
+where
+    F: crate::signal::Family,
+    F::Response: Send,
+    O: Send + Sync + 'static,
+    B: for<'o> Fn(&'o O) -> EventOf<'o, F> + Send + Sync + 'static,
+    for<'o> EventOf<'o, F>:
+        Signal<Family = F, Response = F::Response, Output = X, AnySender = A> + Send + Sync,
+    A: crate::signal::Family<Response = F::Response>,
+    for<'x> EventOf<'x, A>: Send,
+    X: crate::response::Collect<F::Response> + Send,
+{
+    if !transaction::is_active() {
+        return send_async(&build(&owned), <EventOf<'_, F> as Signal>::CONCURRENCY).await;
+    }
+    let owned = Arc::new(owned);
+    let build = Arc::new(build);
+    let event = build(&owned);
+    let output = send_async_mode(&event, <EventOf<'_, F> as Signal>::CONCURRENCY, true).await?;
+    queue_phased::<F, O, B, A>(&event, &owned, &build);
+    Ok(output)
+}
+
+/// Queues a delivery for every phased receiver of `event` in the active transaction.
+fn queue_phased<F, O, B, A>(event: &EventOf<'_, F>, owned: &Arc<O>, build: &Arc<B>)
+where
+    F: crate::signal::Family,
+    O: Send + Sync + 'static,
+    B: for<'o> Fn(&'o O) -> EventOf<'o, F> + Send + Sync + 'static,
+    for<'o> EventOf<'o, F>: Signal<Family = F, Response = F::Response, AnySender = A> + Send + Sync,
+    A: crate::signal::Family<Response = F::Response>,
+    for<'x> EventOf<'x, A>: Send,
+{
+    let _ = event;
+    let Some(loaded) = load::<EventOf<'_, F>>() else {
+        return;
+    };
+    if !loaded.may_have_phased() {
+        return;
+    }
+    let snapshot = loaded.dynamic_full();
+    let dynamic: &[Arc<DynEntry>] = snapshot.as_deref().map(Vec::as_slice).unwrap_or(&[]);
+    // Dispatch order, as `Receivers` merges it, but keeping the targets.
+    let statics: &'static [StaticSlot] = loaded.statics;
+    let (mut s, mut d) = (statics.iter().peekable(), dynamic.iter().peekable());
+    let mut ordered: Vec<Kept> = Vec::new();
+    loop {
+        let next = match (s.peek(), d.peek()) {
+            (Some(a), Some(b)) if a.info.priority < b.info.priority => {
+                d.next().map(|e| Kept::Dynamic(Arc::clone(e)))
+            }
+            (Some(_), _) => s.next().map(Kept::Static),
+            (None, _) => d.next().map(|e| Kept::Dynamic(Arc::clone(e))),
+        };
+        match next {
+            Some(keep) => ordered.push(keep),
+            None => break,
+        }
+    }
+    for keep in ordered {
+        let target = keep.target();
+        let info = *target.info();
+        if info.phase == Phase::Immediate || !target.matches::<EventOf<'_, F>>() {
+            continue;
+        }
+        let (owned, build) = (Arc::clone(owned), Arc::clone(build));
+        let run: Box<dyn FnOnce() -> Pending + Send> = if info.is_async {
+            Box::new(move || {
+                Pending::Future(Box::pin(async move {
+                    let event = build(&owned);
+                    match keep.target().run(&event).await {
+                        Some(Err(error)) => Err(ReceiverError::Failed(error)),
+                        _ => Ok(()),
+                    }
+                }))
+            })
+        } else {
+            Box::new(move || {
+                let event = build(&owned);
+                Pending::Done(match keep.target().call(&event) {
+                    Some(Err(error)) => Err(ReceiverError::Failed(error)),
+                    _ => Ok(()),
+                })
+            })
+        };
+        // Only called with a transaction active (checked by the callers).
+        transaction::enqueue(Delivery {
+            phase: info.phase,
+            info,
+            run,
+        });
+    }
 }

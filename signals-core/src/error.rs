@@ -27,6 +27,18 @@ pub enum SendError {
         /// The async receivers that would have been reached.
         receivers: Vec<ReceiverInfo>,
     },
+    /// A plain `send` inside a transaction reached receivers that wait for its end
+    /// (`on = Commit`, ...): nothing ran. Their payload would not outlive the send; send
+    /// it with [`transaction::send_owned`](crate::transaction::send_owned) instead (ORM
+    /// integrations do).
+    #[non_exhaustive]
+    #[error("{signal} has receivers that wait for the transaction, which a borrowed send cannot defer (use transaction::send_owned): {}", list(.receivers))]
+    NotDeferrable {
+        /// The signal.
+        signal: &'static str,
+        /// The deferred receivers that would have been reached.
+        receivers: Vec<ReceiverInfo>,
+    },
     /// The signal was sent again from its own receivers (directly or through other
     /// signals) more than its depth limit allows, for one sender: nothing ran at the
     /// deepest level. `chain` lists the receivers that sent it again, outermost first.
@@ -68,7 +80,8 @@ impl SendError {
     pub fn receiver(&self) -> Option<&ReceiverInfo> {
         match self {
             SendError::Receiver { receiver, .. } => Some(receiver),
-            SendError::AsyncReceivers { receivers, .. } => receivers.first(),
+            SendError::AsyncReceivers { receivers, .. }
+            | SendError::NotDeferrable { receivers, .. } => receivers.first(),
             SendError::Recursion { chain, .. } => chain.first(),
         }
     }
@@ -77,7 +90,9 @@ impl SendError {
     pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
         match self {
             SendError::Receiver { source, .. } => source.downcast_ref::<E>(),
-            SendError::AsyncReceivers { .. } | SendError::Recursion { .. } => None,
+            SendError::AsyncReceivers { .. }
+            | SendError::NotDeferrable { .. }
+            | SendError::Recursion { .. } => None,
         }
     }
 
@@ -124,6 +139,13 @@ pub enum ReceiverError {
     /// [`send_async_robust`](crate::Signal::send_async_robust).
     #[error("async receiver not run by a sync send (use send_async_robust)")]
     AsyncInSyncSend,
+    /// The receiver waits for the transaction (`on = Commit`, ...) and the robust send
+    /// inside it had a borrowed payload: it was not queued. Use
+    /// [`transaction::send_owned`](crate::transaction::send_owned).
+    #[error(
+        "deferred receiver not queued: a borrowed send cannot outlive the transaction (use transaction::send_owned)"
+    )]
+    NotDeferred,
     /// The receiver panicked; the panic was caught.
     #[error("panicked: {message}")]
     Panicked {

@@ -88,6 +88,7 @@ pub mod request;
 pub mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod transaction;
 
 pub use connect::{ConnectError, ConnectOptions, Connection};
 pub use erased::BoxFuture;
@@ -95,6 +96,7 @@ pub use error::{ReceiverError, SendError};
 pub use receiver::{ReceiverInfo, ReceiverKind};
 pub use response::{Collect, Delivered, Failure, IntoResponse, Report, Response, Responses};
 pub use signal::{BoxError, Concurrency, EventOf, Family, Signal, WithSender};
+pub use transaction::Phase;
 
 /// Declares a signal: a struct whose fields are the payload.
 ///
@@ -211,6 +213,7 @@ pub mod __private {
     pub use crate::signal::{
         AsyncCallee, BoxError, Callee, Concurrency, EventOf, Family, Signal, WithSender,
     };
+    pub use crate::transaction::Phase;
     pub use crate::{Delivered, Responses};
     pub use core::marker::PhantomData;
     pub use core::option::Option::{self, None, Some};

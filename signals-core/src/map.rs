@@ -33,32 +33,7 @@ use std::str::FromStr;
 
 use crate::receiver::{ReceiverInfo, ReceiverKind};
 
-/// When a receiver runs relative to the send.
-///
-/// Every receiver runs `Immediate`ly today, inside the send. The column exists so that
-/// deferred phases (e.g. after the database transaction commits) show up in the same map.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Phase {
-    /// Runs during the send, before it returns.
-    #[default]
-    Immediate,
-}
-
-impl Phase {
-    /// The name shown in the map (`immediate`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Immediate => "immediate",
-        }
-    }
-}
-
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::transaction::Phase;
 
 /// One row of the map: a receiver of one signal, and when it runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -174,8 +149,8 @@ impl ReceiverMap {
         let entries = receivers
             .into_iter()
             .map(|info| MapEntry {
+                phase: info.phase(),
                 info,
-                phase: Phase::Immediate,
             })
             .collect();
         ReceiverMap { entries }

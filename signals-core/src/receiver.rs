@@ -34,6 +34,7 @@ pub struct ReceiverInfo {
     pub(crate) dispatch_uid: Option<&'static str>,
     pub(crate) kind: ReceiverKind,
     pub(crate) is_async: bool,
+    pub(crate) phase: crate::transaction::Phase,
 }
 
 impl ReceiverInfo {
@@ -75,6 +76,10 @@ impl ReceiverInfo {
     pub fn kind(&self) -> ReceiverKind {
         self.kind
     }
+    /// When it runs relative to the transaction (`on = Commit`, ...).
+    pub fn phase(&self) -> crate::transaction::Phase {
+        self.phase
+    }
     /// Whether the receiver is `async` (reachable only through the async sends).
     pub fn is_async(&self) -> bool {
         self.is_async
@@ -96,6 +101,7 @@ pub struct StaticMeta {
     pub line: u32,
     pub priority: i32,
     pub dispatch_uid: Option<&'static str>,
+    pub phase: crate::transaction::Phase,
 }
 
 /// A link-time receiver, submitted to `inventory` by `#[receiver]`.
@@ -147,6 +153,7 @@ impl StaticReceiver {
             dispatch_uid: self.meta.dispatch_uid,
             kind: ReceiverKind::Static,
             is_async: self.is_async,
+            phase: self.meta.phase,
         }
     }
 }

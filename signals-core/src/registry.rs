@@ -25,6 +25,8 @@ const HAS_STATIC: u8 = 2;
 const HAS_DYNAMIC: u8 = 4;
 const HAS_ASYNC_STATIC: u8 = 8;
 const HAS_ASYNC_DYNAMIC: u8 = 16;
+const HAS_PHASED_STATIC: u8 = 32;
+const HAS_PHASED_DYNAMIC: u8 = 64;
 
 /// A link-time receiver, resolved and ready to call.
 pub(crate) struct StaticSlot {
@@ -57,6 +59,12 @@ impl<'r> Loaded<'r> {
     #[inline(always)]
     pub(crate) fn may_have_async(&self) -> bool {
         self.state & (HAS_ASYNC_STATIC | HAS_ASYNC_DYNAMIC) != 0
+    }
+
+    /// Whether any receiver (of any sender) waits for a transaction phase.
+    #[inline(always)]
+    pub(crate) fn may_have_phased(&self) -> bool {
+        self.state & (HAS_PHASED_STATIC | HAS_PHASED_DYNAMIC) != 0
     }
 
     /// A snapshot of the runtime receivers, held for the whole send.
@@ -156,25 +164,41 @@ impl Registry {
         if list.iter().any(|s| s.info.is_async) {
             bits |= HAS_ASYNC_STATIC;
         }
+        if list
+            .iter()
+            .any(|s| s.info.phase != crate::transaction::Phase::Immediate)
+        {
+            bits |= HAS_PHASED_STATIC;
+        }
         self.state.fetch_or(bits, Ordering::AcqRel);
         list
     }
 
     fn store_dynamic(&self, next: DynList) {
-        let has_async = next.iter().any(|d| d.info.is_async);
-        if next.is_empty() {
-            self.state
-                .fetch_and(!(HAS_DYNAMIC | HAS_ASYNC_DYNAMIC), Ordering::AcqRel);
-            self.dynamic.store(None);
-            return;
+        const DYNAMIC_BITS: u8 = HAS_DYNAMIC | HAS_ASYNC_DYNAMIC | HAS_PHASED_DYNAMIC;
+        let mut bits = 0;
+        if !next.is_empty() {
+            bits |= HAS_DYNAMIC;
         }
-        self.dynamic.store(Some(Arc::new(next)));
-        if has_async {
-            self.state
-                .fetch_or(HAS_DYNAMIC | HAS_ASYNC_DYNAMIC, Ordering::AcqRel);
+        if next.iter().any(|d| d.info.is_async) {
+            bits |= HAS_ASYNC_DYNAMIC;
+        }
+        if next
+            .iter()
+            .any(|d| d.info.phase != crate::transaction::Phase::Immediate)
+        {
+            bits |= HAS_PHASED_DYNAMIC;
+        }
+        if next.is_empty() {
+            // Clear the bits first: a sender that still sees them finds an empty list.
+            self.state.fetch_and(!DYNAMIC_BITS, Ordering::AcqRel);
+            self.dynamic.store(None);
         } else {
-            self.state.fetch_or(HAS_DYNAMIC, Ordering::AcqRel);
-            self.state.fetch_and(!HAS_ASYNC_DYNAMIC, Ordering::AcqRel);
+            // Publish the list first: a sender that sees the bits finds it.
+            self.dynamic.store(Some(Arc::new(next)));
+            self.state.fetch_or(bits, Ordering::AcqRel);
+            self.state
+                .fetch_and(!(DYNAMIC_BITS & !bits), Ordering::AcqRel);
         }
     }
 

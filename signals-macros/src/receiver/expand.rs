@@ -15,6 +15,10 @@ pub(crate) fn receiver(args: &Args, func: &Function) -> TokenStream {
         Some(p) => quote!(#p),
         None => quote!(0),
     };
+    let phase = match &args.phase {
+        Some(phase) => quote!(#krate::__private::Phase::#phase),
+        None => quote!(#krate::__private::Phase::Immediate),
+    };
     let uid = match &args.dispatch_uid {
         Some(uid) => quote!(#krate::__private::Some(#uid)),
         None => quote!(#krate::__private::None),
@@ -67,6 +71,7 @@ pub(crate) fn receiver(args: &Args, func: &Function) -> TokenStream {
                 line: #line,
                 priority: #priority,
                 dispatch_uid: #uid,
+                phase: #phase,
             }
         };
         // The call and the closure are spanned on the signal (or sender), so that errors

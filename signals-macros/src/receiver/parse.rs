@@ -12,9 +12,12 @@ pub(crate) struct Args {
     pub(crate) priority: Option<proc_macro2::TokenStream>,
     pub(crate) dispatch_uid: Option<LitStr>,
     pub(crate) krate: Option<Path>,
+    /// `on = Commit`: the transaction phase.
+    pub(crate) phase: Option<Ident>,
 }
 
-const KEYS: &str = "`sender`, `priority`, `dispatch_uid`, `crate`";
+const KEYS: &str = "`sender`, `priority`, `dispatch_uid`, `on`, `crate`";
+const PHASES: [&str; 4] = ["Immediate", "Commit", "Rollback", "Completion"];
 
 fn is_key_value(input: ParseStream<'_>) -> bool {
     input.peek(Ident::peek_any) && input.peek2(Token![=]) && !input.peek2(Token![==])
@@ -28,6 +31,7 @@ impl Parse for Args {
             priority: None,
             dispatch_uid: None,
             krate: None,
+            phase: None,
         };
         let mut errors: Option<syn::Error> = None;
         let push = |e: syn::Error, errors: &mut Option<syn::Error>| match errors {
@@ -71,6 +75,22 @@ impl Parse for Args {
                             );
                         }
                         if args.dispatch_uid.replace(lit).is_some() {
+                            push(duplicate(), &mut errors);
+                        }
+                    }
+                    "on" => {
+                        let phase: Ident = input.parse()?;
+                        if !PHASES.contains(&phase.to_string().as_str()) {
+                            push(
+                                syn::Error::new(
+                                    phase.span(),
+                                    format!(
+                                        "unknown phase `{phase}`; expected one of `Immediate`, `Commit`, `Rollback`, `Completion`"
+                                    ),
+                                ),
+                                &mut errors,
+                            );
+                        } else if args.phase.replace(phase).is_some() {
                             push(duplicate(), &mut errors);
                         }
                     }

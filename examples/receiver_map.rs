@@ -35,7 +35,7 @@ pub struct OrderPlaced<'a> {
 fn create_profile(_event: &PostSave<'_, User>) {}
 
 /// Async: reachable through `send_async` only.
-#[receiver(PostSave, sender = User)]
+#[receiver(PostSave, sender = User, on = Commit)]
 async fn send_welcome_email(event: &PostSave<'_, User>) {
     let _ = &event.instance.email;
 }

@@ -1,0 +1,312 @@
+//! The hook bodies that [`behavior!`](crate::behavior) wires into `ActiveModelBehavior`.
+//!
+//! Call them yourself when an entity needs its own hook logic as well:
+//!
+//! ```ignore
+//! #[async_trait::async_trait]
+//! impl ActiveModelBehavior for ActiveModel {
+//!     async fn before_save<C: ConnectionTrait>(mut self, db: &C, insert: bool) -> Result<Self, DbErr> {
+//!         self.updated_at = Set(now());
+//!         signals_sea_orm::hooks::before_save(self, db, insert).await
+//!     }
+//!     async fn after_save<C: ConnectionTrait>(model: Model, db: &C, insert: bool) -> Result<Model, DbErr> {
+//!         signals_sea_orm::hooks::after_save::<ActiveModel, C>(model, db, insert).await
+//!     }
+//!     // before_delete / after_delete likewise
+//! }
+//! ```
+//!
+//! `Model` and `ActiveModel` must both implement [`signals_core::models::Model`]
+//! ([`behavior!`](crate::behavior) does that); with a hand-written
+//! `ActiveModelBehavior`, use [`model!`](crate::model) for the two impls.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IdenStatic,
+    Iterable, ModelTrait, PrimaryKeyToColumn, QueryFilter, TryIntoModel,
+};
+use signals_core::Signal;
+use signals_core::models::{
+    M2mAction, M2mChanged, Model, PostDelete, PostSave, PreDelete, PreSave,
+};
+
+use crate::{ModelKey, SignalError, alias, stash};
+
+/// The entity's `Model` type of the active model `A`.
+pub type ModelOf<A> = <<A as ActiveModelTrait>::Entity as EntityTrait>::Model;
+
+/// The columns an `UPDATE` of `am` writes: those `Set`, primary key excluded.
+pub fn set_columns<A: ActiveModelTrait>(am: &A) -> Vec<&'static str> {
+    let keys: Vec<&'static str> = <A::Entity as EntityTrait>::PrimaryKey::iter()
+        .map(|k| k.into_column().as_str())
+        .collect();
+    <A::Entity as EntityTrait>::Column::iter()
+        .filter(|c| am.get(*c).is_set() && !keys.contains(&c.as_str()))
+        .map(|c| c.as_str())
+        .collect()
+}
+
+fn am_key<A: ActiveModelTrait>(am: &A) -> Option<String> {
+    am.get_primary_key_value().map(|v| format!("{v:?}"))
+}
+
+fn model_key<M: ModelTrait>(model: &M) -> String {
+    format!("{:?}", model.get_primary_key_value())
+}
+
+/// The row `am` points at, read from the database by primary key (`None` when the key is
+/// not set or no row matches).
+async fn reload<A, C>(am: &A, db: &C) -> Result<Option<ModelOf<A>>, DbErr>
+where
+    A: ActiveModelTrait,
+    C: ConnectionTrait,
+{
+    let mut condition = Condition::all();
+    for key in <A::Entity as EntityTrait>::PrimaryKey::iter() {
+        let column = key.into_column();
+        match am.get(column).into_value() {
+            Some(value) => condition = condition.add(column.eq(value)),
+            None => return Ok(None),
+        }
+    }
+    <A::Entity as EntityTrait>::find()
+        .filter(condition)
+        .one(db)
+        .await
+}
+
+/// The row about to be deleted: the active model itself when every column is known,
+/// else the row re-read by primary key (parked for [`after_delete`]).
+async fn doomed<A, C>(am: &A, db: &C) -> Result<Option<ModelOf<A>>, DbErr>
+where
+    A: ActiveModelTrait + TryIntoModel<ModelOf<A>> + Model + Clone,
+    ModelOf<A>: Model,
+    C: ConnectionTrait,
+{
+    if let Ok(model) = am.clone().try_into_model() {
+        return Ok(Some(model));
+    }
+    let model = reload(am, db).await?;
+    if let (Some(model), Some(key)) = (&model, am_key(am)) {
+        stash::put::<A, ModelOf<A>>(key, model.clone());
+    }
+    Ok(model)
+}
+
+/// The deleted row: what [`doomed`] parked, else the active model itself.
+fn deleted<A>(am: &A) -> Option<ModelOf<A>>
+where
+    A: ActiveModelTrait + TryIntoModel<ModelOf<A>> + Clone + Model,
+    ModelOf<A>: Model,
+{
+    am_key(am)
+        .and_then(|key| stash::take::<A, ModelOf<A>>(key))
+        .or_else(|| am.clone().try_into_model().ok())
+}
+
+/// `before_save`: sends [`PreSave`] with the active model as sender (the row does not
+/// exist yet on insert, so there is no `Model` to lend). A receiver error aborts the
+/// write with a [`DbErr`] that carries a [`SignalError`].
+///
+/// `update_fields` is `None` on insert and the `Set` columns (primary key excluded) on
+/// update, which are exactly the columns SeaORM's `UPDATE` writes.
+pub async fn before_save<A, C>(am: A, db: &C, insert: bool) -> Result<A, DbErr>
+where
+    A: ActiveModelTrait + Model,
+    C: ConnectionTrait,
+{
+    let using = alias(db.get_database_backend());
+    let fields = (!insert).then(|| set_columns(&am));
+    let mut event = PreSave::new(&am).using(using);
+    if let Some(fields) = &fields {
+        event = event.update_fields(fields);
+    }
+    event
+        .send_async()
+        .await
+        .map_err(|e| SignalError::db_err("PreSave", am.model_name(), false, e))?;
+    if let (Some(fields), Some(key)) = (fields, am_key(&am)) {
+        stash::put::<A, Vec<&'static str>>(key, fields);
+    }
+    Ok(am)
+}
+
+/// `after_save`: sends [`PostSave`] with the saved `Model` as sender, `created` from
+/// SeaORM's `insert` flag and, for updates, the columns [`before_save`] saw `Set`.
+///
+/// A receiver error comes back as a [`DbErr`] carrying a [`SignalError`] (with
+/// [`SignalError::written`] `true`): the row is written, as with Django's `post_save`.
+pub async fn after_save<A, C>(model: ModelOf<A>, db: &C, insert: bool) -> Result<ModelOf<A>, DbErr>
+where
+    A: ActiveModelTrait + Model,
+    ModelOf<A>: Model,
+    C: ConnectionTrait,
+{
+    let using = alias(db.get_database_backend());
+    let fields = if insert {
+        None
+    } else {
+        stash::take::<A, Vec<&'static str>>(model_key(&model))
+    };
+    let mut event = PostSave::new(&model, insert).using(using);
+    if let Some(fields) = &fields {
+        event = event.update_fields(fields);
+    }
+    event
+        .send_async()
+        .await
+        .map_err(|e| SignalError::db_err("PostSave", model.model_name(), true, e))?;
+    Ok(model)
+}
+
+/// `before_delete`: sends [`PreDelete`] with the row's `Model` as sender. An active model
+/// with unset columns (`ActiveModel { id: Set(3), ..Default::default() }`) is completed
+/// by reading the row first (only when a `PreDelete` or `PostDelete` receiver exists); if
+/// no row matches, nothing is sent. A receiver error aborts the delete.
+pub async fn before_delete<A, C>(am: A, db: &C) -> Result<A, DbErr>
+where
+    A: ActiveModelTrait + TryIntoModel<ModelOf<A>> + Model + Clone,
+    ModelOf<A>: Model,
+    C: ConnectionTrait,
+{
+    if !PreDelete::<ModelOf<A>>::has_receivers() && !PostDelete::<ModelOf<A>>::has_receivers() {
+        return Ok(am);
+    }
+    let Some(model) = doomed(&am, db).await? else {
+        return Ok(am);
+    };
+    PreDelete::new(&model)
+        .using(alias(db.get_database_backend()))
+        .send_async()
+        .await
+        .map_err(|e| SignalError::db_err("PreDelete", model.model_name(), false, e))?;
+    Ok(am)
+}
+
+/// `after_delete`: sends [`PostDelete`] with the deleted row's `Model` as sender (the
+/// active model, or the row [`before_delete`] read). A receiver error comes back as a
+/// [`DbErr`] carrying a [`SignalError`]; the row is deleted.
+pub async fn after_delete<A, C>(am: A, db: &C) -> Result<A, DbErr>
+where
+    A: ActiveModelTrait + TryIntoModel<ModelOf<A>> + Model + Clone,
+    ModelOf<A>: Model,
+    C: ConnectionTrait,
+{
+    let Some(model) = deleted(&am) else {
+        return Ok(am);
+    };
+    PostDelete::new(&model)
+        .using(alias(db.get_database_backend()))
+        .send_async()
+        .await
+        .map_err(|e| SignalError::db_err("PostDelete", model.model_name(), true, e))?;
+    Ok(am)
+}
+
+/// The two keys of a junction (many-to-many "through") row, as integers.
+///
+/// Implemented by [`behavior!`](crate::behavior)`(ActiveModel, junction(a => "A", b => "B"))`.
+pub trait Junction: ActiveModelTrait {
+    /// The model name of the first key's side: the `instance` of [`M2mChanged`].
+    const FROM: &'static str;
+    /// The model name of the second key's side: the `model` of [`M2mChanged`].
+    const TO: &'static str;
+    /// `(from, to)` keys of an active row, if both are set.
+    fn keys(&self) -> Option<(i64, i64)>;
+    /// `(from, to)` keys of a stored row.
+    fn model_keys(model: &ModelOf<Self>) -> (i64, i64);
+}
+
+async fn send_m2m<J, C>(
+    db: &C,
+    action: M2mAction,
+    (from, to): (i64, i64),
+    written: bool,
+) -> Result<(), DbErr>
+where
+    J: Junction,
+    ModelOf<J>: Model,
+    C: ConnectionTrait,
+{
+    let instance = ModelKey::new(J::FROM, from);
+    let pk_set = [to];
+    M2mChanged::<ModelOf<J>>::new(&instance, action, J::TO, Some(&pk_set))
+        .using(alias(db.get_database_backend()))
+        .send_async()
+        .await
+        .map(|_| ())
+        .map_err(|e| SignalError::db_err("M2mChanged", J::FROM, written, e))
+}
+
+/// `before_save` of a junction row: an insert sends [`M2mChanged`] `PreAdd` (a receiver
+/// error aborts the insert); an update is an ordinary [`before_save`].
+pub async fn junction_before_save<J, C>(am: J, db: &C, insert: bool) -> Result<J, DbErr>
+where
+    J: Junction + Model,
+    ModelOf<J>: Model,
+    C: ConnectionTrait,
+{
+    if !insert {
+        return before_save(am, db, insert).await;
+    }
+    if let Some(keys) = am.keys() {
+        send_m2m::<J, C>(db, M2mAction::PreAdd, keys, false).await?;
+    }
+    Ok(am)
+}
+
+/// `after_save` of a junction row: an insert sends [`M2mChanged`] `PostAdd`; an update is
+/// an ordinary [`after_save`].
+pub async fn junction_after_save<J, C>(
+    model: ModelOf<J>,
+    db: &C,
+    insert: bool,
+) -> Result<ModelOf<J>, DbErr>
+where
+    J: Junction + Model,
+    ModelOf<J>: Model,
+    C: ConnectionTrait,
+{
+    if !insert {
+        return after_save::<J, C>(model, db, insert).await;
+    }
+    send_m2m::<J, C>(db, M2mAction::PostAdd, J::model_keys(&model), true).await?;
+    Ok(model)
+}
+
+/// `before_delete` of a junction row: sends [`M2mChanged`] `PreRemove` (a receiver error
+/// aborts the delete). A partial active model is completed by reading the row.
+pub async fn junction_before_delete<J, C>(am: J, db: &C) -> Result<J, DbErr>
+where
+    J: Junction + TryIntoModel<ModelOf<J>> + Model + Clone,
+    ModelOf<J>: Model,
+    C: ConnectionTrait,
+{
+    if !M2mChanged::<ModelOf<J>>::has_receivers() {
+        return Ok(am);
+    }
+    let keys = match am.keys() {
+        Some(keys) => Some(keys),
+        None => doomed(&am, db).await?.map(|m| J::model_keys(&m)),
+    };
+    if let Some(keys) = keys {
+        send_m2m::<J, C>(db, M2mAction::PreRemove, keys, false).await?;
+    }
+    Ok(am)
+}
+
+/// `after_delete` of a junction row: sends [`M2mChanged`] `PostRemove`.
+pub async fn junction_after_delete<J, C>(am: J, db: &C) -> Result<J, DbErr>
+where
+    J: Junction + TryIntoModel<ModelOf<J>> + Model + Clone,
+    ModelOf<J>: Model,
+    C: ConnectionTrait,
+{
+    let keys = match deleted(&am) {
+        Some(model) => Some(J::model_keys(&model)),
+        None => am.keys(),
+    };
+    if let Some(keys) = keys {
+        send_m2m::<J, C>(db, M2mAction::PostRemove, keys, true).await?;
+    }
+    Ok(am)
+}

@@ -1,0 +1,483 @@
+//! [SeaORM](https://www.sea-ql.org/SeaORM) 2.x integration for `signals-core`: SeaORM's
+//! `ActiveModelBehavior` hooks send the model signals (`PreSave`, `PostSave`, `PreDelete`,
+//! `PostDelete`, `M2mChanged`), and [`bulk`] helpers send bulk signals for the statements
+//! that skip hooks.
+//!
+//! One line per entity, in place of `impl ActiveModelBehavior for ActiveModel {}`:
+//!
+//! ```
+//! mod user {
+//!     use sea_orm::entity::prelude::*;
+//!
+//!     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+//!     #[sea_orm(table_name = "users")]
+//!     pub struct Model {
+//!         #[sea_orm(primary_key)]
+//!         pub id: i64,
+//!         pub email: String,
+//!     }
+//!
+//!     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+//!     pub enum Relation {}
+//!
+//!     signals_sea_orm::behavior!(ActiveModel);
+//! }
+//!
+//! use signals_core::prelude::*;
+//! use signals_core::models::PostSave;
+//!
+//! #[receiver(PostSave, sender = user::Model)]
+//! fn welcome(event: &PostSave<'_, user::Model>) {
+//!     if event.created {
+//!         println!("welcome, {} (on {})", event.instance.email, event.using);
+//!     }
+//! }
+//! ```
+//!
+//! # What each SeaORM call sends
+//!
+//! | call | signals |
+//! |---|---|
+//! | `ActiveModel::insert` | `PreSave` (sender `ActiveModel`), `PostSave { created: true }` (sender `Model`) |
+//! | `ActiveModel::update` | `PreSave` (sender `ActiveModel`), `PostSave { created: false }` (sender `Model`), both with `update_fields` = the `Set` columns |
+//! | `ActiveModel::save` | as `insert` when the primary key is unset, else as `update` |
+//! | `ActiveModel::update_without_returning` | `PreSave` only (SeaORM runs no `after_save`) |
+//! | `ActiveModel::delete` | `PreDelete`, `PostDelete` (sender `Model`) |
+//! | a junction row's `insert` / `delete`, including SeaORM's many-to-many link path | `M2mChanged` `PreAdd`/`PostAdd`, `PreRemove`/`PostRemove` |
+//! | `Entity::insert(..).exec`, `insert_many`, `update_many`, `delete_many`, `delete_by_id`, raw SQL | nothing (SeaORM runs no hooks, as Django's `bulk_create` and `QuerySet.update`) |
+//! | [`bulk::insert_many`], [`bulk::update_many`], [`bulk::delete_many`] | [`PostBulkInsert`](bulk::PostBulkInsert), [`PostBulkUpdate`](bulk::PostBulkUpdate), [`PostBulkDelete`](bulk::PostBulkDelete) |
+//!
+//! * **Senders.** `PreSave`'s sender is the entity's `ActiveModel`: before an insert the
+//!   row does not exist and its generated columns (the id) are unknown, so there is no
+//!   `Model` to lend. Every other signal's sender is the entity's `Model`:
+//!   `#[receiver(PreSave, sender = user::ActiveModel)]`,
+//!   `#[receiver(PostSave, sender = user::Model)]`. Both types report the same
+//!   [`model_name`](signals_core::models::Model::model_name) (the entity module's name in
+//!   UpperCamelCase, `user` → `User`, unless given with `name = "..."`) and the integer
+//!   primary key as [`pk`](signals_core::models::Model::pk).
+//! * **`using`.** SeaORM connections have no alias, so `using` names the backend:
+//!   `"sqlite"`, `"postgres"` or `"mysql"` (see [`alias`]).
+//! * **`update_fields`.** `None` on insert (all columns); on update, the columns the
+//!   active model has `Set`, primary key excluded: exactly what SeaORM's `UPDATE` writes.
+//!   `PostSave` gets them from `PreSave` of the same write (see `hooks`).
+//! * **Deletes of partial active models** (`ActiveModel { id: Set(3), ..Default::default() }`)
+//!   read the row first so that receivers get a full `Model`, only when a delete receiver
+//!   exists. No row, no signals.
+//! * **Receivers run through `send_async`**, so sync and `async` receivers both work.
+//!
+//! # Errors
+//!
+//! A `PreSave`, `PreDelete` or pre-`M2mChanged` receiver error aborts the write: nothing
+//! is written, and the caller gets a [`DbErr`] that keeps the receiver's error.
+//! [`signal_error`] gets it back:
+//!
+//! ```ignore
+//! match user.insert(&db).await {
+//!     Err(err) => match signals_sea_orm::signal_error(&err) {
+//!         Some(signal) => assert!(signal.downcast_ref::<QuotaExceeded>().is_some()),
+//!         None => return Err(err), // a database error
+//!     },
+//!     Ok(model) => { /* ... */ }
+//! }
+//! ```
+//!
+//! `DbErr` has no variant for foreign errors except `DbErr::TryIntoErr`, whose `source`
+//! is an `Arc<dyn Error + Send + Sync>`; [`SignalError`] travels there (`from` is
+//! `"signal receiver"`, `into` is `"database write"`). So the error is kept whole, without
+//! any global state, survives `?` and moves between threads, and `std::error::Error::source`
+//! walks from the `DbErr` to the [`SignalError`], the [`SendError`](signals_core::SendError)
+//! and the receiver's own error. The one cost is the `Display` of that variant, which
+//! reads "Error converting `signal receiver` into `database write`: ...".
+//!
+//! A `PostSave` or `PostDelete` receiver error also comes back as such a `DbErr`, with
+//! [`SignalError::written`] `true`: the row is written (or deleted) already, as with
+//! Django's `post_save`. Run the write in a transaction to undo it.
+//!
+//! # Many-to-many
+//!
+//! Declare the junction entity with its two keys:
+//! `signals_sea_orm::behavior!(ActiveModel, junction(post_id => "Post", tag_id => "Tag"));`.
+//! Inserting a junction row sends `M2mChanged` `PreAdd` and `PostAdd`, deleting one
+//! `PreRemove` and `PostRemove`, with the junction `Model` as sender. That covers SeaORM
+//! 2.0's many-to-many link path (`ActiveModelTrait::establish_links`, used by the
+//! `ActiveModelEx` derive's nested saves), which runs these hooks on each junction row it
+//! adds and each leftover it removes. What SeaORM's hooks cannot tell, and so differs from
+//! Django:
+//!
+//! * one signal per junction row, with a one-key `pk_set`, not one per `add()` call;
+//! * `instance` is a [`ModelKey`] (model name and key of the `junction(first => ..)` side),
+//!   not the owning instance, which the hooks never see; `reverse` is always `false`;
+//! * `PreClear`/`PostClear` are never sent: SeaORM clears links (`delete_links`) with
+//!   `delete_many`, which runs no hooks.
+//!
+//! Updates of junction rows send the ordinary `PreSave`/`PostSave`.
+//!
+//! # Transactions
+//!
+//! The hooks run inside SeaORM transactions like any other statement (a
+//! `DatabaseTransaction` is a `ConnectionTrait`), so `PostSave` runs before the commit and
+//! also for writes that are rolled back: Django's behaviour, not commit-aware.
+#![deny(missing_docs)]
+#![warn(rust_2018_idioms, unreachable_pub)]
+
+pub mod bulk;
+pub mod hooks;
+mod stash;
+
+use std::sync::Arc;
+
+use sea_orm::{DbBackend, DbErr};
+use signals_core::SendError;
+
+pub use hooks::Junction;
+
+/// The `using` value of signals sent for a connection of `backend`: `"sqlite"`,
+/// `"postgres"` or `"mysql"`. SeaORM connections have no alias, so the backend stands in.
+pub fn alias(backend: DbBackend) -> &'static str {
+    match backend {
+        DbBackend::Sqlite => "sqlite",
+        DbBackend::Postgres => "postgres",
+        DbBackend::MySql => "mysql",
+        _ => backend.as_str(),
+    }
+}
+
+/// A signal receiver failed during a SeaORM write. Carried inside the [`DbErr`] the write
+/// returns; get it with [`signal_error`].
+#[derive(Debug)]
+pub struct SignalError {
+    signal: &'static str,
+    model: &'static str,
+    written: bool,
+    source: SendError,
+}
+
+impl SignalError {
+    /// The [`DbErr`] that carries this error (see the crate docs for the variant).
+    pub fn db_err(
+        signal: &'static str,
+        model: &'static str,
+        written: bool,
+        source: SendError,
+    ) -> DbErr {
+        DbErr::TryIntoErr {
+            from: "signal receiver",
+            into: "database write",
+            source: Arc::new(SignalError {
+                signal,
+                model,
+                written,
+                source,
+            }),
+        }
+    }
+
+    /// The signal whose receiver failed: `PreSave`, `PostSave`, `PreDelete`,
+    /// `PostDelete` or `M2mChanged`.
+    pub fn signal(&self) -> &'static str {
+        self.signal
+    }
+
+    /// The model written (its [`model_name`](signals_core::models::Model::model_name)).
+    pub fn model(&self) -> &'static str {
+        self.model
+    }
+
+    /// `true` when the write happened before the receiver failed (post signals); `false`
+    /// when the failure aborted it.
+    pub fn written(&self) -> bool {
+        self.written
+    }
+
+    /// The dispatcher's error, naming the receiver.
+    pub fn send_error(&self) -> &SendError {
+        &self.source
+    }
+
+    /// The receiver's own error, if it is an `E`.
+    pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        self.source.downcast_ref::<E>()
+    }
+}
+
+impl std::fmt::Display for SignalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let who = match self.source.receiver() {
+            Some(receiver) => format!("{} receiver {receiver}", self.signal),
+            None => format!("{} send", self.signal),
+        };
+        if self.written {
+            write!(f, "{} was written, then {who} failed", self.model)
+        } else {
+            write!(f, "{who} failed: the write of {} was aborted", self.model)
+        }
+    }
+}
+
+impl std::error::Error for SignalError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// The signal receiver's failure carried by `err`, if a receiver caused it (else `err` is
+/// a database error).
+pub fn signal_error(err: &DbErr) -> Option<&SignalError> {
+    match err {
+        DbErr::TryIntoErr { source, .. } => source.downcast_ref::<SignalError>(),
+        _ => None,
+    }
+}
+
+/// A stand-in instance known only by model name and key: the `instance` of the
+/// `M2mChanged` signals sent for junction rows, whose hooks see the keys, not the rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ModelKey {
+    /// The model's name.
+    pub name: &'static str,
+    /// Its primary key.
+    pub pk: i64,
+}
+
+impl ModelKey {
+    /// The instance of model `name` with key `pk`.
+    pub fn new(name: &'static str, pk: i64) -> Self {
+        ModelKey { name, pk }
+    }
+}
+
+impl signals_core::models::Model for ModelKey {
+    fn model_name(&self) -> &'static str {
+        self.name
+    }
+    fn pk(&self) -> Option<i64> {
+        Some(self.pk)
+    }
+}
+
+/// Implements [`signals_core::models::Model`] for an entity's `Model` and `ActiveModel`,
+/// for entities that write their own `ActiveModelBehavior` and call [`hooks`] from it.
+///
+/// ```ignore
+/// signals_sea_orm::model!(Model, ActiveModel);                 // name from the module
+/// signals_sea_orm::model!(Model, ActiveModel, name = "User");
+/// ```
+#[macro_export]
+macro_rules! model {
+    ($model:ident, $active:ident) => {
+        $crate::model!(
+            $model,
+            $active,
+            name = $crate::__private::module_name(module_path!())
+        );
+    };
+    ($model:ident, $active:ident, name = $name:expr) => {
+        fn __signals_model_name() -> &'static str {
+            static NAME: ::std::sync::OnceLock<&'static str> = ::std::sync::OnceLock::new();
+            NAME.get_or_init(|| $name)
+        }
+        impl $crate::__private::SignalModel for $model {
+            fn model_name(&self) -> &'static str {
+                __signals_model_name()
+            }
+            fn pk(&self) -> ::std::option::Option<i64> {
+                $crate::__private::model_pk(self)
+            }
+        }
+        impl $crate::__private::SignalModel for $active {
+            fn model_name(&self) -> &'static str {
+                __signals_model_name()
+            }
+            fn pk(&self) -> ::std::option::Option<i64> {
+                $crate::__private::active_pk(self)
+            }
+        }
+    };
+}
+
+/// Implements SeaORM's `ActiveModelBehavior` for an entity so that its writes send model
+/// signals, and [`signals_core::models::Model`] for its `Model` and `ActiveModel`.
+///
+/// Use it in the entity's module, in place of `impl ActiveModelBehavior for ActiveModel {}`:
+///
+/// ```ignore
+/// signals_sea_orm::behavior!(ActiveModel);
+/// signals_sea_orm::behavior!(ActiveModel, name = "Customer");   // model_name
+/// signals_sea_orm::behavior!(ActiveModel, model = Row);         // the Model type, if not `Model`
+/// // A many-to-many junction: inserts and deletes send M2mChanged.
+/// signals_sea_orm::behavior!(ActiveModel, junction(post_id => "Post", tag_id => "Tag"));
+/// ```
+///
+/// The options come in the order `model`, `name`, `junction`, each optional. The name
+/// defaults to the module's name in UpperCamelCase (`post_tag` → `PostTag`). The junction
+/// keys are field names of integer columns; the first side is reported as `instance`, the
+/// second as `model` and `pk_set`.
+#[macro_export]
+macro_rules! behavior {
+    ($active:ident $(, model = $model:ident)? $(, name = $name:expr)? $(, junction($from:ident => $from_name:expr, $to:ident => $to_name:expr))? $(,)?) => {
+        $crate::__behavior_model!(
+            [$($model)?] $active,
+            [$($name)?]
+        );
+        $crate::__behavior_impl!(
+            [$($model)?] $active,
+            [$($from, $from_name, $to, $to_name)?]
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __behavior_model {
+    ([] $active:ident, [$($name:expr)?]) => {
+        $crate::__behavior_model!([Model] $active, [$($name)?]);
+    };
+    ([$model:ident] $active:ident, []) => {
+        $crate::model!($model, $active);
+    };
+    ([$model:ident] $active:ident, [$name:expr]) => {
+        $crate::model!($model, $active, name = $name);
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __behavior_impl {
+    ([] $active:ident, [$($junction:tt)*]) => {
+        $crate::__behavior_impl!([Model] $active, [$($junction)*]);
+    };
+    ([$model:ident] $active:ident, []) => {
+        #[$crate::__private::async_trait]
+        impl $crate::__private::sea_orm::ActiveModelBehavior for $active {
+            async fn before_save<C>(self, db: &C, insert: bool)
+                -> ::std::result::Result<Self, $crate::__private::sea_orm::DbErr>
+            where
+                C: $crate::__private::sea_orm::ConnectionTrait,
+            {
+                $crate::hooks::before_save(self, db, insert).await
+            }
+            async fn after_save<C>(model: $model, db: &C, insert: bool)
+                -> ::std::result::Result<$model, $crate::__private::sea_orm::DbErr>
+            where
+                C: $crate::__private::sea_orm::ConnectionTrait,
+            {
+                $crate::hooks::after_save::<Self, C>(model, db, insert).await
+            }
+            async fn before_delete<C>(self, db: &C)
+                -> ::std::result::Result<Self, $crate::__private::sea_orm::DbErr>
+            where
+                C: $crate::__private::sea_orm::ConnectionTrait,
+            {
+                $crate::hooks::before_delete(self, db).await
+            }
+            async fn after_delete<C>(self, db: &C)
+                -> ::std::result::Result<Self, $crate::__private::sea_orm::DbErr>
+            where
+                C: $crate::__private::sea_orm::ConnectionTrait,
+            {
+                $crate::hooks::after_delete(self, db).await
+            }
+        }
+    };
+    ([$model:ident] $active:ident, [$from:ident, $from_name:expr, $to:ident, $to_name:expr]) => {
+        impl $crate::Junction for $active {
+            const FROM: &'static str = $from_name;
+            const TO: &'static str = $to_name;
+            fn keys(&self) -> ::std::option::Option<(i64, i64)> {
+                ::std::option::Option::Some((
+                    *self.$from.try_as_ref()? as i64,
+                    *self.$to.try_as_ref()? as i64,
+                ))
+            }
+            fn model_keys(model: &$model) -> (i64, i64) {
+                (model.$from as i64, model.$to as i64)
+            }
+        }
+        #[$crate::__private::async_trait]
+        impl $crate::__private::sea_orm::ActiveModelBehavior for $active {
+            async fn before_save<C>(self, db: &C, insert: bool)
+                -> ::std::result::Result<Self, $crate::__private::sea_orm::DbErr>
+            where
+                C: $crate::__private::sea_orm::ConnectionTrait,
+            {
+                $crate::hooks::junction_before_save(self, db, insert).await
+            }
+            async fn after_save<C>(model: $model, db: &C, insert: bool)
+                -> ::std::result::Result<$model, $crate::__private::sea_orm::DbErr>
+            where
+                C: $crate::__private::sea_orm::ConnectionTrait,
+            {
+                $crate::hooks::junction_after_save::<Self, C>(model, db, insert).await
+            }
+            async fn before_delete<C>(self, db: &C)
+                -> ::std::result::Result<Self, $crate::__private::sea_orm::DbErr>
+            where
+                C: $crate::__private::sea_orm::ConnectionTrait,
+            {
+                $crate::hooks::junction_before_delete(self, db).await
+            }
+            async fn after_delete<C>(self, db: &C)
+                -> ::std::result::Result<Self, $crate::__private::sea_orm::DbErr>
+            where
+                C: $crate::__private::sea_orm::ConnectionTrait,
+            {
+                $crate::hooks::junction_after_delete(self, db).await
+            }
+        }
+    };
+}
+
+/// Items used by the macros. Not public API: no semver guarantee.
+#[doc(hidden)]
+pub mod __private {
+    pub use sea_orm;
+    pub use sea_orm::prelude::async_trait::async_trait;
+    pub use signals_core::models::Model as SignalModel;
+
+    use sea_orm::{ActiveModelTrait, ModelTrait, Value, sea_query::ValueTuple};
+
+    /// `user` → `User`, `post_tag` → `PostTag`, from the last segment of a module path.
+    pub fn module_name(path: &str) -> &'static str {
+        let last = path.rsplit("::").next().unwrap_or(path);
+        let mut name = String::with_capacity(last.len());
+        for part in last.split('_').filter(|p| !p.is_empty()) {
+            let mut chars = part.chars();
+            if let Some(first) = chars.next() {
+                name.extend(first.to_uppercase());
+                name.push_str(chars.as_str());
+            }
+        }
+        Box::leak(name.into_boxed_str())
+    }
+
+    fn integer(value: &Value) -> Option<i64> {
+        match value {
+            Value::TinyInt(v) => v.map(i64::from),
+            Value::SmallInt(v) => v.map(i64::from),
+            Value::Int(v) => v.map(i64::from),
+            Value::BigInt(v) => *v,
+            Value::TinyUnsigned(v) => v.map(i64::from),
+            Value::SmallUnsigned(v) => v.map(i64::from),
+            Value::Unsigned(v) => v.map(i64::from),
+            Value::BigUnsigned(v) => v.and_then(|v| i64::try_from(v).ok()),
+            _ => None,
+        }
+    }
+
+    fn single(tuple: ValueTuple) -> Option<i64> {
+        match tuple {
+            ValueTuple::One(value) => integer(&value),
+            _ => None,
+        }
+    }
+
+    /// A single-column integer primary key of a stored row.
+    pub fn model_pk<M: ModelTrait>(model: &M) -> Option<i64> {
+        single(model.get_primary_key_value())
+    }
+
+    /// A single-column integer primary key of an active model, if set.
+    pub fn active_pk<A: ActiveModelTrait>(am: &A) -> Option<i64> {
+        single(am.get_primary_key_value()?)
+    }
+}

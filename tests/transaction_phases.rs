@@ -170,6 +170,42 @@ fn savepoints_join_the_outer_transaction_and_a_rolled_back_one_drops_its_rows() 
     assert_eq!(*COMMITTED_ROWS.lock().unwrap(), [1, 2, 4]);
 }
 
+static FREE_SAVEPOINT_ROWS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+#[derive(Signal)]
+pub struct Line<'a> {
+    pub id: &'a u32,
+}
+
+#[receiver(Line, on = Commit)]
+fn line_committed(e: &Line<'_>) {
+    FREE_SAVEPOINT_ROWS.lock().unwrap().push(*e.id);
+}
+
+fn insert_line(id: u32) {
+    transaction::send_owned::<Line, _>(id, |id: &u32| Line { id }).unwrap();
+}
+
+/// `transaction::savepoint()` marks the active transaction without holding it (what a
+/// nested ORM `transaction(..)` call does); none outside a transaction.
+#[test]
+fn a_free_savepoint_marks_the_active_transaction() {
+    assert!(transaction::savepoint().is_none());
+    let tx = Transaction::begin();
+    tx.run(|| {
+        insert_line(1);
+        let undone = transaction::savepoint().expect("a transaction is active");
+        insert_line(2);
+        undone.rollback();
+        let kept = transaction::savepoint().unwrap();
+        insert_line(3);
+        kept.release();
+    });
+    assert_eq!(tx.queued(), 2);
+    assert!(tx.commit().is_empty());
+    assert_eq!(*FREE_SAVEPOINT_ROWS.lock().unwrap(), [1, 3]);
+}
+
 // --- Failures never un-commit and never stop the others ------------------------------------
 
 #[derive(Signal)]

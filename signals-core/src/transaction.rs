@@ -161,6 +161,17 @@ pub fn is_active() -> bool {
     ACTIVE.with_borrow(|stack| !stack.is_empty())
 }
 
+/// Marks a savepoint in the transaction active here (see [`Transaction::savepoint`]), for
+/// code that opens a nested transaction without holding the outermost [`Transaction`]
+/// (an ORM integration's nested `transaction(..)` call). `None` when no transaction is
+/// active: then the nested call is the outermost one and should [`Transaction::begin`].
+pub fn savepoint() -> Option<Savepoint> {
+    current().map(|state| {
+        let mark = state.queue.lock().unwrap_or_else(|p| p.into_inner()).len();
+        Savepoint { state, mark }
+    })
+}
+
 /// Queues `delivery` in the active transaction; returns `false` (and drops it) if none is.
 pub(crate) fn enqueue(delivery: Delivery) -> bool {
     match current() {

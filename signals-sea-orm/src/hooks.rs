@@ -24,12 +24,85 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IdenStatic,
     Iterable, ModelTrait, PrimaryKeyToColumn, QueryFilter, TryIntoModel,
 };
-use signals_core::Signal;
 use signals_core::models::{
     M2mAction, M2mChanged, Model, PostDelete, PostSave, PreDelete, PreSave,
 };
+use signals_core::{SendError, Signal, transaction};
 
 use crate::{ModelKey, SignalError, alias, stash};
+
+/// What a save signal is built from, owned, so that deferred receivers (`on = Commit`, ...)
+/// get it after the hook returned.
+#[derive(Clone)]
+struct SaveOwned<M> {
+    instance: M,
+    created: bool,
+    using: &'static str,
+    fields: Option<Vec<&'static str>>,
+}
+
+fn pre_save_event<A: Model>(o: &SaveOwned<A>) -> PreSave<'_, A> {
+    let mut event = PreSave::new(&o.instance).using(o.using);
+    if let Some(fields) = &o.fields {
+        event = event.update_fields(fields);
+    }
+    event
+}
+
+fn post_save_event<M: Model>(o: &SaveOwned<M>) -> PostSave<'_, M> {
+    let mut event = PostSave::new(&o.instance, o.created).using(o.using);
+    if let Some(fields) = &o.fields {
+        event = event.update_fields(fields);
+    }
+    event
+}
+
+/// What a delete signal is built from, owned.
+#[derive(Clone)]
+struct DeleteOwned<M> {
+    instance: M,
+    using: &'static str,
+}
+
+fn pre_delete_event<M: Model>(o: &DeleteOwned<M>) -> PreDelete<'_, M> {
+    PreDelete::new(&o.instance).using(o.using)
+}
+
+fn post_delete_event<M: Model>(o: &DeleteOwned<M>) -> PostDelete<'_, M> {
+    PostDelete::new(&o.instance).using(o.using)
+}
+
+/// What an `M2mChanged` of one junction row is built from, owned.
+#[derive(Clone)]
+struct M2mOwned {
+    instance: ModelKey,
+    action: M2mAction,
+    model: &'static str,
+    pk_set: [i64; 1],
+    using: &'static str,
+}
+
+fn m2m_event<M: Model>(o: &M2mOwned) -> M2mChanged<'_, M> {
+    M2mChanged::new(&o.instance, o.action, o.model, Some(&o.pk_set)).using(o.using)
+}
+
+/// Sends the signal that `$build` makes from `$owned` (an expression of a `Clone` type):
+/// inside a [`signals_core::transaction::Transaction`] (see [`crate::transaction`]) with
+/// `transaction::send_owned_async` on a clone, so that deferred receivers are queued; else
+/// borrowed, with no clone. Evaluates to `Result<(), SendError>`.
+macro_rules! send_phased {
+    ($signal:ty, $owned:expr, $build:expr) => {{
+        let owned = &$owned;
+        let sent: Result<(), SendError> = if transaction::is_active() {
+            transaction::send_owned_async::<$signal, _>(owned.clone(), $build)
+                .await
+                .map(drop)
+        } else {
+            ($build)(owned).send_async().await.map(drop)
+        };
+        sent
+    }};
+}
 
 /// The entity's `Model` type of the active model `A`.
 pub type ModelOf<A> = <<A as ActiveModelTrait>::Entity as EntityTrait>::Model;
@@ -114,16 +187,19 @@ where
     A: ActiveModelTrait + Model,
     C: ConnectionTrait,
 {
-    let using = alias(db.get_database_backend());
-    let fields = (!insert).then(|| set_columns(&am));
-    let mut event = PreSave::new(&am).using(using);
-    if let Some(fields) = &fields {
-        event = event.update_fields(fields);
-    }
-    event
-        .send_async()
-        .await
-        .map_err(|e| SignalError::db_err("PreSave", am.model_name(), false, e))?;
+    let owned = SaveOwned {
+        created: insert,
+        using: alias(db.get_database_backend()),
+        fields: (!insert).then(|| set_columns(&am)),
+        instance: am,
+    };
+    send_phased!(PreSave<'_, A>, owned, pre_save_event::<A>)
+        .map_err(|e| SignalError::db_err("PreSave", owned.instance.model_name(), false, e))?;
+    let SaveOwned {
+        instance: am,
+        fields,
+        ..
+    } = owned;
     if let (Some(fields), Some(key)) = (fields, am_key(&am)) {
         stash::put::<A, Vec<&'static str>>(key, fields);
     }
@@ -141,21 +217,24 @@ where
     ModelOf<A>: Model,
     C: ConnectionTrait,
 {
-    let using = alias(db.get_database_backend());
     let fields = if insert {
         None
     } else {
         stash::take::<A, Vec<&'static str>>(model_key(&model))
     };
-    let mut event = PostSave::new(&model, insert).using(using);
-    if let Some(fields) = &fields {
-        event = event.update_fields(fields);
-    }
-    event
-        .send_async()
-        .await
-        .map_err(|e| SignalError::db_err("PostSave", model.model_name(), true, e))?;
-    Ok(model)
+    let owned = SaveOwned {
+        instance: model,
+        created: insert,
+        using: alias(db.get_database_backend()),
+        fields,
+    };
+    send_phased!(
+        PostSave<'_, ModelOf<A>>,
+        owned,
+        post_save_event::<ModelOf<A>>
+    )
+    .map_err(|e| SignalError::db_err("PostSave", owned.instance.model_name(), true, e))?;
+    Ok(owned.instance)
 }
 
 /// `before_delete`: sends [`PreDelete`] with the row's `Model` as sender. An active model
@@ -174,11 +253,16 @@ where
     let Some(model) = doomed(&am, db).await? else {
         return Ok(am);
     };
-    PreDelete::new(&model)
-        .using(alias(db.get_database_backend()))
-        .send_async()
-        .await
-        .map_err(|e| SignalError::db_err("PreDelete", model.model_name(), false, e))?;
+    let owned = DeleteOwned {
+        instance: model,
+        using: alias(db.get_database_backend()),
+    };
+    send_phased!(
+        PreDelete<'_, ModelOf<A>>,
+        owned,
+        pre_delete_event::<ModelOf<A>>
+    )
+    .map_err(|e| SignalError::db_err("PreDelete", owned.instance.model_name(), false, e))?;
     Ok(am)
 }
 
@@ -194,11 +278,16 @@ where
     let Some(model) = deleted(&am) else {
         return Ok(am);
     };
-    PostDelete::new(&model)
-        .using(alias(db.get_database_backend()))
-        .send_async()
-        .await
-        .map_err(|e| SignalError::db_err("PostDelete", model.model_name(), true, e))?;
+    let owned = DeleteOwned {
+        instance: model,
+        using: alias(db.get_database_backend()),
+    };
+    send_phased!(
+        PostDelete<'_, ModelOf<A>>,
+        owned,
+        post_delete_event::<ModelOf<A>>
+    )
+    .map_err(|e| SignalError::db_err("PostDelete", owned.instance.model_name(), true, e))?;
     Ok(am)
 }
 
@@ -227,13 +316,14 @@ where
     ModelOf<J>: Model,
     C: ConnectionTrait,
 {
-    let instance = ModelKey::new(J::FROM, from);
-    let pk_set = [to];
-    M2mChanged::<ModelOf<J>>::new(&instance, action, J::TO, Some(&pk_set))
-        .using(alias(db.get_database_backend()))
-        .send_async()
-        .await
-        .map(|_| ())
+    let owned = M2mOwned {
+        instance: ModelKey::new(J::FROM, from),
+        action,
+        model: J::TO,
+        pk_set: [to],
+        using: alias(db.get_database_backend()),
+    };
+    send_phased!(M2mChanged<'_, ModelOf<J>>, owned, m2m_event::<ModelOf<J>>)
         .map_err(|e| SignalError::db_err("M2mChanged", J::FROM, written, e))
 }
 

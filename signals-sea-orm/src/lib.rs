@@ -1,7 +1,8 @@
 //! [SeaORM](https://www.sea-ql.org/SeaORM) 2.x integration for `signals-core`: SeaORM's
 //! `ActiveModelBehavior` hooks send the model signals (`PreSave`, `PostSave`, `PreDelete`,
-//! `PostDelete`, `M2mChanged`), and [`bulk`] helpers send bulk signals for the statements
-//! that skip hooks.
+//! `PostDelete`, `M2mChanged`), [`bulk`] helpers send bulk signals for the statements
+//! that skip hooks, and [`transaction`] runs `on = Commit` receivers after the commit
+//! (see [Transactions](#transactions-receivers-that-wait-for-the-commit)).
 //!
 //! One line per entity, in place of `impl ActiveModelBehavior for ActiveModel {}`:
 //!
@@ -112,17 +113,126 @@
 //!
 //! Updates of junction rows send the ordinary `PreSave`/`PostSave`.
 //!
-//! # Transactions
+//! # Transactions: receivers that wait for the commit
 //!
-//! The hooks run inside SeaORM transactions like any other statement (a
-//! `DatabaseTransaction` is a `ConnectionTrait`), so `PostSave` runs before the commit and
-//! also for writes that are rolled back: Django's behaviour, not commit-aware.
+//! Django's `post_save` runs before the transaction commits: the welcome email goes out for
+//! a signup that is then rolled back. Here a receiver declares its transaction phase, and
+//! [`transaction`] (SeaORM's `TransactionTrait::transaction`, same signature) runs it at the
+//! right time:
+//!
+//! | receiver | inside [`transaction`] / [`begin`] | no transaction |
+//! |---|---|---|
+//! | `#[receiver(PostSave, sender = user::Model)]` (immediate) | during the write | during the write |
+//! | `.., on = Commit` | after the outermost commit succeeded; never if it rolls back | during the write |
+//! | `.., on = Rollback` | after the outermost rollback; never if it commits | never |
+//! | `.., on = Completion` | after the outermost commit or rollback | during the write |
+//!
+//! ```
+//! # mod user {
+//! #     use sea_orm::entity::prelude::*;
+//! #     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+//! #     #[sea_orm(table_name = "users")]
+//! #     pub struct Model {
+//! #         #[sea_orm(primary_key)]
+//! #         pub id: i64,
+//! #         pub email: String,
+//! #     }
+//! #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+//! #     pub enum Relation {}
+//! #     signals_sea_orm::behavior!(ActiveModel);
+//! # }
+//! use sea_orm::{ActiveModelTrait, ConnectionTrait, Database, DbErr, Schema, Set};
+//! use signals_core::models::PostSave;
+//! use signals_core::prelude::*;
+//! use std::sync::Mutex;
+//!
+//! static OUTBOX: Mutex<Vec<String>> = Mutex::new(Vec::new());
+//!
+//! #[receiver(PostSave, sender = user::Model, on = Commit)]
+//! async fn welcome_email(event: &PostSave<'_, user::Model>) {
+//!     if event.created {
+//!         OUTBOX.lock().unwrap().push(event.instance.email.clone());
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let db = Database::connect("sqlite::memory:").await?;
+//! # db.execute(&Schema::new(db.get_database_backend()).create_table_from_entity(user::Entity)).await?;
+//! let signup = |email: &str| user::ActiveModel { email: Set(email.into()), ..Default::default() };
+//!
+//! // Committed: the email goes out after the COMMIT, not during the INSERT.
+//! let ada = signup("ada@example.com");
+//! signals_sea_orm::transaction(&db, |txn| {
+//!     Box::pin(async move {
+//!         ada.insert(txn).await?;
+//!         assert!(OUTBOX.lock().unwrap().is_empty(), "not before the commit");
+//!         Ok::<_, DbErr>(())
+//!     })
+//! })
+//! .await?;
+//! assert_eq!(*OUTBOX.lock().unwrap(), ["ada@example.com"]);
+//!
+//! // Rolled back (the closure returned Err): no email, ever.
+//! let ghost = signup("ghost@example.com");
+//! let rolled_back = signals_sea_orm::transaction(&db, |txn| {
+//!     Box::pin(async move {
+//!         ghost.insert(txn).await?;
+//!         Err::<(), DbErr>(DbErr::Custom("card declined".into()))
+//!     })
+//! })
+//! .await;
+//! assert!(rolled_back.is_err());
+//! assert_eq!(*OUTBOX.lock().unwrap(), ["ada@example.com"]);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! * **Which signals wait.** Every hook signal (`PreSave`, `PostSave`, `PreDelete`,
+//!   `PostDelete`, `M2mChanged`) is sent with
+//!   [`transaction::send_owned_async`](signals_core::transaction::send_owned_async) inside
+//!   a transaction: immediate receivers run during the write as always (a pre-receiver's
+//!   error still aborts it), and receivers declared with a phase get a clone of the row,
+//!   queued. `on = Commit` is meant for post signals; a pre signal's `on = Rollback`
+//!   receiver is useful too: it sees the write that was attempted and undone. Outside a
+//!   transaction nothing is cloned. The [`bulk`] signals are sent borrowed (their payload is
+//!   a slice of references), so they are immediate only: a phased bulk receiver makes a bulk
+//!   write inside a transaction fail with
+//!   [`SendError::NotDeferrable`](signals_core::SendError::NotDeferrable) (as a `DbErr`).
+//! * **Nested transactions are savepoints.** [`transaction`] or [`begin`] called while a
+//!   transaction is active in the task (with the `DatabaseTransaction` as `db`) is a
+//!   savepoint: its deliveries join the outermost transaction, are dropped if the savepoint
+//!   rolls back, and are delivered only by the outermost commit.
+//! * **Scoped to the task.** The queue is active while the transaction's future is polled
+//!   ([`signals_core::transaction::Transaction::run_async`]), so concurrent requests on a
+//!   multi-threaded runtime never see each other's deliveries. Write through the
+//!   transaction handle inside it: a write through the pool's `DatabaseConnection` from
+//!   inside the closure is not part of the database transaction, but its deferred
+//!   deliveries would still wait for it.
+//! * **Failures never un-commit.** Deferred receivers run after the database commit
+//!   returned, in the order they were queued, sync and `async` alike. One that fails or
+//!   panics is logged (`tracing` error, target `signals_core::transaction`) and the others
+//!   still run; [`transaction`] still returns `Ok`. To get the failures as values, use
+//!   the explicit form, whose [`SignalsTxn::commit`] returns them:
+//!
+//! ```ignore
+//! let txn = signals_sea_orm::begin(&db).await?;
+//! let user = txn.run(signup.insert(txn.conn())).await?; // writes inside run(): queued
+//! for failure in txn.commit().await? {                  // Vec<signals_core::Failure>
+//!     eprintln!("{} failed: {}", failure.receiver.name(), failure.error);
+//! }
+//! ```
+//!
+//! A plain SeaORM transaction (`db.begin()`, `db.transaction(..)`) opens no queue: its
+//! hooks behave as outside any transaction (immediate, `on = Commit` at once), Django's
+//! behaviour.
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 
 pub mod bulk;
 pub mod hooks;
 mod stash;
+mod txn;
 
 use std::sync::Arc;
 
@@ -130,6 +240,7 @@ use sea_orm::{DbBackend, DbErr};
 use signals_core::SendError;
 
 pub use hooks::Junction;
+pub use txn::{SignalsTxn, begin, transaction};
 
 /// The `using` value of signals sent for a connection of `backend`: `"sqlite"`,
 /// `"postgres"` or `"mysql"`. SeaORM connections have no alias, so the backend stands in.

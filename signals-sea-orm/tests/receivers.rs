@@ -55,8 +55,9 @@ async fn link_time_sync_and_async_receivers_run() {
             ]
         );
 
-        // Hooks run inside transactions like any statement: a rolled-back insert still
-        // sent PostSave (not commit-aware; Django's behaviour).
+        // Hooks run inside plain SeaORM transactions like any statement: a rolled-back
+        // insert still sent PostSave (Django's behaviour). `signals_sea_orm::transaction`
+        // is the commit-aware form (tests/phases.rs).
         let txn = db.begin().await.unwrap();
         author::ActiveModel {
             name: Set("ghost".into()),

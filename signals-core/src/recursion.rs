@@ -11,13 +11,20 @@
 //! path pays one push and one pop per send and nothing per receiver.
 
 use std::any::TypeId;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+/// Sends in progress kept in a fixed array; deeper ones spill to a `Vec`.
+const INLINE: usize = 32;
+
 thread_local! {
-    static ACTIVE: RefCell<Vec<TypeId>> = const { RefCell::new(Vec::new()) };
+    // Const-initialised and without destructors: reading them is a plain TLS access, no
+    // lazy-initialisation check. Only the spill (past 32 nested sends) has one.
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
+    static INLINE_STACK: [Cell<Option<TypeId>>; INLINE] = const { [const { Cell::new(None) }; INLINE] };
+    static SPILL: RefCell<Vec<TypeId>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The limit was reached: the family is already active this many times.
@@ -25,40 +32,72 @@ pub(crate) struct TooDeep {
     pub(crate) limit: usize,
 }
 
+/// How many sends of `family` are in progress here. Only called once the total depth
+/// reaches a limit, so the common case never scans.
+#[cold]
+fn active_count(family: TypeId, depth: usize) -> usize {
+    let inline = INLINE_STACK.with(|stack| {
+        stack[..depth.min(INLINE)]
+            .iter()
+            .filter(|f| f.get() == Some(family))
+            .count()
+    });
+    let spilled = if depth > INLINE {
+        SPILL.with_borrow(|spill| spill.iter().filter(|f| **f == family).count())
+    } else {
+        0
+    };
+    inline + spilled
+}
+
+fn push(family: TypeId) {
+    let depth = DEPTH.get();
+    if depth < INLINE {
+        INLINE_STACK.with(|stack| stack[depth].set(Some(family)));
+    } else {
+        SPILL.with_borrow_mut(|spill| spill.push(family));
+    }
+    DEPTH.set(depth + 1);
+}
+
+fn pop() {
+    let depth = DEPTH.get() - 1;
+    if depth >= INLINE {
+        SPILL.with_borrow_mut(|spill| {
+            spill.pop();
+        });
+    }
+    DEPTH.set(depth);
+}
+
 /// Pops the family it pushed when dropped (unwinding included).
 pub(crate) struct Entered(());
 
 impl Drop for Entered {
+    #[inline]
     fn drop(&mut self) {
-        ACTIVE.with_borrow_mut(|stack| {
-            stack.pop();
-        });
+        pop();
+    }
+}
+
+/// Fails if `family` is already active `limit` times on this thread.
+#[inline]
+pub(crate) fn check(family: TypeId, limit: usize) -> Result<(), TooDeep> {
+    let depth = DEPTH.get();
+    // Fewer sends in progress than the limit: this family cannot have reached it.
+    if depth >= limit && active_count(family, depth) >= limit {
+        Err(TooDeep { limit })
+    } else {
+        Ok(())
     }
 }
 
 /// Enters a send of `family`, unless it is already active `limit` times on this thread.
 #[inline]
 pub(crate) fn enter(family: TypeId, limit: usize) -> Result<Entered, TooDeep> {
-    ACTIVE.with_borrow_mut(|stack| {
-        if stack.iter().filter(|f| **f == family).count() >= limit {
-            Err(TooDeep { limit })
-        } else {
-            stack.push(family);
-            Ok(Entered(()))
-        }
-    })
-}
-
-/// Fails if `family` is already active `limit` times on this thread (async sends check
-/// once, then push the family around each poll with [`Guarded`]).
-pub(crate) fn check(family: TypeId, limit: usize) -> Result<(), TooDeep> {
-    ACTIVE.with_borrow(|stack| {
-        if stack.iter().filter(|f| **f == family).count() >= limit {
-            Err(TooDeep { limit })
-        } else {
-            Ok(())
-        }
-    })
+    check(family, limit)?;
+    push(family);
+    Ok(Entered(()))
 }
 
 pin_project_lite::pin_project! {
@@ -81,7 +120,7 @@ impl<F: Future> Future for Guarded<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        ACTIVE.with_borrow_mut(|stack| stack.push(*this.family));
+        push(*this.family);
         let _pop = Entered(());
         this.future.poll(cx)
     }

@@ -24,6 +24,9 @@ use crate::signal::Signal;
 /// The span of one send (disabled, and free, when nobody listens).
 #[inline(always)]
 pub(crate) fn send_span<S: Signal>(mode: &'static str) -> Span {
+    if !tracing::level_enabled!(tracing::Level::DEBUG) {
+        return Span::none();
+    }
     tracing::debug_span!(
         target: "signals_core::dispatch",
         "signal.send",

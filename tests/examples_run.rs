@@ -15,6 +15,7 @@ fn cargo() -> Command {
 
 /// The examples checked here (each has a test below).
 const EXAMPLES: &[&str] = &[
+    "shop",
     "quickstart",
     "user_profile",
     "welcome_email",
@@ -82,6 +83,65 @@ fn assert_prints(name: &str, expected: &[&str]) -> String {
 
 fn count(haystack: &str, needle: &str) -> usize {
     haystack.matches(needle).count()
+}
+
+/// The README's main command: a shop on SQLite through signals-sea-orm.
+#[test]
+fn shop() {
+    let out = assert_prints(
+        "shop",
+        &[
+            // Users: the email and the profile wait for the commit.
+            "-> sign up ada@example.com",
+            "INSERT user #1 (ada@example.com): the email waits for the commit",
+            "COMMIT",
+            "[on commit] user #1 committed: creating the profile of ada@example.com",
+            "[audit] Profile #1 created",
+            "[on commit, async] welcome email sent to ada@example.com after commit (user #1 visible: true)",
+            "[audit] User #1 created",
+            // The rolled-back signup.
+            "-> sign up mallory@example.com",
+            "payment check failed: ROLLBACK",
+            "[on rollback] signup of mallory@example.com rolled back: no profile, no email",
+            // Products, orders, articles.
+            "[post_save] Warning: low stock for Notebook (3 left)",
+            "[OrderPlaced] admin notified: order #1 by ada@example.com: 2 x Pen",
+            "[audit] Order #1 created",
+            "[audit] Product #1 updated",
+            "[OrderPlaced, on commit] receipt for order #1 sent to ada@example.com",
+            "[post_save] Warning: low stock for Pen (3 left)",
+            "order refused: only 3 Pen left",
+            "[PostSave] cache for article #1 was empty",
+            "GET /articles/1: cache hit",
+            "[PostSave] cache for article #1 invalidated",
+            "[pre_delete] Article \"Signals in Rust, revised\" is about to be deleted",
+            "[PostDelete] cache for article #1 invalidated",
+            "[audit] Article #1 deleted",
+            // The summary and the map.
+            "users in the database: 1, profiles: 1",
+            "welcome emails sent: [\"ada@example.com\"]",
+            "the rolled-back signup (mallory@example.com) sent no email",
+            "receiver map",
+            "| OrderPlaced | any",
+            "shop::send_receipt",
+            "shop::create_profile",
+            "examples/shop.rs:",
+            "shop::audit_save",
+        ],
+    );
+    assert_eq!(count(&out, "welcome email sent to"), 1, "{out}");
+    assert!(!out.contains("welcome email sent to mallory"), "{out}");
+    assert!(
+        !out.contains("User #2"),
+        "a rolled-back user is never audited:\n{out}"
+    );
+    assert!(
+        !out.contains("Order #3"),
+        "a refused order is never audited:\n{out}"
+    );
+    assert_eq!(count(&out, "[audit]"), 11, "{out}");
+    assert!(out.contains("| commit "), "the map shows phases:\n{out}");
+    assert!(out.contains("| rollback "), "{out}");
 }
 
 #[test]
@@ -447,6 +507,19 @@ fn receiver_map() {
         stdout.contains("receiver_map::send_welcome_email"),
         "{stdout}"
     );
+}
+
+/// The README's main command is the shop.
+#[test]
+fn readme_main_command_is_the_shop() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let first = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("```sh"))
+        .nth(1)
+        .unwrap_or_default();
+    assert!(first.starts_with("cargo run --example shop "), "{first}");
 }
 
 /// The README shows the Mermaid map printed by the `receiver_map` example: keep it current.

@@ -328,10 +328,23 @@ async fn concurrent_transactions_deliver_exactly_the_committed_rows() {
     );
 }
 
+/// Its own signal: a `Written` send here would reach the runtime receiver that the
+/// concurrent test above connects while it runs (tests run in parallel).
+#[derive(Signal)]
+pub struct Archived<'a> {
+    pub row: &'a u64,
+}
+
+#[receiver(Archived, on = Commit)]
+async fn archived_async(e: &Archived<'_>) {
+    tokio::task::yield_now().await;
+    let _ = e.row;
+}
+
 #[test]
 fn a_sync_commit_reports_async_deliveries_it_cannot_run() {
     let tx = Transaction::begin();
-    tx.run(|| transaction::send_owned::<Written, _>(5u64, |row: &u64| Written { row }))
+    tx.run(|| transaction::send_owned::<Archived, _>(5u64, |row: &u64| Archived { row }))
         .unwrap();
     let failures = tx.commit();
     assert_eq!(failures.len(), 1);

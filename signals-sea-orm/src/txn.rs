@@ -60,7 +60,9 @@ impl<T: Debug> Debug for SignalsTxn<T> {
 /// ([`signals_core::transaction::Transaction`]); a transaction begun while one is active
 /// (inside [`SignalsTxn::run`] or [`transaction`]) is nested: its deliveries join the
 /// outermost queue, dropped if the nested transaction rolls back, delivered only by the
-/// outermost commit.
+/// outermost commit. Nesting is told by the task, not by `db`: a transaction begun on the
+/// pool from inside another one (not a savepoint for the database) still hands its
+/// deliveries to the enclosing one, so begin independent transactions outside.
 pub async fn begin<C>(db: &C) -> Result<SignalsTxn<C::Transaction>, DbErr>
 where
     C: TransactionTrait,

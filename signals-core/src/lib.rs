@@ -70,6 +70,7 @@ mod connect;
 mod dispatch;
 mod erased;
 mod error;
+mod local;
 mod receiver;
 mod recursion;
 pub mod registry;

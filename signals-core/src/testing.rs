@@ -56,7 +56,7 @@ use crate::signal::{EventOf, Family, Signal};
 static NEXT_SCOPE: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
-    static ACTIVE: RefCell<Vec<Arc<ScopeState>>> = const { RefCell::new(Vec::new()) };
+    static ACTIVE: crate::local::Stack<Arc<ScopeState>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Records sends of family `F`.
@@ -276,51 +276,30 @@ impl Scope {
 
     /// Runs `f` with this scope active on the current thread.
     pub fn run<T>(&self, f: impl FnOnce() -> T) -> T {
-        let _active = Activation::push(&self.state);
+        let _active = crate::local::push(&ACTIVE, Arc::clone(&self.state));
         f()
     }
 
     /// Wraps `future` so this scope is active whenever it is polled, on any thread.
     pub fn run_async<F: Future>(&self, future: F) -> Scoped<F> {
         Scoped {
-            state: Arc::clone(&self.state),
-            future,
+            inner: crate::local::Within::new(&ACTIVE, Arc::clone(&self.state), future),
         }
-    }
-}
-
-struct Activation;
-
-impl Activation {
-    fn push(state: &Arc<ScopeState>) -> Activation {
-        ACTIVE.with_borrow_mut(|stack| stack.push(Arc::clone(state)));
-        Activation
-    }
-}
-
-impl Drop for Activation {
-    fn drop(&mut self) {
-        ACTIVE.with_borrow_mut(|stack| {
-            stack.pop();
-        });
     }
 }
 
 pin_project_lite::pin_project! {
     /// A future run inside a [`Scope`]; see [`Scope::run_async`].
     pub struct Scoped<F> {
-        state: Arc<ScopeState>,
         #[pin]
-        future: F,
+        inner: crate::local::Within<Arc<ScopeState>, F>,
     }
 }
 
 impl<F: Future> Future for Scoped<F> {
     type Output = F::Output;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        let _active = Activation::push(this.state);
-        this.future.poll(cx)
+        self.project().inner.poll(cx)
     }
 }
 

@@ -147,7 +147,7 @@ struct TxState {
 }
 
 thread_local! {
-    static ACTIVE: RefCell<Vec<Arc<TxState>>> = const { RefCell::new(Vec::new()) };
+    static ACTIVE: crate::local::Stack<Arc<TxState>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The transaction active here (the innermost on this thread, or the one whose future is
@@ -225,15 +225,14 @@ impl Transaction {
 
     /// Runs `f` with this transaction active on the current thread.
     pub fn run<T>(&self, f: impl FnOnce() -> T) -> T {
-        let _active = Activation::push(&self.state);
+        let _active = crate::local::push(&ACTIVE, Arc::clone(&self.state));
         f()
     }
 
     /// Wraps `future` so this transaction is active whenever it is polled.
     pub fn run_async<F: Future>(&self, future: F) -> InTransaction<F> {
         InTransaction {
-            state: Arc::clone(&self.state),
-            future,
+            inner: crate::local::Within::new(&ACTIVE, Arc::clone(&self.state), future),
         }
     }
 
@@ -364,38 +363,18 @@ async fn finish_async(deliveries: Vec<Delivery>) -> Vec<Failure> {
     failures
 }
 
-struct Activation;
-
-impl Activation {
-    fn push(state: &Arc<TxState>) -> Activation {
-        ACTIVE.with_borrow_mut(|stack| stack.push(Arc::clone(state)));
-        Activation
-    }
-}
-
-impl Drop for Activation {
-    fn drop(&mut self) {
-        ACTIVE.with_borrow_mut(|stack| {
-            stack.pop();
-        });
-    }
-}
-
 pin_project_lite::pin_project! {
     /// A future running inside a [`Transaction`]; see [`Transaction::run_async`].
     pub struct InTransaction<F> {
-        state: Arc<TxState>,
         #[pin]
-        future: F,
+        inner: crate::local::Within<Arc<TxState>, F>,
     }
 }
 
 impl<F: Future> Future for InTransaction<F> {
     type Output = F::Output;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        let _active = Activation::push(this.state);
-        this.future.poll(cx)
+        self.project().inner.poll(cx)
     }
 }
 

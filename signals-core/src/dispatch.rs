@@ -29,7 +29,8 @@ use crate::signal::{AsyncCallee, BoxError, Callee, Concurrency, EventOf, Signal}
 /// One receiver about to run.
 #[derive(Clone, Copy)]
 enum Target<'r> {
-    Static(&'r StaticSlot),
+    /// Link-time receivers live for the whole program.
+    Static(&'static StaticSlot),
     Dynamic(&'r Arc<DynEntry>),
 }
 
@@ -76,12 +77,12 @@ impl Target<'_> {
 
     /// Runs the receiver if it listens to this payload's sender, sync or async.
     async fn run<S: Signal>(self, event: &S) -> Option<Outcome<S::Response>> {
+        if !self.info().is_async {
+            return self.call(event);
+        }
         #[cfg(feature = "testing")]
         if self.skipped() {
             return None;
-        }
-        if !self.info().is_async {
-            return self.call(event);
         }
         let (specific, any) = match self {
             Target::Static(s) => (
@@ -110,22 +111,14 @@ impl Target<'_> {
         }
     }
 
-    /// Whether this receiver listens to a send of `S`.
+    /// Whether this receiver listens to a send of `S` (sync or async alike).
     #[inline(always)]
     fn matches<S: Signal>(&self) -> bool {
-        let call = match self {
-            Target::Static(s) => &s.call,
-            Target::Dynamic(d) => {
-                return d.call.get::<S::Family>().is_some()
-                    || d.call.get::<S::AnySender>().is_some()
-                    || d.call.get_async::<S::Family>().is_some()
-                    || d.call.get_async::<S::AnySender>().is_some();
-            }
+        let family = match self {
+            Target::Static(s) => s.call.family(),
+            Target::Dynamic(d) => d.call.family(),
         };
-        call.get::<S::Family>().is_some()
-            || call.get::<S::AnySender>().is_some()
-            || call.get_async::<S::Family>().is_some()
-            || call.get_async::<S::AnySender>().is_some()
+        family == TypeId::of::<S::Family>() || family == TypeId::of::<S::AnySender>()
     }
 }
 
@@ -133,14 +126,14 @@ impl Target<'_> {
 /// priority, link-time first on ties. Indices, not iterators: the merge compiles to a few
 /// compares per receiver.
 struct Receivers<'r> {
-    statics: &'r [StaticSlot],
+    statics: &'static [StaticSlot],
     dynamic: &'r [Arc<DynEntry>],
     s: usize,
     d: usize,
 }
 
 impl<'r> Receivers<'r> {
-    fn new(statics: &'r [StaticSlot], dynamic: &'r [Arc<DynEntry>]) -> Self {
+    fn new(statics: &'static [StaticSlot], dynamic: &'r [Arc<DynEntry>]) -> Self {
         Receivers {
             statics,
             dynamic,
@@ -187,12 +180,15 @@ fn deferred_out(info: &ReceiverInfo, in_transaction: bool) -> bool {
     info.phase != Phase::Immediate && (in_transaction || !info.phase.runs_without_transaction())
 }
 
-/// The phased receivers a send of `S` inside a transaction would reach.
+/// The receivers of a send of `S` for which `keep` holds (for refusal errors).
 #[cold]
-fn phased_receivers<S: Signal>(loaded: Loaded<'_>) -> Vec<ReceiverInfo> {
+fn matching<S: Signal>(
+    loaded: Loaded<'static>,
+    keep: impl Fn(&ReceiverInfo) -> bool,
+) -> Vec<ReceiverInfo> {
     let mut found = Vec::new();
     walk(loaded, |target| {
-        if target.info().phase != Phase::Immediate && target.matches::<S>() {
+        if keep(target.info()) && target.matches::<S>() {
             found.push(*target.info());
         }
         ControlFlow::Continue(())
@@ -202,7 +198,7 @@ fn phased_receivers<S: Signal>(loaded: Loaded<'_>) -> Vec<ReceiverInfo> {
 
 /// Visits the loaded receivers in dispatch order until `visit` breaks.
 #[inline(always)]
-fn walk(loaded: Loaded<'_>, mut visit: impl FnMut(Target<'_>) -> ControlFlow<()>) {
+fn walk(loaded: Loaded<'static>, mut visit: impl FnMut(Target<'_>) -> ControlFlow<()>) {
     let snapshot = loaded.dynamic();
     let dynamic = match snapshot.as_ref() {
         Some(guard) => guard.as_deref().map(Vec::as_slice).unwrap_or(&[]),
@@ -214,20 +210,6 @@ fn walk(loaded: Loaded<'_>, mut visit: impl FnMut(Target<'_>) -> ControlFlow<()>
             return;
         }
     }
-}
-
-/// The async receivers a sync send of `S` would reach.
-#[cold]
-fn async_receivers<S: Signal>(loaded: Loaded<'_>, in_transaction: bool) -> Vec<ReceiverInfo> {
-    let mut found = Vec::new();
-    walk(loaded, |target| {
-        let info = target.info();
-        if info.is_async && !deferred_out(info, in_transaction) && target.matches::<S>() {
-            found.push(*target.info());
-        }
-        ControlFlow::Continue(())
-    });
-    found
 }
 
 #[inline]
@@ -264,7 +246,7 @@ fn send_loaded<S: Signal>(
 ) -> Result<usize, SendError> {
     let in_transaction = loaded.may_have_phased() && transaction::is_active();
     if in_transaction && !owned {
-        let receivers = phased_receivers::<S>(loaded);
+        let receivers = matching::<S>(loaded, |info| info.phase != Phase::Immediate);
         if !receivers.is_empty() {
             return Err(SendError::NotDeferrable {
                 signal: S::NAME,
@@ -273,7 +255,9 @@ fn send_loaded<S: Signal>(
         }
     }
     if loaded.may_have_async() {
-        let receivers = async_receivers::<S>(loaded, in_transaction);
+        let receivers = matching::<S>(loaded, |info| {
+            info.is_async && !deferred_out(info, in_transaction)
+        });
         if !receivers.is_empty() {
             return Err(SendError::AsyncReceivers {
                 signal: S::NAME,
@@ -778,7 +762,7 @@ where
         |info, response| output.collect(info, response),
         true,
     )?;
-    queue_phased::<F, O, B, A>(&event, &owned, &build);
+    queue_phased::<F, O, B, A>(&owned, &build);
     Ok(output)
 }
 
@@ -802,12 +786,13 @@ where
     let build = Arc::new(build);
     let event = build(&owned);
     let output = send_async_mode(&event, <EventOf<'_, F> as Signal>::CONCURRENCY, true).await?;
-    queue_phased::<F, O, B, A>(&event, &owned, &build);
+    queue_phased::<F, O, B, A>(&owned, &build);
     Ok(output)
 }
 
-/// Queues a delivery for every phased receiver of `event` in the active transaction.
-fn queue_phased<F, O, B, A>(event: &EventOf<'_, F>, owned: &Arc<O>, build: &Arc<B>)
+/// Queues a delivery for every phased receiver of the signal in the active transaction, in
+/// dispatch order.
+fn queue_phased<F, O, B, A>(owned: &Arc<O>, build: &Arc<B>)
 where
     F: crate::signal::Family,
     O: Send + Sync + 'static,
@@ -816,7 +801,6 @@ where
     A: crate::signal::Family<Response = F::Response>,
     for<'x> EventOf<'x, A>: Send,
 {
-    let _ = event;
     let Some(loaded) = load::<EventOf<'_, F>>() else {
         return;
     };
@@ -825,29 +809,15 @@ where
     }
     let snapshot = loaded.dynamic_full();
     let dynamic: &[Arc<DynEntry>] = snapshot.as_deref().map(Vec::as_slice).unwrap_or(&[]);
-    // Dispatch order, as `Receivers` merges it, but keeping the targets.
-    let statics: &'static [StaticSlot] = loaded.statics;
-    let (mut s, mut d) = (statics.iter().peekable(), dynamic.iter().peekable());
-    let mut ordered: Vec<Kept> = Vec::new();
-    loop {
-        let next = match (s.peek(), d.peek()) {
-            (Some(a), Some(b)) if a.info.priority < b.info.priority => {
-                d.next().map(|e| Kept::Dynamic(Arc::clone(e)))
-            }
-            (Some(_), _) => s.next().map(Kept::Static),
-            (None, _) => d.next().map(|e| Kept::Dynamic(Arc::clone(e))),
-        };
-        match next {
-            Some(keep) => ordered.push(keep),
-            None => break,
-        }
-    }
-    for keep in ordered {
-        let target = keep.target();
+    for target in Receivers::new(loaded.statics, dynamic) {
         let info = *target.info();
         if info.phase == Phase::Immediate || !target.matches::<EventOf<'_, F>>() {
             continue;
         }
+        let keep = match target {
+            Target::Static(slot) => Kept::Static(slot),
+            Target::Dynamic(entry) => Kept::Dynamic(Arc::clone(entry)),
+        };
         let (owned, build) = (Arc::clone(owned), Arc::clone(build));
         let run: Box<dyn FnOnce() -> Pending + Send> = if info.is_async {
             Box::new(move || {

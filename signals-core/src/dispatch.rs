@@ -1,16 +1,16 @@
-//! The dispatch path: every send goes through [`Receivers`].
+//! The dispatch path: every send goes through here.
 //!
 //! 1. One atomic load of the registry state; a signal with no receivers stops there.
-//! 2. The link-time list (sorted once) and a snapshot of the runtime list are merged by
-//!    priority, link-time first on ties ([`Receivers`]).
-//! 3. Each receiver whose family is the payload's (sender-specific) or the any-sender family
-//!    is called ([`Target`]); the others belong to other senders and are skipped.
+//! 2. The plan of the payload's family ([`crate::plan`]): the link-time and runtime
+//!    receivers of this sender and of the any-sender family, merged by priority when the
+//!    lists last changed. Receivers of other senders are not in it.
+//! 3. Each step is called: a sync receiver directly, an any-sender one with the payload's
+//!    any-sender view, an async one only by the async sends.
 //!
 //! The sync sends (`send`, `send_with`, `send_robust`) and the async ones (`send_async`,
 //! `send_async_robust`) differ only in what they do with each receiver and its outcome.
 
 use std::any::TypeId;
-use std::ops::ControlFlow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
@@ -20,41 +20,51 @@ use tracing::Instrument;
 use crate::transaction::{self, Delivery, Pending, Phase};
 use crate::{recursion, trace};
 
+use crate::erased::Call;
 use crate::error::{ReceiverError, SendError};
+use crate::plan::{Meta, Source, View};
 use crate::receiver::ReceiverInfo;
-use crate::registry::{DynEntry, Loaded, StaticSlot};
+use crate::registry::{DynEntry, Loaded, Snapshot, StaticList, StaticSlot};
 use crate::response::{Collect, Failure, Report};
-use crate::signal::{AsyncCallee, BoxError, Callee, Concurrency, EventOf, Signal};
-
-/// One receiver about to run.
-#[derive(Clone, Copy)]
-enum Target<'r> {
-    /// Link-time receivers live for the whole program.
-    Static(&'static StaticSlot),
-    Dynamic(&'r Arc<DynEntry>),
-}
+use crate::signal::{BoxError, Callee, Concurrency, EventOf, Signal};
 
 type Outcome<R> = Result<R, BoxError>;
 
-impl Target<'_> {
-    #[inline(always)]
-    fn info(&self) -> &ReceiverInfo {
-        match self {
-            Target::Static(s) => &s.info,
-            Target::Dynamic(d) => &d.info,
-        }
-    }
+/// A plan step decoded for a send of `S`.
+type CallOf<'p, S> = Call<'p, <S as Signal>::Family, <S as Signal>::AnySender>;
 
-    /// Calls a sync receiver listening to this payload's sender; `None` if the receiver
-    /// is for another sender or is async.
-    #[inline(always)]
+/// Calls a sync receiver; `None` for an async one (sync sends never run those).
+#[inline(always)]
+fn call_sync<S: Signal>(call: CallOf<'_, S>, event: &S) -> Option<Outcome<S::Response>> {
+    match call {
+        Call::Sync(f) => Some(event.__call(f)),
+        Call::SyncAny(f) => event.__any_view().map(|view| f.call(&view)),
+        Call::Async(_) | Call::AsyncAny(_) => None,
+    }
+}
+
+/// Runs a receiver, sync or async.
+async fn call_any<S: Signal>(call: CallOf<'_, S>, event: &S) -> Option<Outcome<S::Response>> {
+    match call {
+        Call::Async(f) => Some(event.__call_async(f).await),
+        Call::AsyncAny(f) => {
+            let view: EventOf<'_, S::AnySender> = event.__any_view()?;
+            Some(f.call(&view).await)
+        }
+        sync => call_sync(sync, event),
+    }
+}
+
+impl Source<'_> {
+    /// Calls a receiver kept for a deferred delivery (resolved by its tag: it outlives the
+    /// plan it came from); `None` if it does not listen to `S`.
     fn call<S: Signal>(&self, event: &S) -> Option<Outcome<S::Response>> {
         #[cfg(feature = "testing")]
         if self.skipped() {
             return None;
         }
         match self {
-            Target::Static(s) => {
+            Source::Static(s) => {
                 if let Some(f) = s.call.get::<S::Family>() {
                     Some(event.__call(Callee::Static(f)))
                 } else {
@@ -62,7 +72,7 @@ impl Target<'_> {
                     event.__any_view().map(|view| Callee::Static(f).call(&view))
                 }
             }
-            Target::Dynamic(d) => {
+            Source::Dynamic(d) => {
                 if let Some(f) = d.call.get::<S::Family>() {
                     Some(event.__call(Callee::Dynamic(f)))
                 } else {
@@ -75,8 +85,9 @@ impl Target<'_> {
         }
     }
 
-    /// Runs the receiver if it listens to this payload's sender, sync or async.
+    /// As [`Source::call`], for sync and async receivers alike.
     async fn run<S: Signal>(self, event: &S) -> Option<Outcome<S::Response>> {
+        use crate::signal::AsyncCallee;
         if !self.info().is_async {
             return self.call(event);
         }
@@ -85,11 +96,11 @@ impl Target<'_> {
             return None;
         }
         let (specific, any) = match self {
-            Target::Static(s) => (
+            Source::Static(s) => (
                 s.call.get_async::<S::Family>().map(AsyncCallee::Static),
                 s.call.get_async::<S::AnySender>().map(AsyncCallee::Static),
             ),
-            Target::Dynamic(d) => (
+            Source::Dynamic(d) => (
                 d.call.get_async::<S::Family>().map(AsyncCallee::Dynamic),
                 d.call.get_async::<S::AnySender>().map(AsyncCallee::Dynamic),
             ),
@@ -102,73 +113,18 @@ impl Target<'_> {
         Some(f.call(&view).await)
     }
 
-    /// Whether an active test scope keeps this receiver from running here.
     #[cfg(feature = "testing")]
     fn skipped(&self) -> bool {
         match self {
-            Target::Static(s) => crate::testing::skips(&s.info, 0),
-            Target::Dynamic(d) => crate::testing::skips(&d.info, d.scope),
-        }
-    }
-
-    /// Whether this receiver listens to a send of `S` (sync or async alike).
-    #[inline(always)]
-    fn matches<S: Signal>(&self) -> bool {
-        let family = match self {
-            Target::Static(s) => s.call.family(),
-            Target::Dynamic(d) => d.call.family(),
-        };
-        family == TypeId::of::<S::Family>() || family == TypeId::of::<S::AnySender>()
-    }
-}
-
-/// The receivers of one send in dispatch order: link-time and runtime lists merged by
-/// priority, link-time first on ties. Indices, not iterators: the merge compiles to a few
-/// compares per receiver.
-struct Receivers<'r> {
-    statics: &'static [StaticSlot],
-    dynamic: &'r [Arc<DynEntry>],
-    s: usize,
-    d: usize,
-}
-
-impl<'r> Receivers<'r> {
-    fn new(statics: &'static [StaticSlot], dynamic: &'r [Arc<DynEntry>]) -> Self {
-        Receivers {
-            statics,
-            dynamic,
-            s: 0,
-            d: 0,
-        }
-    }
-}
-
-impl<'r> Iterator for Receivers<'r> {
-    type Item = Target<'r>;
-
-    #[inline(always)]
-    fn next(&mut self) -> Option<Target<'r>> {
-        match (self.statics.get(self.s), self.dynamic.get(self.d)) {
-            (Some(s), Some(e)) if e.info.priority > s.info.priority => {
-                self.d += 1;
-                Some(Target::Dynamic(e))
-            }
-            (Some(s), _) => {
-                self.s += 1;
-                Some(Target::Static(s))
-            }
-            (None, Some(e)) => {
-                self.d += 1;
-                Some(Target::Dynamic(e))
-            }
-            (None, None) => None,
+            Source::Static(s) => crate::testing::skips(&s.info, 0),
+            Source::Dynamic(d) => crate::testing::skips(&d.info, d.scope),
         }
     }
 }
 
 /// Loads the receivers of `S`: one atomic load; `None` when there are none.
 #[inline(always)]
-fn load<S: Signal>() -> Option<Loaded<'static>> {
+fn load<S: Signal>() -> Option<Loaded> {
     S::__registry().load(TypeId::of::<S::AnySender>())
 }
 
@@ -176,40 +132,34 @@ fn load<S: Signal>() -> Option<Loaded<'static>> {
 /// inside a transaction (it is queued, or the send was refused), and outside one only in
 /// the `Rollback` phase (nothing can roll back).
 #[inline(always)]
-fn deferred_out(info: &ReceiverInfo, in_transaction: bool) -> bool {
-    info.phase != Phase::Immediate && (in_transaction || !info.phase.runs_without_transaction())
+fn deferred_out(phase: Phase, in_transaction: bool) -> bool {
+    phase != Phase::Immediate && (in_transaction || !phase.runs_without_transaction())
 }
 
 /// The receivers of a send of `S` for which `keep` holds (for refusal errors).
 #[cold]
-fn matching<S: Signal>(
-    loaded: Loaded<'static>,
-    keep: impl Fn(&ReceiverInfo) -> bool,
-) -> Vec<ReceiverInfo> {
-    let mut found = Vec::new();
-    walk(loaded, |target| {
-        if keep(target.info()) && target.matches::<S>() {
-            found.push(*target.info());
-        }
-        ControlFlow::Continue(())
-    });
-    found
+fn matching<S: Signal>(view: View<'_>, keep: impl Fn(&ReceiverInfo) -> bool) -> Vec<ReceiverInfo> {
+    view.plan::<S::Family>()
+        .into_iter()
+        .flat_map(|plan| plan.steps())
+        .map(|(info, _)| info)
+        .filter(|info| keep(info))
+        .copied()
+        .collect()
 }
 
-/// Visits the loaded receivers in dispatch order until `visit` breaks.
+/// The plan of a send of `S`, decoded; `None` when no receiver listens to its sender.
 #[inline(always)]
-fn walk(loaded: Loaded<'static>, mut visit: impl FnMut(Target<'_>) -> ControlFlow<()>) {
-    let snapshot = loaded.dynamic();
-    let dynamic = match snapshot.as_ref() {
-        Some(guard) => guard.as_deref().map(Vec::as_slice).unwrap_or(&[]),
-        None => &[],
-    };
-    // One call site for `visit`, so it stays inlined.
-    for target in Receivers::new(loaded.statics, dynamic) {
-        if visit(target).is_break() {
-            return;
-        }
-    }
+fn plan_calls<'v, S: Signal>(
+    view: View<'v>,
+) -> Option<impl Iterator<Item = (CallOf<'v, S>, &'v ReceiverInfo, &'v Meta)> + Clone> {
+    view.plan::<S::Family>()?.calls::<S::Family, S::AnySender>()
+}
+
+/// The runtime snapshot of a send, if it has runtime receivers.
+#[inline(always)]
+fn snapshot(guard: &Option<arc_swap::Guard<Option<Arc<Snapshot>>>>) -> Option<&Snapshot> {
+    guard.as_ref().and_then(|guard| guard.as_deref())
 }
 
 #[inline]
@@ -242,11 +192,16 @@ fn send_loaded<S: Signal>(
     event: &S,
     mut sink: impl FnMut(&ReceiverInfo, S::Response),
     owned: bool,
-    loaded: Loaded<'static>,
+    loaded: Loaded,
 ) -> Result<usize, SendError> {
+    let guard = loaded.dynamic();
+    let view = loaded.view(snapshot(&guard));
+    let Some(calls) = plan_calls::<S>(view) else {
+        return Ok(0);
+    };
     let in_transaction = loaded.may_have_phased() && transaction::is_active();
     if in_transaction && !owned {
-        let receivers = matching::<S>(loaded, |info| info.phase != Phase::Immediate);
+        let receivers = matching::<S>(view, |info| info.phase != Phase::Immediate);
         if !receivers.is_empty() {
             return Err(SendError::NotDeferrable {
                 signal: S::NAME,
@@ -255,8 +210,8 @@ fn send_loaded<S: Signal>(
         }
     }
     if loaded.may_have_async() {
-        let receivers = matching::<S>(loaded, |info| {
-            info.is_async && !deferred_out(info, in_transaction)
+        let receivers = matching::<S>(view, |info| {
+            info.is_async && !deferred_out(info.phase, in_transaction)
         });
         if !receivers.is_empty() {
             return Err(SendError::AsyncReceivers {
@@ -272,23 +227,27 @@ fn send_loaded<S: Signal>(
     let _entered = traced.then(|| span.enter());
     let mut ran = 0;
     let mut failed = None;
-    walk(loaded, |target| {
-        match deferred_out(target.info(), in_transaction) {
-            true => ControlFlow::Continue(()),
-            false => match traced_call(traced, &target, event) {
-                None => ControlFlow::Continue(()),
-                Some(Ok(response)) => {
-                    ran += 1;
-                    sink(target.info(), response);
-                    ControlFlow::Continue(())
-                }
-                Some(Err(source)) => {
-                    failed = Some(SendError::from_receiver(target.info(), source));
-                    ControlFlow::Break(())
-                }
-            },
+    let phased = loaded.may_have_phased();
+    for (call, info, meta) in calls {
+        if phased && deferred_out(meta.phase, in_transaction) {
+            continue;
         }
-    });
+        #[cfg(feature = "testing")]
+        if view.skipped(meta) {
+            continue;
+        }
+        match run_sync(traced, call, info, event) {
+            None => {}
+            Some(Ok(response)) => {
+                ran += 1;
+                sink(info, response);
+            }
+            Some(Err(source)) => {
+                failed = Some(SendError::from_receiver(info, source));
+                break;
+            }
+        }
+    }
     span.record("receivers", ran);
     match failed {
         Some(error) => Err(error),
@@ -312,19 +271,44 @@ fn too_deep_error<S: Signal>(too_deep: recursion::TooDeep) -> SendError {
     }
 }
 
-/// Calls a sync receiver, inside its own span when tracing is on.
+/// Calls a sync receiver, inside its own span when tracing is on; `None` for an async one.
 #[inline(always)]
-fn traced_call<S: Signal>(
+fn run_sync<S: Signal>(
     traced: bool,
-    target: &Target<'_>,
+    call: CallOf<'_, S>,
+    info: &ReceiverInfo,
     event: &S,
 ) -> Option<Outcome<S::Response>> {
-    if !traced || !target.matches::<S>() {
-        return target.call(event);
+    match traced {
+        false => call_sync(call, event),
+        true => traced_call(info, || call_sync(call, event)),
     }
-    let span = trace::receiver_span(target.info());
+}
+
+/// Runs a receiver of an async send: a sync one at once (no future), an async one awaited.
+#[inline(always)]
+async fn run_any<S: Signal>(
+    traced: bool,
+    call: CallOf<'_, S>,
+    info: &ReceiverInfo,
+    event: &S,
+) -> Option<Outcome<S::Response>> {
+    match call {
+        Call::Async(f) if !traced => Some(event.__call_async(f).await),
+        Call::Async(_) | Call::AsyncAny(_) => run_traced(traced, call, info, event).await,
+        sync => run_sync(traced, sync, info, event),
+    }
+}
+
+/// Calls a sync receiver inside its own span (tracing is on).
+#[inline(never)]
+fn traced_call<R>(
+    info: &ReceiverInfo,
+    call: impl FnOnce() -> Option<Outcome<R>>,
+) -> Option<Outcome<R>> {
+    let span = trace::receiver_span(info);
     let started = std::time::Instant::now();
-    let result = span.in_scope(|| catch_unwind(AssertUnwindSafe(|| target.call(event))));
+    let result = span.in_scope(|| catch_unwind(AssertUnwindSafe(call)));
     match result {
         Ok(outcome) => {
             trace::finish(&span, trace::outcome_of(&outcome), started);
@@ -386,6 +370,11 @@ pub(crate) fn send_robust<S: Signal>(event: &S) -> Report<S::Output> {
     let Some(loaded) = load::<S>() else {
         return Report::new(output, failures);
     };
+    let guard = loaded.dynamic();
+    let view = loaded.view(snapshot(&guard));
+    let Some(calls) = plan_calls::<S>(view) else {
+        return Report::new(output, failures);
+    };
     let _depth = match recursion::enter(TypeId::of::<S::Family>(), S::MAX_DEPTH) {
         Ok(entered) => entered,
         Err(too_deep) => return Report::stopped(output, too_deep_error::<S>(too_deep)),
@@ -394,76 +383,80 @@ pub(crate) fn send_robust<S: Signal>(event: &S) -> Report<S::Output> {
     let traced = !span.is_disabled();
     let _entered = traced.then(|| span.enter());
     let in_transaction = loaded.may_have_phased() && transaction::is_active();
-    walk(loaded, |target| {
-        if deferred_out(target.info(), in_transaction) {
-            if in_transaction && target.matches::<S>() {
-                record_failure(
-                    &mut failures,
-                    target.info(),
-                    position,
-                    ReceiverError::NotDeferred,
-                );
-                position += 1;
+    for (call, info, meta) in calls {
+        let refused = if deferred_out(meta.phase, in_transaction) {
+            // Outside a transaction only `Rollback` receivers are left out, silently.
+            in_transaction.then_some(ReceiverError::NotDeferred)
+        } else if info.is_async {
+            Some(ReceiverError::AsyncInSyncSend)
+        } else {
+            #[cfg(feature = "testing")]
+            if view.skipped(meta) {
+                continue;
             }
-            return ControlFlow::Continue(());
-        }
-        if target.info().is_async {
-            if target.matches::<S>() {
-                record_failure(
-                    &mut failures,
-                    target.info(),
-                    position,
-                    ReceiverError::AsyncInSyncSend,
-                );
-                position += 1;
+            match catch_unwind(AssertUnwindSafe(|| run_sync(traced, call, info, event))) {
+                Ok(None) => continue,
+                Ok(Some(Ok(response))) => {
+                    output.collect(info, response);
+                    position += 1;
+                    continue;
+                }
+                Ok(Some(Err(error))) => Some(ReceiverError::Failed(error)),
+                Err(panic) => Some(panic_error(panic)),
             }
-            return ControlFlow::Continue(());
-        }
-        let outcome = match catch_unwind(AssertUnwindSafe(|| traced_call(traced, &target, event))) {
-            Ok(None) => return ControlFlow::Continue(()),
-            Ok(Some(outcome)) => outcome.map_err(ReceiverError::Failed),
-            Err(panic) => Err(panic_error(panic)),
         };
-        match outcome {
-            Ok(response) => output.collect(target.info(), response),
-            Err(error) => record_failure(&mut failures, target.info(), position, error),
+        if let Some(error) = refused {
+            record_failure(&mut failures, info, position, error);
+            position += 1;
         }
-        position += 1;
-        ControlFlow::Continue(())
-    });
+    }
     span.record("receivers", position);
     Report::new(output, failures)
 }
 
 /// The owned snapshot an async send holds across `.await`s.
-struct Snapshot {
-    statics: &'static [StaticSlot],
-    dynamic: Option<Arc<crate::registry::DynList>>,
+struct Held {
+    statics: &'static StaticList,
+    dynamic: Option<Arc<Snapshot>>,
     /// Whether phased receivers are to be left out (a transaction is active).
     in_transaction: bool,
 }
 
-impl Snapshot {
-    fn take<S: Signal>() -> Option<Snapshot> {
+impl Held {
+    fn take<S: Signal>() -> Option<Held> {
         let loaded = load::<S>()?;
-        Some(Snapshot {
+        Some(Held {
             statics: loaded.statics,
             dynamic: loaded.dynamic_full(),
             in_transaction: loaded.may_have_phased() && transaction::is_active(),
         })
     }
 
-    fn all(&self) -> Receivers<'_> {
-        Receivers::new(
-            self.statics,
-            self.dynamic.as_deref().map(Vec::as_slice).unwrap_or(&[]),
-        )
+    fn view(&self) -> View<'_> {
+        match &self.dynamic {
+            Some(snapshot) => View {
+                statics: self.statics.slots,
+                dynamic: &snapshot.entries,
+                plans: &snapshot.plans,
+            },
+            None => View {
+                statics: self.statics.slots,
+                dynamic: &[],
+                plans: &self.statics.plans,
+            },
+        }
     }
 
-    /// The receivers this send runs now.
-    fn receivers(&self) -> impl Iterator<Item = Target<'_>> {
-        self.all()
-            .filter(|t| !deferred_out(t.info(), self.in_transaction))
+    /// The receivers this send runs now, with their info.
+    fn runs<S: Signal>(&self) -> impl Iterator<Item = (CallOf<'_, S>, &ReceiverInfo)> {
+        let view = self.view();
+        plan_calls::<S>(view)
+            .into_iter()
+            .flatten()
+            .filter(move |(_, _, meta)| {
+                !deferred_out(meta.phase, self.in_transaction) && !skipped(&view, meta)
+            })
+            .map(|(call, info, _)| (call, info))
     }
 
     /// The phased receivers of `S` left out while a transaction is active.
@@ -471,25 +464,35 @@ impl Snapshot {
         if !self.in_transaction {
             return Vec::new();
         }
-        self.all()
-            .filter(|t| t.info().phase != Phase::Immediate && t.matches::<S>())
-            .map(|t| *t.info())
-            .collect()
+        matching::<S>(self.view(), |info| info.phase != Phase::Immediate)
+    }
+}
+
+/// Whether an active test scope keeps this receiver from running here.
+#[inline(always)]
+fn skipped(view: &View<'_>, meta: &Meta) -> bool {
+    #[cfg(feature = "testing")]
+    return view.skipped(meta);
+    #[cfg(not(feature = "testing"))]
+    {
+        let _ = (view, meta);
+        false
     }
 }
 
 /// Runs one receiver of an async send, inside its own span when tracing is on.
 async fn run_traced<S: Signal>(
     traced: bool,
-    target: Target<'_>,
+    call: CallOf<'_, S>,
+    info: &ReceiverInfo,
     event: &S,
 ) -> Option<Outcome<S::Response>> {
-    if !traced || !target.matches::<S>() {
-        return target.run(event).await;
+    if !traced {
+        return call_any(call, event).await;
     }
-    let span = trace::receiver_span(target.info());
+    let span = trace::receiver_span(info);
     let started = std::time::Instant::now();
-    match AssertUnwindSafe(target.run(event).instrument(span.clone()))
+    match AssertUnwindSafe(call_any(call, event).instrument(span.clone()))
         .catch_unwind()
         .await
     {
@@ -524,10 +527,10 @@ where
 {
     #[cfg(feature = "testing")]
     crate::testing::on_send(event);
-    let Some(snapshot) = Snapshot::take::<S>() else {
+    let Some(held) = Held::take::<S>() else {
         return Ok(S::Output::default());
     };
-    let phased = snapshot.phased::<S>();
+    let phased = held.phased::<S>();
     if !phased.is_empty() && !owned {
         return Err(SendError::NotDeferrable {
             signal: S::NAME,
@@ -538,14 +541,14 @@ where
     recursion::check(family, S::MAX_DEPTH).map_err(|too_deep| too_deep_error::<S>(too_deep))?;
     let span = trace::send_span::<S>("async");
     let traced = !span.is_disabled();
-    let send = send_async_traced(event, concurrency, snapshot, traced, span.clone());
+    let send = send_async_traced(event, concurrency, held, traced, span.clone());
     recursion::Guarded::new(family, send).instrument(span).await
 }
 
 async fn send_async_traced<S: Signal + Sync>(
     event: &S,
     concurrency: Concurrency,
-    snapshot: Snapshot,
+    held: Held,
     traced: bool,
     span: tracing::Span,
 ) -> Result<S::Output, SendError>
@@ -556,15 +559,21 @@ where
     let mut ran = 0;
     match concurrency {
         Concurrency::Sequential => {
-            for target in snapshot.receivers() {
-                match run_traced(traced, target, event).await {
+            for (call, info) in held.runs::<S>() {
+                // Sync receivers run in place: no future to build and poll.
+                let outcome = match call {
+                    Call::Sync(_) | Call::SyncAny(_) => run_sync(traced, call, info, event),
+                    Call::Async(f) if !traced => Some(event.__call_async(f).await),
+                    _ => run_traced(traced, call, info, event).await,
+                };
+                match outcome {
                     None => {}
                     Some(Ok(response)) => {
                         ran += 1;
-                        output.collect(target.info(), response);
+                        output.collect(info, response);
                     }
                     Some(Err(source)) => {
-                        return Err(SendError::from_receiver(target.info(), source));
+                        return Err(SendError::from_receiver(info, source));
                     }
                 }
             }
@@ -572,16 +581,16 @@ where
         Concurrency::Concurrent => {
             // Every receiver starts in order (join polls them in order); the first error
             // in completion order wins and drops the others.
-            let runs = snapshot.receivers().map(|target| async move {
-                match run_traced(traced, target, event).await {
-                    Some(Err(source)) => Err(SendError::from_receiver(target.info(), source)),
-                    other => Ok((target, other)),
+            let runs = held.runs::<S>().map(|(call, info)| async move {
+                match run_any(traced, call, info, event).await {
+                    Some(Err(source)) => Err(SendError::from_receiver(info, source)),
+                    other => Ok((info, other)),
                 }
             });
-            for (target, outcome) in futures_util::future::try_join_all(runs).await? {
+            for (info, outcome) in futures_util::future::try_join_all(runs).await? {
                 if let Some(Ok(response)) = outcome {
                     ran += 1;
-                    output.collect(target.info(), response);
+                    output.collect(info, response);
                 }
             }
         }
@@ -599,31 +608,25 @@ where
 {
     #[cfg(feature = "testing")]
     crate::testing::on_send(event);
-    let Some(snapshot) = Snapshot::take::<S>() else {
+    let Some(held) = Held::take::<S>() else {
         return Report::new(S::Output::default(), Vec::new());
     };
     let family = TypeId::of::<S::Family>();
     if let Err(too_deep) = recursion::check(family, S::MAX_DEPTH) {
         return Report::stopped(S::Output::default(), too_deep_error::<S>(too_deep));
     }
-    let not_deferred = snapshot.phased::<S>();
+    let not_deferred = held.phased::<S>();
     let span = trace::send_span::<S>("async_robust");
     let traced = !span.is_disabled();
-    let send = send_async_robust_traced(
-        event,
-        concurrency,
-        snapshot,
-        not_deferred,
-        traced,
-        span.clone(),
-    );
+    let send =
+        send_async_robust_traced(event, concurrency, held, not_deferred, traced, span.clone());
     recursion::Guarded::new(family, send).instrument(span).await
 }
 
 async fn send_async_robust_traced<S: Signal + Sync>(
     event: &S,
     concurrency: Concurrency,
-    snapshot: Snapshot,
+    held: Held,
     not_deferred: Vec<ReceiverInfo>,
     traced: bool,
     span: tracing::Span,
@@ -633,27 +636,30 @@ where
 {
     let mut output = S::Output::default();
     let mut failures = Vec::new();
-    let outcomes: Vec<(Target<'_>, RobustOutcome<S::Response>)> = match concurrency {
+    let outcomes: Vec<(&ReceiverInfo, RobustOutcome<S::Response>)> = match concurrency {
         Concurrency::Sequential => {
             let mut all = Vec::new();
-            for target in snapshot.receivers() {
-                all.push((
-                    target,
-                    flatten(
-                        AssertUnwindSafe(run_traced(traced, target, event))
+            for (call, info) in held.runs::<S>() {
+                let outcome = match call {
+                    Call::Sync(_) | Call::SyncAny(_) => {
+                        catch_unwind(AssertUnwindSafe(|| run_sync(traced, call, info, event)))
+                    }
+                    _ => {
+                        AssertUnwindSafe(run_any(traced, call, info, event))
                             .catch_unwind()
-                            .await,
-                    ),
-                ));
+                            .await
+                    }
+                };
+                all.push((info, flatten(outcome)));
             }
             all
         }
         Concurrency::Concurrent => {
-            let runs = snapshot.receivers().map(|target| async move {
+            let runs = held.runs::<S>().map(|(call, info)| async move {
                 (
-                    target,
+                    info,
                     flatten(
-                        AssertUnwindSafe(run_traced(traced, target, event))
+                        AssertUnwindSafe(run_any(traced, call, info, event))
                             .catch_unwind()
                             .await,
                     ),
@@ -667,11 +673,11 @@ where
         record_failure(&mut failures, info, position, ReceiverError::NotDeferred);
         position += 1;
     }
-    for (target, outcome) in outcomes {
+    for (info, outcome) in outcomes {
         match outcome {
             None => continue,
-            Some(Ok(response)) => output.collect(target.info(), response),
-            Some(Err(error)) => record_failure(&mut failures, target.info(), position, error),
+            Some(Ok(response)) => output.collect(info, response),
+            Some(Err(error)) => record_failure(&mut failures, info, position, error),
         }
         position += 1;
     }
@@ -693,33 +699,26 @@ fn flatten<R>(
 }
 
 pub(crate) fn has_receivers<S: Signal>(any_sender: bool) -> bool {
-    let mut found = false;
     let Some(loaded) = load::<S>() else {
         return false;
     };
-    walk(loaded, |target| {
-        if any_sender || target.matches::<S>() {
-            found = true;
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    });
-    found
+    // `load` found a receiver of some sender.
+    if any_sender {
+        return true;
+    }
+    let guard = loaded.dynamic();
+    loaded
+        .view(snapshot(&guard))
+        .plan::<S::Family>()
+        .is_some_and(|plan| !plan.is_empty())
 }
 
 pub(crate) fn receivers<S: Signal>() -> Vec<ReceiverInfo> {
-    let mut list = Vec::new();
     let Some(loaded) = load::<S>() else {
-        return list;
+        return Vec::new();
     };
-    walk(loaded, |target| {
-        if target.matches::<S>() {
-            list.push(*target.info());
-        }
-        ControlFlow::Continue(())
-    });
-    list
+    let guard = loaded.dynamic();
+    matching::<S>(loaded.view(snapshot(&guard)), |_| true)
 }
 
 /// A receiver kept for a deferred delivery (outliving the send's snapshot).
@@ -729,10 +728,10 @@ enum Kept {
 }
 
 impl Kept {
-    fn target(&self) -> Target<'_> {
+    fn source(&self) -> Source<'_> {
         match self {
-            Kept::Static(s) => Target::Static(s),
-            Kept::Dynamic(d) => Target::Dynamic(d),
+            Kept::Static(s) => Source::Static(s),
+            Kept::Dynamic(d) => Source::Dynamic(d),
         }
     }
 }
@@ -807,23 +806,23 @@ where
     if !loaded.may_have_phased() {
         return;
     }
-    let snapshot = loaded.dynamic_full();
-    let dynamic: &[Arc<DynEntry>] = snapshot.as_deref().map(Vec::as_slice).unwrap_or(&[]);
-    for target in Receivers::new(loaded.statics, dynamic) {
-        let info = *target.info();
-        if info.phase == Phase::Immediate || !target.matches::<EventOf<'_, F>>() {
+    let guard = loaded.dynamic();
+    let view = loaded.view(snapshot(&guard));
+    for (info, meta) in view.plan::<F>().into_iter().flat_map(|plan| plan.steps()) {
+        if meta.phase == Phase::Immediate {
             continue;
         }
-        let keep = match target {
-            Target::Static(slot) => Kept::Static(slot),
-            Target::Dynamic(entry) => Kept::Dynamic(Arc::clone(entry)),
+        let info = *info;
+        let keep = match view.source(meta) {
+            Source::Static(slot) => Kept::Static(slot),
+            Source::Dynamic(entry) => Kept::Dynamic(Arc::clone(entry)),
         };
         let (owned, build) = (Arc::clone(owned), Arc::clone(build));
         let run: Box<dyn FnOnce() -> Pending + Send> = if info.is_async {
             Box::new(move || {
                 Pending::Future(Box::pin(async move {
                     let event = build(&owned);
-                    match keep.target().run(&event).await {
+                    match keep.source().run(&event).await {
                         Some(Err(error)) => Err(ReceiverError::Failed(error)),
                         _ => Ok(()),
                     }
@@ -832,7 +831,7 @@ where
         } else {
             Box::new(move || {
                 let event = build(&owned);
-                Pending::Done(match keep.target().call(&event) {
+                Pending::Done(match keep.source().call(&event) {
                     Some(Err(error)) => Err(ReceiverError::Failed(error)),
                     _ => Ok(()),
                 })

@@ -15,7 +15,8 @@
 use std::any::TypeId;
 use std::ptr::NonNull;
 
-use crate::signal::{BoxError, EventOf, Family};
+use crate::receiver::ReceiverInfo;
+use crate::signal::{AsyncCallee, BoxError, Callee, EventOf, Family};
 
 /// A link-time receiver: a plain function pointer, generic over the payload lifetime.
 pub(crate) type ReceiverFn<F> =
@@ -193,6 +194,219 @@ impl Drop for ErasedDyn {
         // SAFETY: `self.drop` is `drop_box::<F>` for the `F` that built `self.ptr`, and this
         // is the last use of the pointer.
         unsafe { (self.drop)(self.ptr) }
+    }
+}
+
+/// How a [`Plan`] step calls its receiver: bits of [`Step::kind`].
+mod kind {
+    /// A runtime closure (`ptr` is the leaked `Box<Box<..>>` of an [`ErasedDyn`](super::ErasedDyn)); otherwise a fn pointer.
+    pub(super) const DYNAMIC: u8 = 1;
+    /// Written for the any-sender family: called with the payload's any-sender view.
+    pub(super) const ANY: u8 = 2;
+    /// An async receiver.
+    pub(super) const ASYNC: u8 = 4;
+}
+
+/// One receiver of a [`Plan`], with the caller's metadata `M`.
+pub(crate) struct Step<M> {
+    ptr: *const (),
+    info: *const ReceiverInfo,
+    kind: u8,
+    meta: M,
+}
+
+// SAFETY: a step holds a fn pointer or a pointer to a `Send + Sync` closure (see
+// `ErasedDyn`), and a pointer to a `ReceiverInfo` (plain data), none of which it owns.
+unsafe impl<M: Send> Send for Step<M> {}
+// SAFETY: as above; steps only hand out shared references.
+unsafe impl<M: Sync> Sync for Step<M> {}
+
+/// The receivers a send of one family runs, in dispatch order, checked against that
+/// family when the plan was built: the send path decodes each step with no per-receiver
+/// type check.
+///
+/// A plan is built for one family `P` and the signal's any-sender family `A`: its steps are
+/// the receivers of `P` and of `A`. [`Plan::calls`] decodes them for a send of `F` after
+/// comparing the families once: `F == P` (the plan of `F`), or `P == A` and `F` has no plan
+/// of its own (every step is then a receiver of `A`, called with the any-sender view).
+pub(crate) struct Plan<M> {
+    family: TypeId,
+    any: TypeId,
+    steps: Box<[Step<M>]>,
+}
+
+/// A receiver of a plan, decoded for the send's families (`F`: the payload's, `A`: the
+/// any-sender one).
+pub(crate) enum Call<'p, F: Family, A: Family> {
+    /// A sync receiver of the payload's own family.
+    Sync(Callee<'p, F>),
+    /// A sync receiver of the any-sender family (call it with the any-sender view).
+    SyncAny(Callee<'p, A>),
+    /// An async receiver of the payload's own family.
+    Async(AsyncCallee<'p, F>),
+    /// An async receiver of the any-sender family.
+    AsyncAny(AsyncCallee<'p, A>),
+}
+
+impl<M> Plan<M> {
+    /// The steps decoded for a send of `F` whose any-sender family is `A`, with each
+    /// receiver's info; `None` if this plan serves neither `F` nor, as a fallback, `A`.
+    #[inline(always)]
+    pub(crate) fn calls<F: Family, A: Family>(
+        &self,
+    ) -> Option<impl Iterator<Item = (Call<'_, F, A>, &ReceiverInfo, &M)> + Clone> {
+        let (f, a) = (TypeId::of::<F>(), TypeId::of::<A>());
+        if self.any != a {
+            return None;
+        }
+        let extra = if self.family == f {
+            0
+        } else if self.family == a {
+            // The any-sender plan serving a sender that has no plan of its own: all its
+            // steps are receivers of `A` (`kind` classifies `A` as the plan's own family).
+            kind::ANY
+        } else {
+            return None;
+        };
+        Some(self.steps.iter().map(move |step| {
+            // SAFETY: `PlanBuilder::push_*` set `kind` from the receiver's tag: without `ANY`
+            // the step was built for `self.family`, with `ANY` for `self.any` (`A`, checked
+            // above). `self.family` is `F` when `extra` is 0; otherwise it is `A` and no
+            // step has `ANY` (see `PlanBuilder::kind`), so `kind | extra` names `A` for
+            // every step. `ASYNC` and `DYNAMIC` say which of the four pointer types it was
+            // cast from. The pointers are valid as long as the plan: that is the contract
+            // of `push_static` (`'static`) and `push_dynamic`.
+            unsafe {
+                let kind = step.kind | extra;
+                // The common step first, outside the table: a sync link-time receiver of
+                // the payload's own family.
+                if kind == 0 {
+                    let f = std::mem::transmute::<*const (), ReceiverFn<F>>(step.ptr);
+                    return (Call::Sync(Callee::Static(f)), &*step.info, &step.meta);
+                }
+                let call = match kind {
+                    kind::ANY => Call::SyncAny(Callee::Static(std::mem::transmute::<
+                        *const (),
+                        ReceiverFn<A>,
+                    >(step.ptr))),
+                    kind::DYNAMIC => {
+                        Call::Sync(Callee::Dynamic(&**step.ptr.cast::<Box<DynFn<F>>>()))
+                    }
+                    k if k == kind::ANY | kind::DYNAMIC => {
+                        Call::SyncAny(Callee::Dynamic(&**step.ptr.cast::<Box<DynFn<A>>>()))
+                    }
+                    kind::ASYNC => Call::Async(AsyncCallee::Static(std::mem::transmute::<
+                        *const (),
+                        AsyncReceiverFn<F>,
+                    >(step.ptr))),
+                    k if k == kind::ASYNC | kind::ANY => {
+                        Call::AsyncAny(AsyncCallee::Static(std::mem::transmute::<
+                            *const (),
+                            AsyncReceiverFn<A>,
+                        >(step.ptr)))
+                    }
+                    k if k == kind::ASYNC | kind::DYNAMIC => Call::Async(AsyncCallee::Dynamic(
+                        &**step.ptr.cast::<Box<AsyncDynFn<F>>>(),
+                    )),
+                    _ => Call::AsyncAny(AsyncCallee::Dynamic(
+                        &**step.ptr.cast::<Box<AsyncDynFn<A>>>(),
+                    )),
+                };
+                (call, &*step.info, &step.meta)
+            }
+        }))
+    }
+
+    /// Each step's receiver and metadata, in dispatch order.
+    pub(crate) fn steps(&self) -> impl Iterator<Item = (&ReceiverInfo, &M)> {
+        // SAFETY: `info` is valid as long as the plan (contract of `push_*`).
+        self.steps
+            .iter()
+            .map(|step| (unsafe { &*step.info }, &step.meta))
+    }
+
+    /// Whether the plan runs no receiver.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// The family the plan was built for.
+    pub(crate) fn family(&self) -> TypeId {
+        self.family
+    }
+}
+
+/// Builds a [`Plan`], keeping only the receivers of its families.
+pub(crate) struct PlanBuilder<M> {
+    family: TypeId,
+    any: TypeId,
+    steps: Vec<Step<M>>,
+}
+
+impl<M> PlanBuilder<M> {
+    /// A plan for sends of `family` whose any-sender family is `any`, with room for
+    /// `capacity` steps.
+    pub(crate) fn new(family: TypeId, any: TypeId, capacity: usize) -> Self {
+        PlanBuilder {
+            family,
+            any,
+            steps: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// The step kind of a receiver of `receiver_family` tagged `tag`, or `None` if it does
+    /// not belong in this plan. The plan's own family is checked first, so a plan built
+    /// for `any` itself has no `ANY` step.
+    fn kind(&self, receiver_family: TypeId, tag: TypeId) -> Option<u8> {
+        let base = if receiver_family == self.family {
+            0
+        } else if receiver_family == self.any {
+            kind::ANY
+        } else {
+            return None;
+        };
+        // Sync receivers are tagged with their family, async ones with `Async<F>`.
+        Some(if tag == receiver_family {
+            base
+        } else {
+            base | kind::ASYNC
+        })
+    }
+
+    /// Adds a link-time receiver if it belongs in this plan.
+    pub(crate) fn push_static(&mut self, f: &ErasedFn, info: &'static ReceiverInfo, meta: M) {
+        if let Some(kind) = self.kind(f.family, f.tag) {
+            self.steps.push(Step {
+                ptr: f.ptr,
+                info,
+                kind,
+                meta,
+            });
+        }
+    }
+
+    /// Adds a runtime receiver if it belongs in this plan.
+    ///
+    /// # Safety
+    /// `f` and `info` must stay alive, and `info` unchanged, as long as the plan this
+    /// builder builds.
+    pub(crate) unsafe fn push_dynamic(&mut self, f: &ErasedDyn, info: &ReceiverInfo, meta: M) {
+        if let Some(kind) = self.kind(f.family, f.tag) {
+            self.steps.push(Step {
+                ptr: f.ptr.as_ptr().cast_const(),
+                info,
+                kind: kind | kind::DYNAMIC,
+                meta,
+            });
+        }
+    }
+
+    pub(crate) fn build(self) -> Plan<M> {
+        Plan {
+            family: self.family,
+            any: self.any,
+            steps: self.steps.into_boxed_slice(),
+        }
     }
 }
 

@@ -71,6 +71,7 @@ mod dispatch;
 mod erased;
 mod error;
 mod local;
+mod plan;
 mod receiver;
 mod recursion;
 pub mod registry;

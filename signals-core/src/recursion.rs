@@ -50,6 +50,7 @@ fn active_count(family: TypeId, depth: usize) -> usize {
     inline + spilled
 }
 
+#[inline]
 fn push(family: TypeId) {
     let depth = DEPTH.get();
     if depth < INLINE {
@@ -60,6 +61,7 @@ fn push(family: TypeId) {
     DEPTH.set(depth + 1);
 }
 
+#[inline]
 fn pop() {
     let depth = DEPTH.get() - 1;
     if depth >= INLINE {

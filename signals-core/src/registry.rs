@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use arc_swap::ArcSwapOption;
 
 use crate::erased::{ErasedDyn, ErasedFn};
+use crate::plan::{Plans, View};
 use crate::receiver::{ReceiverInfo, StaticReceiver};
 
 const INIT: u8 = 1;
@@ -46,15 +47,44 @@ pub(crate) struct DynEntry {
 
 pub(crate) type DynList = Vec<Arc<DynEntry>>;
 
+/// The link-time receivers of a signal in dispatch order, and their plans.
+pub(crate) struct StaticList {
+    /// Leaked: the list lives as long as its `static` registry, and plans point into it.
+    pub(crate) slots: &'static [StaticSlot],
+    pub(crate) plans: Plans,
+    /// The signal's any-sender family (what its receivers are registered under).
+    any: TypeId,
+}
+
+/// The runtime receivers in dispatch order, and the plans of the link-time and runtime
+/// receivers together: what `connect` and `disconnect` publish.
+pub(crate) struct Snapshot {
+    /// Declared first so it is dropped first: its steps point into `entries`.
+    pub(crate) plans: Plans,
+    pub(crate) entries: DynList,
+}
+
+impl Snapshot {
+    fn new(statics: &StaticList, entries: DynList) -> Self {
+        Snapshot {
+            // SAFETY: the plans are stored beside `entries`, which owns the entries they
+            // point into; both are only reachable together, through `&Snapshot`, and
+            // `entries` is never changed (a new snapshot replaces the whole thing).
+            plans: unsafe { Plans::build(statics.slots, &entries, statics.any) },
+            entries,
+        }
+    }
+}
+
 /// What one send sees: the link-time list and the state bits, read once.
 #[derive(Clone, Copy)]
-pub(crate) struct Loaded<'r> {
-    registry: &'r Registry,
-    pub(crate) statics: &'r [StaticSlot],
+pub(crate) struct Loaded {
+    registry: &'static Registry,
+    pub(crate) statics: &'static StaticList,
     state: u8,
 }
 
-impl<'r> Loaded<'r> {
+impl Loaded {
     /// Whether any receiver (of any sender) is async: sync sends check this first.
     #[inline(always)]
     pub(crate) fn may_have_async(&self) -> bool {
@@ -69,12 +99,30 @@ impl<'r> Loaded<'r> {
 
     /// A snapshot of the runtime receivers, held for the whole send.
     #[inline(always)]
-    pub(crate) fn dynamic(&self) -> Option<arc_swap::Guard<Option<Arc<DynList>>>> {
+    pub(crate) fn dynamic(&self) -> Option<arc_swap::Guard<Option<Arc<Snapshot>>>> {
         (self.state & HAS_DYNAMIC != 0).then(|| self.registry.dynamic.load())
     }
 
+    /// The lists and plans of a send: the runtime snapshot's if there is one, else the
+    /// link-time ones.
+    #[inline(always)]
+    pub(crate) fn view<'s>(&self, snapshot: Option<&'s Snapshot>) -> View<'s> {
+        match snapshot {
+            Some(snapshot) => View {
+                statics: self.statics.slots,
+                dynamic: &snapshot.entries,
+                plans: &snapshot.plans,
+            },
+            None => View {
+                statics: self.statics.slots,
+                dynamic: &[],
+                plans: &self.statics.plans,
+            },
+        }
+    }
+
     /// The same snapshot, owned (async sends hold it across `.await`).
-    pub(crate) fn dynamic_full(&self) -> Option<Arc<DynList>> {
+    pub(crate) fn dynamic_full(&self) -> Option<Arc<Snapshot>> {
         if self.state & HAS_DYNAMIC != 0 {
             self.registry.dynamic.load_full()
         } else {
@@ -87,8 +135,8 @@ impl<'r> Loaded<'r> {
 #[doc(hidden)]
 pub struct Registry {
     state: AtomicU8,
-    statics: OnceLock<Box<[StaticSlot]>>,
-    dynamic: ArcSwapOption<DynList>,
+    statics: OnceLock<StaticList>,
+    dynamic: ArcSwapOption<Snapshot>,
     writer: Mutex<()>,
     listed: OnceLock<()>,
 }
@@ -123,7 +171,7 @@ impl Registry {
     /// The receivers as of now, from one atomic load of the state; `None` when the signal
     /// certainly has no receiver (the whole cost of sending to nobody).
     #[inline(always)]
-    pub(crate) fn load(&self, signal_key: TypeId) -> Option<Loaded<'_>> {
+    pub(crate) fn load(&'static self, signal_key: TypeId) -> Option<Loaded> {
         let state = self.state.load(Ordering::Acquire);
         if state & INIT == 0 {
             return self.load_first(signal_key);
@@ -132,7 +180,7 @@ impl Registry {
             return None;
         }
         // INIT is set only after the list is, so it is there.
-        let statics = self.statics.get().map_or(&[][..], |list| &list[..]);
+        let statics = self.statics.get()?;
         Some(Loaded {
             registry: self,
             statics,
@@ -141,13 +189,13 @@ impl Registry {
     }
 
     #[cold]
-    fn load_first(&self, signal_key: TypeId) -> Option<Loaded<'_>> {
+    fn load_first(&'static self, signal_key: TypeId) -> Option<Loaded> {
         self.statics(signal_key);
         self.load(signal_key)
     }
 
     #[inline(always)]
-    pub(crate) fn statics(&self, signal_key: TypeId) -> &[StaticSlot] {
+    pub(crate) fn statics(&self, signal_key: TypeId) -> &StaticList {
         match self.statics.get() {
             Some(list) => list,
             None => self.init_statics(signal_key),
@@ -155,16 +203,25 @@ impl Registry {
     }
 
     #[cold]
-    fn init_statics(&self, signal_key: TypeId) -> &[StaticSlot] {
-        let list = self.statics.get_or_init(|| collect_statics(signal_key));
+    fn init_statics(&self, signal_key: TypeId) -> &StaticList {
+        let list = self.statics.get_or_init(|| {
+            let slots: &'static [StaticSlot] = Box::leak(collect_statics(signal_key));
+            StaticList {
+                // SAFETY: no runtime entries.
+                plans: unsafe { Plans::build(slots, &[], signal_key) },
+                slots,
+                any: signal_key,
+            }
+        });
+        let slots = &list.slots;
         let mut bits = INIT;
-        if !list.is_empty() {
+        if !slots.is_empty() {
             bits |= HAS_STATIC;
         }
-        if list.iter().any(|s| s.info.is_async) {
+        if slots.iter().any(|s| s.info.is_async) {
             bits |= HAS_ASYNC_STATIC;
         }
-        if list
+        if slots
             .iter()
             .any(|s| s.info.phase != crate::transaction::Phase::Immediate)
         {
@@ -174,7 +231,7 @@ impl Registry {
         list
     }
 
-    fn store_dynamic(&self, next: DynList) {
+    fn store_dynamic(&self, statics: &StaticList, next: DynList) {
         const DYNAMIC_BITS: u8 = HAS_DYNAMIC | HAS_ASYNC_DYNAMIC | HAS_PHASED_DYNAMIC;
         let mut bits = 0;
         if !next.is_empty() {
@@ -195,7 +252,8 @@ impl Registry {
             self.dynamic.store(None);
         } else {
             // Publish the list first: a sender that sees the bits finds it.
-            self.dynamic.store(Some(Arc::new(next)));
+            self.dynamic
+                .store(Some(Arc::new(Snapshot::new(statics, next))));
             self.state.fetch_or(bits, Ordering::AcqRel);
             self.state
                 .fetch_and(!(DYNAMIC_BITS & !bits), Ordering::AcqRel);
@@ -216,6 +274,7 @@ impl Registry {
         let tag = entry.call.family();
         if let Some(uid) = entry.info.dispatch_uid {
             let taken_static = statics
+                .slots
                 .iter()
                 .find(|s| s.call.family() == tag && s.info.dispatch_uid == Some(uid))
                 .map(|s| s.info);
@@ -223,7 +282,7 @@ impl Registry {
             let taken_dynamic = current
                 .as_deref()
                 .into_iter()
-                .flatten()
+                .flat_map(|snapshot| &snapshot.entries)
                 .find(|d| d.call.family() == tag && d.info.dispatch_uid == Some(uid))
                 .map(|d| d.info);
             if let Some(existing) = taken_static.or(taken_dynamic) {
@@ -231,11 +290,14 @@ impl Registry {
             }
         }
         let current = self.dynamic.load_full();
-        let mut next: DynList = current.as_deref().cloned().unwrap_or_default();
+        let mut next: DynList = current
+            .as_deref()
+            .map(|snapshot| snapshot.entries.clone())
+            .unwrap_or_default();
         // Keep the list sorted: by descending priority, then connection order.
         let at = next.partition_point(|d| d.info.priority >= entry.info.priority);
         next.insert(at, Arc::new(entry));
-        self.store_dynamic(next);
+        self.store_dynamic(statics, next);
         self.listed.get_or_init(|| {
             let mut all = ALL_REGISTRIES.lock().unwrap_or_else(|p| p.into_inner());
             all.push(self);
@@ -259,11 +321,13 @@ impl Registry {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let current = self.dynamic.load_full();
-        let list = current.as_deref()?;
+        let list = &current.as_deref()?.entries;
         let at = list.iter().position(|d| matches(d))?;
         let mut next = list.clone();
         let removed = next.remove(at);
-        self.store_dynamic(next);
+        // A runtime receiver was connected, so the link-time list was built.
+        let statics = self.statics.get()?;
+        self.store_dynamic(statics, next);
         Some(removed.info)
     }
 
@@ -272,7 +336,7 @@ impl Registry {
             .load()
             .as_deref()
             .into_iter()
-            .flatten()
+            .flat_map(|snapshot| &snapshot.entries)
             .map(|d| d.info)
             .collect()
     }

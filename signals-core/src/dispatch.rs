@@ -223,8 +223,8 @@ fn send_loaded<S: Signal>(
     let _depth = recursion::enter(TypeId::of::<S::Family>(), S::MAX_DEPTH)
         .map_err(|too_deep| too_deep_error::<S>(too_deep))?;
     let span = trace::send_span::<S>("sync");
-    let traced = !span.is_disabled();
-    let _entered = traced.then(|| span.enter());
+    let parent = (!span.is_disabled()).then_some(&span);
+    let _entered = parent.map(tracing::Span::enter);
     let mut ran = 0;
     let mut failed = None;
     let phased = loaded.may_have_phased();
@@ -236,7 +236,7 @@ fn send_loaded<S: Signal>(
         if view.skipped(meta) {
             continue;
         }
-        match run_sync(traced, call, info, event) {
+        match run_sync(parent, call, info, event) {
             None => {}
             Some(Ok(response)) => {
                 ran += 1;
@@ -271,42 +271,43 @@ fn too_deep_error<S: Signal>(too_deep: recursion::TooDeep) -> SendError {
     }
 }
 
-/// Calls a sync receiver, inside its own span when tracing is on; `None` for an async one.
+/// Calls a sync receiver, inside its own span (a child of `parent`) when tracing is on;
+/// `None` for an async one.
 #[inline(always)]
 fn run_sync<S: Signal>(
-    traced: bool,
+    parent: Option<&tracing::Span>,
     call: CallOf<'_, S>,
     info: &ReceiverInfo,
     event: &S,
 ) -> Option<Outcome<S::Response>> {
-    match traced {
-        false => call_sync(call, event),
-        true => traced_call(info, || call_sync(call, event)),
+    match parent {
+        None => call_sync(call, event),
+        Some(parent) => traced_call(parent, info, || call_sync(call, event)),
     }
 }
 
-/// Runs a receiver of an async send: a sync one at once (no future), an async one awaited.
-#[inline(always)]
+/// Runs a receiver of a concurrent async send: a sync one at once, an async one awaited.
 async fn run_any<S: Signal>(
-    traced: bool,
+    parent: Option<&tracing::Span>,
     call: CallOf<'_, S>,
     info: &ReceiverInfo,
     event: &S,
 ) -> Option<Outcome<S::Response>> {
-    match call {
-        Call::Async(f) if !traced => Some(event.__call_async(f).await),
-        Call::Async(_) | Call::AsyncAny(_) => run_traced(traced, call, info, event).await,
-        sync => run_sync(traced, sync, info, event),
+    match (call, parent) {
+        (call @ (Call::Sync(_) | Call::SyncAny(_)), _) => run_sync(parent, call, info, event),
+        (call, None) => call_any(call, event).await,
+        (call, Some(parent)) => run_traced(parent, call, info, event).await,
     }
 }
 
-/// Calls a sync receiver inside its own span (tracing is on).
+/// Calls a sync receiver inside its own span, a child of `parent`.
 #[inline(never)]
 fn traced_call<R>(
+    parent: &tracing::Span,
     info: &ReceiverInfo,
     call: impl FnOnce() -> Option<Outcome<R>>,
 ) -> Option<Outcome<R>> {
-    let span = trace::receiver_span(info);
+    let span = trace::receiver_span(parent, info);
     let started = std::time::Instant::now();
     let result = span.in_scope(|| catch_unwind(AssertUnwindSafe(call)));
     match result {
@@ -380,8 +381,8 @@ pub(crate) fn send_robust<S: Signal>(event: &S) -> Report<S::Output> {
         Err(too_deep) => return Report::stopped(output, too_deep_error::<S>(too_deep)),
     };
     let span = trace::send_span::<S>("robust");
-    let traced = !span.is_disabled();
-    let _entered = traced.then(|| span.enter());
+    let parent = (!span.is_disabled()).then_some(&span);
+    let _entered = parent.map(tracing::Span::enter);
     let in_transaction = loaded.may_have_phased() && transaction::is_active();
     for (call, info, meta) in calls {
         let refused = if deferred_out(meta.phase, in_transaction) {
@@ -394,7 +395,7 @@ pub(crate) fn send_robust<S: Signal>(event: &S) -> Report<S::Output> {
             if view.skipped(meta) {
                 continue;
             }
-            match catch_unwind(AssertUnwindSafe(|| run_sync(traced, call, info, event))) {
+            match catch_unwind(AssertUnwindSafe(|| run_sync(parent, call, info, event))) {
                 Ok(None) => continue,
                 Ok(Some(Ok(response))) => {
                     output.collect(info, response);
@@ -453,10 +454,15 @@ impl Held {
         plan_calls::<S>(view)
             .into_iter()
             .flatten()
-            .filter(move |(_, _, meta)| {
-                !deferred_out(meta.phase, self.in_transaction) && !skipped(&view, meta)
-            })
+            .filter(move |(_, _, meta)| !self.left_out(meta))
             .map(|(call, info, _)| (call, info))
+    }
+
+    /// Whether this send leaves a receiver of its plan out (deferred, or skipped by a test
+    /// scope).
+    #[inline(always)]
+    fn left_out(&self, meta: &Meta) -> bool {
+        deferred_out(meta.phase, self.in_transaction) || skipped(&self.view(), meta)
     }
 
     /// The phased receivers of `S` left out while a transaction is active.
@@ -480,17 +486,14 @@ fn skipped(view: &View<'_>, meta: &Meta) -> bool {
     }
 }
 
-/// Runs one receiver of an async send, inside its own span when tracing is on.
+/// Runs one receiver of an async send inside its own span, a child of `parent`.
 async fn run_traced<S: Signal>(
-    traced: bool,
+    parent: &tracing::Span,
     call: CallOf<'_, S>,
     info: &ReceiverInfo,
     event: &S,
 ) -> Option<Outcome<S::Response>> {
-    if !traced {
-        return call_any(call, event).await;
-    }
-    let span = trace::receiver_span(info);
+    let span = trace::receiver_span(parent, info);
     let started = std::time::Instant::now();
     match AssertUnwindSafe(call_any(call, event).instrument(span.clone()))
         .catch_unwind()
@@ -507,182 +510,186 @@ async fn run_traced<S: Signal>(
     }
 }
 
-pub(crate) async fn send_async<S: Signal + Sync>(
+/// `Signal::send_async`.
+pub(crate) fn send_async<S: Signal + Sync>(
     event: &S,
     concurrency: Concurrency,
-) -> Result<S::Output, SendError>
+) -> impl Future<Output = Result<S::Output, SendError>> + '_
 where
     S::Response: Send,
 {
-    send_async_mode(event, concurrency, false).await
+    send_async_mode(event, concurrency, false)
 }
 
-async fn send_async_mode<S: Signal + Sync>(
+/// An async send: one state machine inside the recursion guard (which pushes the family
+/// around each poll), so nothing is nested, and moved, more than once. Nothing runs until
+/// the first poll.
+fn send_async_mode<S: Signal + Sync>(
     event: &S,
     concurrency: Concurrency,
     owned: bool,
-) -> Result<S::Output, SendError>
+) -> impl Future<Output = Result<S::Output, SendError>> + '_
 where
     S::Response: Send,
 {
-    #[cfg(feature = "testing")]
-    crate::testing::on_send(event);
-    let Some(held) = Held::take::<S>() else {
-        return Ok(S::Output::default());
-    };
-    let phased = held.phased::<S>();
-    if !phased.is_empty() && !owned {
-        return Err(SendError::NotDeferrable {
-            signal: S::NAME,
-            receivers: phased,
-        });
-    }
     let family = TypeId::of::<S::Family>();
-    recursion::check(family, S::MAX_DEPTH).map_err(|too_deep| too_deep_error::<S>(too_deep))?;
-    let span = trace::send_span::<S>("async");
-    let traced = !span.is_disabled();
-    let send = send_async_traced(event, concurrency, held, traced, span.clone());
-    recursion::Guarded::new(family, send).instrument(span).await
-}
-
-async fn send_async_traced<S: Signal + Sync>(
-    event: &S,
-    concurrency: Concurrency,
-    held: Held,
-    traced: bool,
-    span: tracing::Span,
-) -> Result<S::Output, SendError>
-where
-    S::Response: Send,
-{
-    let mut output = S::Output::default();
-    let mut ran = 0;
-    match concurrency {
-        Concurrency::Sequential => {
-            for (call, info) in held.runs::<S>() {
-                // Sync receivers run in place: no future to build and poll.
-                let outcome = match call {
-                    Call::Sync(_) | Call::SyncAny(_) => run_sync(traced, call, info, event),
-                    Call::Async(f) if !traced => Some(event.__call_async(f).await),
-                    _ => run_traced(traced, call, info, event).await,
+    recursion::Guarded::new(family, async move {
+        #[cfg(feature = "testing")]
+        crate::testing::on_send(event);
+        let Some(held) = Held::take::<S>() else {
+            return Ok(S::Output::default());
+        };
+        if !owned {
+            let phased = held.phased::<S>();
+            if !phased.is_empty() {
+                return Err(SendError::NotDeferrable {
+                    signal: S::NAME,
+                    receivers: phased,
+                });
+            }
+        }
+        recursion::check_entered(family, S::MAX_DEPTH)
+            .map_err(|too_deep| too_deep_error::<S>(too_deep))?;
+        let span = trace::send_span::<S>("async");
+        let parent = (!span.is_disabled()).then_some(&span);
+        let mut output = S::Output::default();
+        let mut ran = 0;
+        match concurrency {
+            Concurrency::Sequential => {
+                // The plain plan iterator (not `runs`): it is kept across `.await`s, so its
+                // size is part of every async send's future.
+                let Some(calls) = plan_calls::<S>(held.view()) else {
+                    return Ok(output);
                 };
-                match outcome {
-                    None => {}
-                    Some(Ok(response)) => {
+                for (call, info, meta) in calls {
+                    if held.left_out(meta) {
+                        continue;
+                    }
+                    // Sync receivers run in place: no future to build and poll.
+                    let outcome = match (call, parent) {
+                        (call @ (Call::Sync(_) | Call::SyncAny(_)), _) => {
+                            run_sync(parent, call, info, event)
+                        }
+                        (Call::Async(f), None) => Some(event.__call_async(f).await),
+                        (call, None) => call_any(call, event).await,
+                        // Boxed: the traced run is large and would grow this state machine.
+                        (call, Some(parent)) => {
+                            Box::pin(run_traced(parent, call, info, event)).await
+                        }
+                    };
+                    match outcome {
+                        None => {}
+                        Some(Ok(response)) => {
+                            ran += 1;
+                            output.collect(info, response);
+                        }
+                        Some(Err(source)) => {
+                            return Err(SendError::from_receiver(info, source));
+                        }
+                    }
+                }
+            }
+            Concurrency::Concurrent => {
+                // Every receiver starts in order (join polls them in order); the first
+                // error in completion order wins and drops the others.
+                let runs = held.runs::<S>().map(|(call, info)| async move {
+                    match run_any(parent, call, info, event).await {
+                        Some(Err(source)) => Err(SendError::from_receiver(info, source)),
+                        other => Ok((info, other)),
+                    }
+                });
+                for (info, outcome) in futures_util::future::try_join_all(runs).await? {
+                    if let Some(Ok(response)) = outcome {
                         ran += 1;
                         output.collect(info, response);
                     }
-                    Some(Err(source)) => {
-                        return Err(SendError::from_receiver(info, source));
-                    }
                 }
             }
         }
-        Concurrency::Concurrent => {
-            // Every receiver starts in order (join polls them in order); the first error
-            // in completion order wins and drops the others.
-            let runs = held.runs::<S>().map(|(call, info)| async move {
-                match run_any(traced, call, info, event).await {
-                    Some(Err(source)) => Err(SendError::from_receiver(info, source)),
-                    other => Ok((info, other)),
-                }
-            });
-            for (info, outcome) in futures_util::future::try_join_all(runs).await? {
-                if let Some(Ok(response)) = outcome {
-                    ran += 1;
-                    output.collect(info, response);
-                }
-            }
-        }
-    }
-    span.record("receivers", ran);
-    Ok(output)
+        span.record("receivers", ran);
+        Ok(output)
+    })
 }
 
-pub(crate) async fn send_async_robust<S: Signal + Sync>(
+/// `Signal::send_async_robust`: built like [`send_async_mode`].
+pub(crate) fn send_async_robust<S: Signal + Sync>(
     event: &S,
     concurrency: Concurrency,
-) -> Report<S::Output>
+) -> impl Future<Output = Report<S::Output>> + '_
 where
     S::Response: Send,
 {
-    #[cfg(feature = "testing")]
-    crate::testing::on_send(event);
-    let Some(held) = Held::take::<S>() else {
-        return Report::new(S::Output::default(), Vec::new());
-    };
     let family = TypeId::of::<S::Family>();
-    if let Err(too_deep) = recursion::check(family, S::MAX_DEPTH) {
-        return Report::stopped(S::Output::default(), too_deep_error::<S>(too_deep));
-    }
-    let not_deferred = held.phased::<S>();
-    let span = trace::send_span::<S>("async_robust");
-    let traced = !span.is_disabled();
-    let send =
-        send_async_robust_traced(event, concurrency, held, not_deferred, traced, span.clone());
-    recursion::Guarded::new(family, send).instrument(span).await
-}
-
-async fn send_async_robust_traced<S: Signal + Sync>(
-    event: &S,
-    concurrency: Concurrency,
-    held: Held,
-    not_deferred: Vec<ReceiverInfo>,
-    traced: bool,
-    span: tracing::Span,
-) -> Report<S::Output>
-where
-    S::Response: Send,
-{
-    let mut output = S::Output::default();
-    let mut failures = Vec::new();
-    let outcomes: Vec<(&ReceiverInfo, RobustOutcome<S::Response>)> = match concurrency {
-        Concurrency::Sequential => {
-            let mut all = Vec::new();
-            for (call, info) in held.runs::<S>() {
-                let outcome = match call {
-                    Call::Sync(_) | Call::SyncAny(_) => {
-                        catch_unwind(AssertUnwindSafe(|| run_sync(traced, call, info, event)))
+    recursion::Guarded::new(family, async move {
+        #[cfg(feature = "testing")]
+        crate::testing::on_send(event);
+        let Some(held) = Held::take::<S>() else {
+            return Report::new(S::Output::default(), Vec::new());
+        };
+        if let Err(too_deep) = recursion::check_entered(family, S::MAX_DEPTH) {
+            return Report::stopped(S::Output::default(), too_deep_error::<S>(too_deep));
+        }
+        let not_deferred = held.phased::<S>();
+        let span = trace::send_span::<S>("async_robust");
+        let parent = (!span.is_disabled()).then_some(&span);
+        let mut output = S::Output::default();
+        let mut failures = Vec::new();
+        let outcomes: Vec<(&ReceiverInfo, RobustOutcome<S::Response>)> = match concurrency {
+            Concurrency::Sequential => {
+                let mut all = Vec::new();
+                let calls = plan_calls::<S>(held.view());
+                for (call, info, meta) in calls.into_iter().flatten() {
+                    if held.left_out(meta) {
+                        continue;
                     }
-                    _ => {
-                        AssertUnwindSafe(run_any(traced, call, info, event))
-                            .catch_unwind()
-                            .await
-                    }
-                };
-                all.push((info, flatten(outcome)));
+                    let outcome = match (call, parent) {
+                        (call @ (Call::Sync(_) | Call::SyncAny(_)), _) => {
+                            catch_unwind(AssertUnwindSafe(|| run_sync(parent, call, info, event)))
+                        }
+                        (call, None) => {
+                            AssertUnwindSafe(call_any(call, event)).catch_unwind().await
+                        }
+                        // Boxed, as in `send_async_mode`.
+                        (call, Some(parent)) => {
+                            Box::pin(AssertUnwindSafe(run_traced(parent, call, info, event)))
+                                .catch_unwind()
+                                .await
+                        }
+                    };
+                    all.push((info, flatten(outcome)));
+                }
+                all
             }
-            all
+            Concurrency::Concurrent => {
+                let runs = held.runs::<S>().map(|(call, info)| async move {
+                    (
+                        info,
+                        flatten(
+                            AssertUnwindSafe(run_any(parent, call, info, event))
+                                .catch_unwind()
+                                .await,
+                        ),
+                    )
+                });
+                futures_util::future::join_all(runs).await
+            }
+        };
+        let mut position = 0;
+        for info in &not_deferred {
+            record_failure(&mut failures, info, position, ReceiverError::NotDeferred);
+            position += 1;
         }
-        Concurrency::Concurrent => {
-            let runs = held.runs::<S>().map(|(call, info)| async move {
-                (
-                    info,
-                    flatten(
-                        AssertUnwindSafe(run_any(traced, call, info, event))
-                            .catch_unwind()
-                            .await,
-                    ),
-                )
-            });
-            futures_util::future::join_all(runs).await
+        for (info, outcome) in outcomes {
+            match outcome {
+                None => continue,
+                Some(Ok(response)) => output.collect(info, response),
+                Some(Err(error)) => record_failure(&mut failures, info, position, error),
+            }
+            position += 1;
         }
-    };
-    let mut position = 0;
-    for info in &not_deferred {
-        record_failure(&mut failures, info, position, ReceiverError::NotDeferred);
-        position += 1;
-    }
-    for (info, outcome) in outcomes {
-        match outcome {
-            None => continue,
-            Some(Ok(response)) => output.collect(info, response),
-            Some(Err(error)) => record_failure(&mut failures, info, position, error),
-        }
-        position += 1;
-    }
-    span.record("receivers", position);
-    Report::new(output, failures)
+        span.record("receivers", position);
+        Report::new(output, failures)
+    })
 }
 
 /// A receiver's outcome in a robust send: `None` when it does not listen to this sender.
@@ -698,6 +705,7 @@ fn flatten<R>(
     }
 }
 
+#[inline]
 pub(crate) fn has_receivers<S: Signal>(any_sender: bool) -> bool {
     let Some(loaded) = load::<S>() else {
         return false;

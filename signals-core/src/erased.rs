@@ -354,6 +354,39 @@ impl<M> PlanBuilder<M> {
         }
     }
 
+    /// A builder for `family` that starts with the steps of `any_plan` (a builder for the
+    /// any-sender family itself), as receivers of the any-sender family.
+    pub(crate) fn seeded(family: TypeId, any_plan: &PlanBuilder<M>, capacity: usize) -> Self
+    where
+        M: Copy,
+    {
+        debug_assert!(any_plan.family == any_plan.any);
+        let mut steps = Vec::with_capacity(capacity);
+        // Every step of `any_plan` is a receiver of the any-sender family (its own family),
+        // so here each one is an `ANY` step.
+        steps.extend(any_plan.steps.iter().map(|step| Step {
+            ptr: step.ptr,
+            info: step.info,
+            kind: step.kind | kind::ANY,
+            meta: step.meta,
+        }));
+        PlanBuilder {
+            family,
+            any: any_plan.any,
+            steps,
+        }
+    }
+
+    /// The family this builder builds a plan for.
+    pub(crate) fn family(&self) -> TypeId {
+        self.family
+    }
+
+    /// Whether no receiver was added.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
     /// The step kind of a receiver of `receiver_family` tagged `tag`, or `None` if it does
     /// not belong in this plan. The plan's own family is checked first, so a plan built
     /// for `any` itself has no `ANY` step.

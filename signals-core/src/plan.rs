@@ -49,25 +49,29 @@ impl Plans {
         dynamic: &[Arc<DynEntry>],
         any: TypeId,
     ) -> Self {
-        let mut families: Vec<TypeId> = Vec::new();
-        let all_families = statics
-            .iter()
-            .map(|s| s.call.family())
-            .chain(dynamic.iter().map(|d| d.call.family()));
-        for family in all_families {
-            if !families.contains(&family) {
-                families.push(family);
-            }
-        }
-        let has_any = families.contains(&any);
-        if has_any {
-            families.retain(|&f| f != any);
-            families.insert(0, any);
-        }
         let total = statics.len() + dynamic.len();
-        let plan = |family: TypeId| {
-            let mut builder = PlanBuilder::new(family, any, total);
-            for (index, source) in merged(statics, dynamic) {
+        // One pass in dispatch order. `builders[0]` is the any-sender family's; a family met
+        // for the first time starts with the any-sender receivers seen so far.
+        let mut builders = vec![PlanBuilder::new(any, any, total)];
+        for (index, source) in merged(statics, dynamic) {
+            let family = match source {
+                Merged::Static(slot) => slot.call.family(),
+                Merged::Dynamic(entry) => entry.call.family(),
+            };
+            let targets = if family == any {
+                &mut builders[..]
+            } else {
+                let at = match builders.iter().position(|b| b.family() == family) {
+                    Some(at) => at,
+                    None => {
+                        let seeded = PlanBuilder::seeded(family, &builders[0], total);
+                        builders.push(seeded);
+                        builders.len() - 1
+                    }
+                };
+                &mut builders[at..=at]
+            };
+            for builder in targets {
                 match source {
                     Merged::Static(slot) => builder.push_static(
                         &slot.call,
@@ -93,10 +97,13 @@ impl Plans {
                     },
                 }
             }
-            builder.build()
-        };
+        }
+        let has_any = !builders[0].is_empty();
+        if !has_any {
+            builders.remove(0);
+        }
         Plans {
-            plans: families.into_iter().map(plan).collect(),
+            plans: builders.into_iter().map(PlanBuilder::build).collect(),
             has_any,
         }
     }
@@ -131,6 +138,7 @@ impl<'r> Source<'r> {
 }
 
 /// A receiver in merge order.
+#[derive(Clone, Copy)]
 enum Merged<'r> {
     Static(&'static StaticSlot),
     Dynamic(&'r Arc<DynEntry>),

@@ -94,6 +94,18 @@ pub(crate) fn check(family: TypeId, limit: usize) -> Result<(), TooDeep> {
     }
 }
 
+/// Fails if `family` is active more than `limit` times on this thread, counting the send
+/// that asks (an async send, whose family [`Guarded`] pushed for this poll).
+#[inline]
+pub(crate) fn check_entered(family: TypeId, limit: usize) -> Result<(), TooDeep> {
+    let depth = DEPTH.get();
+    if depth > limit && active_count(family, depth) > limit {
+        Err(TooDeep { limit })
+    } else {
+        Ok(())
+    }
+}
+
 /// Enters a send of `family`, unless it is already active `limit` times on this thread.
 #[inline]
 pub(crate) fn enter(family: TypeId, limit: usize) -> Result<Entered, TooDeep> {

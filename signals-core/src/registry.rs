@@ -173,11 +173,12 @@ impl Registry {
     #[inline(always)]
     pub(crate) fn load(&'static self, signal_key: TypeId) -> Option<Loaded> {
         let state = self.state.load(Ordering::Acquire);
+        // One compare: initialised, and nobody listens.
+        if state & (INIT | HAS_STATIC | HAS_DYNAMIC) == INIT {
+            return None;
+        }
         if state & INIT == 0 {
             return self.load_first(signal_key);
-        }
-        if state & (HAS_STATIC | HAS_DYNAMIC) == 0 {
-            return None;
         }
         // INIT is set only after the list is, so it is there.
         let statics = self.statics.get()?;
@@ -237,14 +238,13 @@ impl Registry {
         if !next.is_empty() {
             bits |= HAS_DYNAMIC;
         }
-        if next.iter().any(|d| d.info.is_async) {
-            bits |= HAS_ASYNC_DYNAMIC;
-        }
-        if next
-            .iter()
-            .any(|d| d.info.phase != crate::transaction::Phase::Immediate)
-        {
-            bits |= HAS_PHASED_DYNAMIC;
+        for entry in &next {
+            if entry.info.is_async {
+                bits |= HAS_ASYNC_DYNAMIC;
+            }
+            if entry.info.phase != crate::transaction::Phase::Immediate {
+                bits |= HAS_PHASED_DYNAMIC;
+            }
         }
         if next.is_empty() {
             // Clear the bits first: a sender that still sees them finds an empty list.

@@ -218,6 +218,7 @@ pub trait Signal: Sized {
     /// assert_eq!(responses.values().copied().collect::<Vec<_>>(), [5]);
     /// # Ok::<(), signals_core::SendError>(())
     /// ```
+    #[inline]
     fn send(&self) -> Result<Self::Output, SendError> {
         dispatch::send(self)
     }
@@ -310,11 +311,13 @@ pub trait Signal: Sized {
     /// `has_listeners()`, there is no call that silently ignores sender-specific receivers:
     /// ask about the signal as a whole with
     /// [`has_receivers_for_any_sender`](Signal::has_receivers_for_any_sender).
+    #[inline]
     fn has_receivers() -> bool {
         dispatch::has_receivers::<Self>(false)
     }
 
     /// Whether the signal has any receiver at all, for any sender.
+    #[inline]
     fn has_receivers_for_any_sender() -> bool {
         dispatch::has_receivers::<Self>(true)
     }

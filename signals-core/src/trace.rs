@@ -37,10 +37,11 @@ pub(crate) fn send_span<S: Signal>(mode: &'static str) -> Span {
     )
 }
 
-/// The span of one receiver's run.
-pub(crate) fn receiver_span(info: &ReceiverInfo) -> Span {
+/// The span of one receiver's run, a child of its send's span.
+pub(crate) fn receiver_span(parent: &Span, info: &ReceiverInfo) -> Span {
     tracing::debug_span!(
         target: "signals_core::dispatch",
+        parent: parent,
         "signal.receiver",
         receiver = info.name,
         location = %format_args!("{}:{}", info.file, info.line),

@@ -336,6 +336,90 @@ impl<M> Plan<M> {
     }
 }
 
+impl<M: Copy> Plan<M> {
+    /// An empty plan for sends of `family` whose any-sender family is `any`.
+    pub(crate) fn empty(family: TypeId, any: TypeId) -> Self {
+        PlanBuilder::new(family, any, 0).build()
+    }
+
+    /// A copy with each step's metadata mapped by `map`, the steps it returns `None` for
+    /// left out.
+    pub(crate) fn filter_map(&self, map: impl Fn(M) -> Option<M>) -> Self {
+        let steps = self.steps.iter().filter_map(|step| {
+            map(step.meta).map(|meta| Step {
+                ptr: step.ptr,
+                info: step.info,
+                kind: step.kind,
+                meta,
+            })
+        });
+        Plan {
+            family: self.family,
+            any: self.any,
+            steps: steps.collect(),
+        }
+    }
+
+    /// A copy with the other steps' metadata mapped by `map`, and the runtime receiver `f`
+    /// inserted before the first step whose (mapped) metadata satisfies `before` (last if
+    /// none does), unless it does not belong in this plan.
+    ///
+    /// # Safety
+    /// As [`PlanBuilder::push_dynamic`]: `f` and `info` must outlive the new plan.
+    pub(crate) unsafe fn with_dynamic(
+        &self,
+        f: &ErasedDyn,
+        info: &ReceiverInfo,
+        meta: M,
+        before: impl Fn(&M) -> bool,
+        map: impl Fn(M) -> M,
+    ) -> Self {
+        let mut builder = PlanBuilder::new(self.family, self.any, self.steps.len() + 1);
+        builder.steps.extend(self.steps.iter().map(|step| Step {
+            ptr: step.ptr,
+            info: step.info,
+            kind: step.kind,
+            meta: map(step.meta),
+        }));
+        let at = builder
+            .steps
+            .iter()
+            .position(|step| before(&step.meta))
+            .unwrap_or(builder.steps.len());
+        // SAFETY: forwarded to the caller.
+        unsafe { builder.push_dynamic(f, info, meta) };
+        if builder.steps.len() > self.steps.len() {
+            let step = builder.steps.pop().expect("just pushed");
+            builder.steps.insert(at, step);
+        }
+        builder.build()
+    }
+
+    /// The plan of `family`, seeded from this plan of the any-sender family: the same
+    /// receivers, as receivers of the any-sender family. Empty if this is not the any-sender
+    /// family's plan.
+    pub(crate) fn seed(&self, family: TypeId) -> Self {
+        // Only the any-sender family's plan holds nothing but receivers of that family
+        // (with no `ANY` bit: it is the plan's own family), which `ANY` then names.
+        let seed: &[Step<M>] = if self.family == self.any {
+            &self.steps
+        } else {
+            &[]
+        };
+        let steps = seed.iter().map(|step| Step {
+            ptr: step.ptr,
+            info: step.info,
+            kind: step.kind | kind::ANY,
+            meta: step.meta,
+        });
+        Plan {
+            family,
+            any: self.any,
+            steps: steps.collect(),
+        }
+    }
+}
+
 /// Builds a [`Plan`], keeping only the receivers of its families.
 pub(crate) struct PlanBuilder<M> {
     family: TypeId,
@@ -360,11 +444,16 @@ impl<M> PlanBuilder<M> {
     where
         M: Copy,
     {
-        debug_assert!(any_plan.family == any_plan.any);
         let mut steps = Vec::with_capacity(capacity);
-        // Every step of `any_plan` is a receiver of the any-sender family (its own family),
-        // so here each one is an `ANY` step.
-        steps.extend(any_plan.steps.iter().map(|step| Step {
+        // Every step of the any-sender family's builder is a receiver of that family (its
+        // own, so without `ANY`): here each one is an `ANY` step. Any other builder seeds
+        // nothing.
+        let seed: &[Step<M>] = if any_plan.family == any_plan.any {
+            &any_plan.steps
+        } else {
+            &[]
+        };
+        steps.extend(seed.iter().map(|step| Step {
             ptr: step.ptr,
             info: step.info,
             kind: step.kind | kind::ANY,

@@ -22,12 +22,25 @@ use crate::signal::Family;
 use crate::transaction::Phase;
 
 /// What a plan step carries besides its call: where the receiver lives and its phase.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Meta {
     /// Index in the link-time list, or in the runtime list when `dynamic`.
     index: u32,
+    /// The receiver's priority (where a new runtime receiver goes).
+    priority: i32,
     dynamic: bool,
     pub(crate) phase: Phase,
+}
+
+impl Meta {
+    fn of(info: &ReceiverInfo, index: u32, dynamic: bool) -> Self {
+        Meta {
+            index,
+            priority: info.priority,
+            dynamic,
+            phase: info.phase,
+        }
+    }
 }
 
 /// The plans of one receiver list (link-time alone, or link-time and runtime).
@@ -76,11 +89,7 @@ impl Plans {
                     Merged::Static(slot) => builder.push_static(
                         &slot.call,
                         &slot.info,
-                        Meta {
-                            index,
-                            dynamic: false,
-                            phase: slot.info.phase,
-                        },
+                        Meta::of(&slot.info, index, false),
                     ),
                     // SAFETY: the caller keeps the entries alive as long as the plans, and
                     // an entry's info never changes once it is in the list.
@@ -88,11 +97,7 @@ impl Plans {
                         builder.push_dynamic(
                             &entry.call,
                             &entry.info,
-                            Meta {
-                                index,
-                                dynamic: true,
-                                phase: entry.info.phase,
-                            },
+                            Meta::of(&entry.info, index, true),
                         )
                     },
                 }
@@ -105,6 +110,78 @@ impl Plans {
         Plans {
             plans: builders.into_iter().map(PlanBuilder::build).collect(),
             has_any,
+        }
+    }
+
+    /// The plans once `entry` is inserted at `at` in the runtime list (which is sorted by
+    /// descending priority, then connection order: `at` is after every entry of its
+    /// priority). Built from these plans, without visiting the other receivers.
+    ///
+    /// # Safety
+    /// As [`Plans::build`]: `entry`, and the entries these plans point into, must outlive
+    /// the returned plans.
+    pub(crate) unsafe fn inserted(&self, entry: &Arc<DynEntry>, at: usize, any: TypeId) -> Self {
+        let at = at as u32;
+        let family = entry.call.family();
+        let meta = Meta::of(&entry.info, at, true);
+        // In dispatch order it goes after every receiver of its priority or higher
+        // (link-time first on ties, runtime ones in connection order).
+        let before = |m: &Meta| m.priority < meta.priority;
+        let shift = |mut m: Meta| {
+            if m.dynamic && m.index >= at {
+                m.index += 1;
+            }
+            m
+        };
+        let with_entry = |plan: &Plan<Meta>| {
+            // SAFETY: forwarded to the caller.
+            unsafe { plan.with_dynamic(&entry.call, &entry.info, meta, before, shift) }
+        };
+        let mut plans: Vec<Plan<Meta>> = self
+            .plans
+            .iter()
+            .map(|plan| {
+                if family == any || plan.family() == family {
+                    with_entry(plan)
+                } else {
+                    plan.filter_map(|m| Some(shift(m)))
+                }
+            })
+            .collect();
+        let has_any = self.has_any || family == any;
+        if family == any && !self.has_any {
+            plans.insert(0, with_entry(&Plan::empty(any, any)));
+        } else if family != any && !self.plans.iter().any(|p| p.family() == family) {
+            // A new family: the any-sender receivers, then this one.
+            let seed = match self.has_any {
+                true => self.plans[0].seed(family),
+                false => Plan::empty(family, any),
+            };
+            plans.push(with_entry(&seed));
+        }
+        Plans {
+            plans: plans.into_boxed_slice(),
+            has_any,
+        }
+    }
+
+    /// The plans once the runtime entry at `at` is removed.
+    pub(crate) fn removed(&self, at: usize) -> Self {
+        let at = at as u32;
+        let plans = self.plans.iter().map(|plan| {
+            plan.filter_map(|mut m| {
+                if m.dynamic && m.index == at {
+                    return None;
+                }
+                if m.dynamic && m.index > at {
+                    m.index -= 1;
+                }
+                Some(m)
+            })
+        });
+        Plans {
+            plans: plans.collect(),
+            has_any: self.has_any,
         }
     }
 
@@ -203,5 +280,211 @@ impl<'r> View<'r> {
             }
             false => crate::testing::skips(&self.statics[meta.index as usize].info, 0),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::erased::{Call, ErasedDyn, ErasedFn};
+    use crate::receiver::ReceiverKind;
+    use crate::signal::BoxError;
+
+    macro_rules! families {
+        ($($name:ident),*) => {$(
+            struct $name;
+            impl Family for $name {
+                type Event<'a> = u32;
+                type Response = ();
+            }
+        )*};
+    }
+    // `AnyF`: the any-sender family; `UserF`, `OrderF`: two senders; `NobodyF`: a sender
+    // nobody listens to.
+    families!(AnyF, UserF, OrderF, NobodyF);
+
+    fn info(name: &'static str, priority: i32, kind: ReceiverKind) -> ReceiverInfo {
+        ReceiverInfo {
+            name,
+            module: "tests",
+            file: file!(),
+            line: 1,
+            priority,
+            signal: "Saved",
+            sender: None,
+            dispatch_uid: None,
+            kind,
+            is_async: false,
+            phase: Phase::Immediate,
+        }
+    }
+
+    fn ok(_: &u32) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    fn erased_fn(family: usize) -> ErasedFn {
+        match family {
+            0 => ErasedFn::new::<AnyF>(ok),
+            1 => ErasedFn::new::<UserF>(ok),
+            _ => ErasedFn::new::<OrderF>(ok),
+        }
+    }
+
+    fn erased_dyn(family: usize) -> ErasedDyn {
+        match family {
+            0 => ErasedDyn::new::<AnyF>(Box::new(|_: &u32| Ok(()))),
+            1 => ErasedDyn::new::<UserF>(Box::new(|_: &u32| Ok(()))),
+            _ => ErasedDyn::new::<OrderF>(Box::new(|_: &u32| Ok(()))),
+        }
+    }
+
+    /// What a send of `F` runs: each receiver's name, whether it is called as an
+    /// any-sender receiver, and its metadata.
+    fn listing<F>(plans: &Plans) -> Vec<(&'static str, bool, Meta)>
+    where
+        F: for<'a> Family<Event<'a> = u32, Response = ()>,
+    {
+        let Some(plan) = plans.get::<F>() else {
+            return Vec::new();
+        };
+        plan.calls::<F, AnyF>()
+            .expect("plans are built for these families")
+            .map(|(call, info, meta)| (info.name, matches!(call, Call::SyncAny(_)), *meta))
+            .collect()
+    }
+
+    fn assert_same(incremental: &Plans, full: &Plans, step: usize) {
+        assert_eq!(
+            listing::<AnyF>(incremental),
+            listing::<AnyF>(full),
+            "step {step}"
+        );
+        assert_eq!(
+            listing::<UserF>(incremental),
+            listing::<UserF>(full),
+            "step {step}"
+        );
+        assert_eq!(
+            listing::<OrderF>(incremental),
+            listing::<OrderF>(full),
+            "step {step}"
+        );
+        assert_eq!(
+            listing::<NobodyF>(incremental),
+            listing::<NobodyF>(full),
+            "step {step}"
+        );
+    }
+
+    /// Connecting and disconnecting one runtime receiver at a time gives the same plans as
+    /// building them from the whole lists, whatever the families and priorities.
+    #[test]
+    fn incremental_plans_match_a_full_rebuild() {
+        let rounds = if cfg!(miri) { 40 } else { 400 };
+        let any = TypeId::of::<AnyF>();
+        // Link-time receivers in dispatch order: priority, then name.
+        let statics: &'static [StaticSlot] = Box::leak(Box::new([
+            StaticSlot {
+                info: info("s_any_high", 2, ReceiverKind::Static),
+                call: erased_fn(0),
+            },
+            StaticSlot {
+                info: info("s_user", 1, ReceiverKind::Static),
+                call: erased_fn(1),
+            },
+            StaticSlot {
+                info: info("s_any", 0, ReceiverKind::Static),
+                call: erased_fn(0),
+            },
+            StaticSlot {
+                info: info("s_order_low", -1, ReceiverKind::Static),
+                call: erased_fn(2),
+            },
+        ]));
+        let names: &'static [&'static str] = Box::leak(
+            (0..rounds)
+                .map(|i| &*Box::leak(format!("d{i}").into_boxed_str()))
+                .collect(),
+        );
+        let mut rng = fastrand::Rng::with_seed(6);
+        // SAFETY (all `build`/`inserted` calls below): `entries` keeps every runtime entry
+        // the plans point into alive until the plans are dropped at the end of each round.
+        let mut plans = unsafe { Plans::build(statics, &[], any) };
+        let mut entries: Vec<Arc<DynEntry>> = Vec::new();
+        let mut seen = [0usize; 3];
+        for (step, name) in names.iter().enumerate() {
+            if entries.is_empty() || rng.u8(0..10) < 6 {
+                let family = rng.usize(0..3);
+                seen[family] += 1;
+                let priority = rng.i32(-2..3);
+                let entry = Arc::new(DynEntry {
+                    info: info(name, priority, ReceiverKind::Dynamic { id: step as u64 }),
+                    id: step as u64,
+                    call: erased_dyn(family),
+                    scope: 0,
+                });
+                let at = entries.partition_point(|d| d.info.priority >= priority);
+                plans = unsafe { plans.inserted(&entry, at, any) };
+                entries.insert(at, entry);
+            } else {
+                let at = rng.usize(0..entries.len());
+                plans = plans.removed(at);
+                entries.remove(at);
+            }
+            let full = unsafe { Plans::build(statics, &entries, any) };
+            assert_same(&plans, &full, step);
+        }
+        assert!(
+            seen.iter().all(|&n| n > 3),
+            "every family was connected: {seen:?}"
+        );
+        // The order is the dispatch order: priority first.
+        let user = listing::<UserF>(&plans);
+        assert!(user.windows(2).all(|w| w[0].2.priority >= w[1].2.priority));
+    }
+
+    #[test]
+    fn a_sender_without_receivers_of_its_own_gets_the_any_sender_plan() {
+        let any = TypeId::of::<AnyF>();
+        let statics: &'static [StaticSlot] = Box::leak(Box::new([StaticSlot {
+            info: info("s_user", 0, ReceiverKind::Static),
+            call: erased_fn(1),
+        }]));
+        // SAFETY: no runtime entries.
+        let plans = unsafe { Plans::build(statics, &[], any) };
+        assert!(
+            plans.get::<OrderF>().is_none(),
+            "no any-sender receiver: no plan"
+        );
+        assert_eq!(listing::<UserF>(&plans).len(), 1);
+        let entry = Arc::new(DynEntry {
+            info: info("d_any", 5, ReceiverKind::Dynamic { id: 1 }),
+            id: 1,
+            call: erased_dyn(0),
+            scope: 0,
+        });
+        // SAFETY: `entry` outlives `plans` (declared before it... and dropped after).
+        let plans = unsafe { plans.inserted(&entry, 0, any) };
+        let order: Vec<_> = listing::<OrderF>(&plans)
+            .into_iter()
+            .map(|(name, as_any, _)| (name, as_any))
+            .collect();
+        assert_eq!(order, [("d_any", true)]);
+        let user: Vec<_> = listing::<UserF>(&plans)
+            .into_iter()
+            .map(|(name, as_any, _)| (name, as_any))
+            .collect();
+        assert_eq!(user, [("d_any", true), ("s_user", false)]);
+        let own: Vec<_> = listing::<AnyF>(&plans)
+            .into_iter()
+            .map(|(name, as_any, _)| (name, as_any))
+            .collect();
+        assert_eq!(
+            own,
+            [("d_any", false)],
+            "sent as the any-sender form itself"
+        );
+        drop(plans);
     }
 }

@@ -62,17 +62,61 @@ pub(crate) struct Snapshot {
     /// Declared first so it is dropped first: its steps point into `entries`.
     pub(crate) plans: Plans,
     pub(crate) entries: DynList,
+    /// How many entries are async, and how many wait for a transaction phase.
+    asyncs: usize,
+    phased: usize,
+}
+
+/// Whether a receiver counts as async, and as phased.
+fn flags(info: &ReceiverInfo) -> (usize, usize) {
+    (
+        usize::from(info.is_async),
+        usize::from(info.phase != crate::transaction::Phase::Immediate),
+    )
 }
 
 impl Snapshot {
-    fn new(statics: &StaticList, entries: DynList) -> Self {
+    /// The snapshot once `entry` is inserted at `at` in `current`'s runtime list (the first
+    /// runtime receiver when there is none).
+    fn inserted(
+        statics: &StaticList,
+        current: Option<&Snapshot>,
+        entry: DynEntry,
+        at: usize,
+    ) -> Self {
+        let entry = Arc::new(entry);
+        let (mut entries, plans, asyncs, phased) = match current {
+            Some(c) => (c.entries.clone(), &c.plans, c.asyncs, c.phased),
+            None => (Vec::new(), &statics.plans, 0, 0),
+        };
+        let (is_async, is_phased) = flags(&entry.info);
+        // SAFETY: the new plans point into the entries of `plans` (link-time ones, and the
+        // runtime ones `entries` holds a clone of) and into `entry`, which is added to
+        // `entries`. The plans are stored beside `entries`, reachable only through the same
+        // `&Snapshot`, and `entries` never changes (a new snapshot replaces the whole).
+        let plans = unsafe { plans.inserted(&entry, at, statics.any) };
+        entries.insert(at, entry);
         Snapshot {
-            // SAFETY: the plans are stored beside `entries`, which owns the entries they
-            // point into; both are only reachable together, through `&Snapshot`, and
-            // `entries` is never changed (a new snapshot replaces the whole thing).
-            plans: unsafe { Plans::build(statics.slots, &entries, statics.any) },
+            plans,
             entries,
+            asyncs: asyncs + is_async,
+            phased: phased + is_phased,
         }
+    }
+
+    /// The snapshot without the runtime entry at `at`, and that entry.
+    fn removed(&self, at: usize) -> (Self, Arc<DynEntry>) {
+        let mut entries = self.entries.clone();
+        let removed = entries.remove(at);
+        let (is_async, is_phased) = flags(&removed.info);
+        let next = Snapshot {
+            // Only steps into `entries` (and link-time ones) are kept.
+            plans: self.plans.removed(at),
+            entries,
+            asyncs: self.asyncs - is_async,
+            phased: self.phased - is_phased,
+        };
+        (next, removed)
     }
 }
 
@@ -232,32 +276,26 @@ impl Registry {
         list
     }
 
-    fn store_dynamic(&self, statics: &StaticList, next: DynList) {
+    fn store_dynamic(&self, next: Snapshot) {
         const DYNAMIC_BITS: u8 = HAS_DYNAMIC | HAS_ASYNC_DYNAMIC | HAS_PHASED_DYNAMIC;
-        let mut bits = 0;
-        if !next.is_empty() {
-            bits |= HAS_DYNAMIC;
-        }
-        for entry in &next {
-            if entry.info.is_async {
-                bits |= HAS_ASYNC_DYNAMIC;
-            }
-            if entry.info.phase != crate::transaction::Phase::Immediate {
-                bits |= HAS_PHASED_DYNAMIC;
-            }
-        }
-        if next.is_empty() {
+        if next.entries.is_empty() {
             // Clear the bits first: a sender that still sees them finds an empty list.
             self.state.fetch_and(!DYNAMIC_BITS, Ordering::AcqRel);
             self.dynamic.store(None);
-        } else {
-            // Publish the list first: a sender that sees the bits finds it.
-            self.dynamic
-                .store(Some(Arc::new(Snapshot::new(statics, next))));
-            self.state.fetch_or(bits, Ordering::AcqRel);
-            self.state
-                .fetch_and(!(DYNAMIC_BITS & !bits), Ordering::AcqRel);
+            return;
         }
+        let mut bits = HAS_DYNAMIC;
+        if next.asyncs > 0 {
+            bits |= HAS_ASYNC_DYNAMIC;
+        }
+        if next.phased > 0 {
+            bits |= HAS_PHASED_DYNAMIC;
+        }
+        // Publish the list first: a sender that sees the bits finds it.
+        self.dynamic.store(Some(Arc::new(next)));
+        self.state.fetch_or(bits, Ordering::AcqRel);
+        self.state
+            .fetch_and(!(DYNAMIC_BITS & !bits), Ordering::AcqRel);
     }
 
     /// Adds a runtime receiver, unless `dispatch_uid` is taken for this family.
@@ -290,14 +328,13 @@ impl Registry {
             }
         }
         let current = self.dynamic.load_full();
-        let mut next: DynList = current
-            .as_deref()
-            .map(|snapshot| snapshot.entries.clone())
-            .unwrap_or_default();
+        let current = current.as_deref();
         // Keep the list sorted: by descending priority, then connection order.
-        let at = next.partition_point(|d| d.info.priority >= entry.info.priority);
-        next.insert(at, Arc::new(entry));
-        self.store_dynamic(statics, next);
+        let at = current.map_or(0, |c| {
+            c.entries
+                .partition_point(|d| d.info.priority >= entry.info.priority)
+        });
+        self.store_dynamic(Snapshot::inserted(statics, current, entry, at));
         self.listed.get_or_init(|| {
             let mut all = ALL_REGISTRIES.lock().unwrap_or_else(|p| p.into_inner());
             all.push(self);
@@ -321,13 +358,10 @@ impl Registry {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let current = self.dynamic.load_full();
-        let list = &current.as_deref()?.entries;
-        let at = list.iter().position(|d| matches(d))?;
-        let mut next = list.clone();
-        let removed = next.remove(at);
-        // A runtime receiver was connected, so the link-time list was built.
-        let statics = self.statics.get()?;
-        self.store_dynamic(statics, next);
+        let current = current.as_deref()?;
+        let at = current.entries.iter().position(|d| matches(d))?;
+        let (next, removed) = current.removed(at);
+        self.store_dynamic(next);
         Some(removed.info)
     }
 

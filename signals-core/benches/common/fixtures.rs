@@ -216,6 +216,45 @@ pub fn direct(n: usize) -> fn(&Plain) {
     }
 }
 
+#[inline(never)]
+fn recv_fallible<const K: usize>(e: &Plain) -> Result<(), BoxError> {
+    work(e.a, e.b, SALT.wrapping_add(K as u64), &BASE_HITS[K]);
+    Ok(())
+}
+
+/// A fallible receiver as a plain fn pointer (the shape of a link-time receiver).
+pub type FallibleFn = fn(&Plain) -> Result<(), BoxError>;
+
+macro_rules! fn_list {
+    ($($k:literal)*) => {
+        vec![ $( recv_fallible::<$k> as FallibleFn ),* ]
+    };
+}
+
+/// R(N): `Vec<fn(&Plain) -> Result<(), BoxError>>` of N distinct `#[inline(never)]`
+/// functions (the floor for receivers that return a `Result`).
+pub fn fn_list(n: usize) -> Vec<FallibleFn> {
+    match n {
+        0 => Vec::new(),
+        1 => with_k!(1, fn_list!()),
+        10 => with_k!(10, fn_list!()),
+        100 => with_k!(100, fn_list!()),
+        _ => panic!("no fallible fn baseline for N={n}"),
+    }
+}
+
+/// Calls the fns of R(N) in order and stops at the first `Err`, which it returns; else
+/// the number of receivers that returned `Ok`.
+#[inline(never)]
+pub fn send_fn_list(v: &[FallibleFn], e: &Plain) -> Result<usize, BoxError> {
+    let mut ok = 0;
+    for r in v {
+        r(e)?;
+        ok += 1;
+    }
+    Ok(ok)
+}
+
 pub type BoxFn = Box<dyn Fn(&Plain) + Send + Sync>;
 pub type BoxResFn = Box<dyn Fn(&Plain) -> Result<(), BoxError> + Send + Sync>;
 pub type BoxFut = Pin<Box<dyn Future<Output = ()> + Send>>;

@@ -383,30 +383,32 @@ mod tests {
     fn incremental_plans_match_a_full_rebuild() {
         let rounds = if cfg!(miri) { 40 } else { 400 };
         let any = TypeId::of::<AnyF>();
-        // Link-time receivers in dispatch order: priority, then name.
-        let statics: &'static [StaticSlot] = Box::leak(Box::new([
-            StaticSlot {
-                info: info("s_any_high", 2, ReceiverKind::Static),
-                call: erased_fn(0),
-            },
-            StaticSlot {
-                info: info("s_user", 1, ReceiverKind::Static),
-                call: erased_fn(1),
-            },
-            StaticSlot {
-                info: info("s_any", 0, ReceiverKind::Static),
-                call: erased_fn(0),
-            },
-            StaticSlot {
-                info: info("s_order_low", -1, ReceiverKind::Static),
-                call: erased_fn(2),
-            },
-        ]));
-        let names: &'static [&'static str] = Box::leak(
-            (0..rounds)
-                .map(|i| &*Box::leak(format!("d{i}").into_boxed_str()))
-                .collect(),
-        );
+        // Link-time receivers in dispatch order: priority, then name. In statics (not
+        // leaked), like the registry's own lists.
+        static STATICS: std::sync::LazyLock<[StaticSlot; 4]> = std::sync::LazyLock::new(|| {
+            [
+                StaticSlot {
+                    info: info("s_any_high", 2, ReceiverKind::Static),
+                    call: erased_fn(0),
+                },
+                StaticSlot {
+                    info: info("s_user", 1, ReceiverKind::Static),
+                    call: erased_fn(1),
+                },
+                StaticSlot {
+                    info: info("s_any", 0, ReceiverKind::Static),
+                    call: erased_fn(0),
+                },
+                StaticSlot {
+                    info: info("s_order_low", -1, ReceiverKind::Static),
+                    call: erased_fn(2),
+                },
+            ]
+        });
+        static NAMES: std::sync::LazyLock<Vec<String>> =
+            std::sync::LazyLock::new(|| (0..400).map(|i| format!("d{i}")).collect());
+        let statics: &'static [StaticSlot] = &*STATICS;
+        let names: Vec<&'static str> = NAMES[..rounds].iter().map(String::as_str).collect();
         let mut rng = fastrand::Rng::with_seed(6);
         // SAFETY (all `build`/`inserted` calls below): `entries` keeps every runtime entry
         // the plans point into alive until the plans are dropped at the end of each round.
@@ -447,10 +449,13 @@ mod tests {
     #[test]
     fn a_sender_without_receivers_of_its_own_gets_the_any_sender_plan() {
         let any = TypeId::of::<AnyF>();
-        let statics: &'static [StaticSlot] = Box::leak(Box::new([StaticSlot {
-            info: info("s_user", 0, ReceiverKind::Static),
-            call: erased_fn(1),
-        }]));
+        static STATICS: std::sync::LazyLock<[StaticSlot; 1]> = std::sync::LazyLock::new(|| {
+            [StaticSlot {
+                info: info("s_user", 0, ReceiverKind::Static),
+                call: erased_fn(1),
+            }]
+        });
+        let statics: &'static [StaticSlot] = &*STATICS;
         // SAFETY: no runtime entries.
         let plans = unsafe { Plans::build(statics, &[], any) };
         assert!(

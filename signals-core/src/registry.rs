@@ -62,6 +62,9 @@ pub(crate) struct Snapshot {
     /// Declared first so it is dropped first: its steps point into `entries`.
     pub(crate) plans: Plans,
     pub(crate) entries: DynList,
+    /// The entries' ids, in the same order: `disconnect` finds its entry here without
+    /// visiting every entry.
+    ids: Vec<u64>,
     /// How many entries are async, and how many wait for a transaction phase.
     asyncs: usize,
     phased: usize,
@@ -85,9 +88,15 @@ impl Snapshot {
         at: usize,
     ) -> Self {
         let entry = Arc::new(entry);
-        let (mut entries, plans, asyncs, phased) = match current {
-            Some(c) => (c.entries.clone(), &c.plans, c.asyncs, c.phased),
-            None => (Vec::new(), &statics.plans, 0, 0),
+        let (mut entries, mut ids, plans, asyncs, phased) = match current {
+            Some(c) => (
+                c.entries.clone(),
+                c.ids.clone(),
+                &c.plans,
+                c.asyncs,
+                c.phased,
+            ),
+            None => (Vec::new(), Vec::new(), &statics.plans, 0, 0),
         };
         let (is_async, is_phased) = flags(&entry.info);
         // SAFETY: the new plans point into the entries of `plans` (link-time ones, and the
@@ -95,10 +104,12 @@ impl Snapshot {
         // `entries`. The plans are stored beside `entries`, reachable only through the same
         // `&Snapshot`, and `entries` never changes (a new snapshot replaces the whole).
         let plans = unsafe { plans.inserted(&entry, at, statics.any) };
+        ids.insert(at, entry.id);
         entries.insert(at, entry);
         Snapshot {
             plans,
             entries,
+            ids,
             asyncs: asyncs + is_async,
             phased: phased + is_phased,
         }
@@ -108,11 +119,14 @@ impl Snapshot {
     fn removed(&self, at: usize) -> (Self, Arc<DynEntry>) {
         let mut entries = self.entries.clone();
         let removed = entries.remove(at);
+        let mut ids = self.ids.clone();
+        ids.remove(at);
         let (is_async, is_phased) = flags(&removed.info);
         let next = Snapshot {
             // Only steps into `entries` (and link-time ones) are kept.
             plans: self.plans.removed(at),
             entries,
+            ids,
             asyncs: self.asyncs - is_async,
             phased: self.phased - is_phased,
         };
@@ -344,22 +358,29 @@ impl Registry {
 
     /// Removes the runtime receiver `id`; returns whether it was connected.
     pub(crate) fn remove(&self, id: u64) -> bool {
-        self.remove_where(|d| d.id == id).is_some()
+        self.remove_at(|snapshot| snapshot.ids.iter().position(|&i| i == id))
+            .is_some()
     }
 
     /// Removes the runtime receiver of family `tag` connected under `uid`, and returns it.
     pub(crate) fn disconnect_uid(&self, tag: TypeId, uid: &str) -> Option<ReceiverInfo> {
-        self.remove_where(|d| d.call.family() == tag && d.info.dispatch_uid == Some(uid))
+        self.remove_at(|snapshot| {
+            snapshot
+                .entries
+                .iter()
+                .position(|d| d.call.family() == tag && d.info.dispatch_uid == Some(uid))
+        })
     }
 
-    fn remove_where(&self, matches: impl Fn(&DynEntry) -> bool) -> Option<ReceiverInfo> {
+    /// Removes the runtime receiver `find` locates in the current snapshot, and returns it.
+    fn remove_at(&self, find: impl Fn(&Snapshot) -> Option<usize>) -> Option<ReceiverInfo> {
         let _writer = self
             .writer
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let current = self.dynamic.load_full();
         let current = current.as_deref()?;
-        let at = current.entries.iter().position(|d| matches(d))?;
+        let at = find(current)?;
         let (next, removed) = current.removed(at);
         self.store_dynamic(next);
         Some(removed.info)

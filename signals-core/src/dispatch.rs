@@ -11,6 +11,7 @@
 //! `send_async_robust`) differ only in what they do with each receiver and its outcome.
 
 use std::any::TypeId;
+use std::ops::ControlFlow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ use tracing::Instrument;
 use crate::transaction::{self, Delivery, Pending, Phase};
 use crate::{recursion, trace};
 
-use crate::erased::Call;
+use crate::erased::{Call, Plan};
 use crate::error::{ReceiverError, SendError};
 use crate::plan::{Meta, Source, View};
 use crate::receiver::ReceiverInfo;
@@ -156,6 +157,32 @@ fn plan_calls<'v, S: Signal>(
     view.plan::<S::Family>()?.calls::<S::Family, S::AnySender>()
 }
 
+/// Runs `body` on each receiver of `plan` for a send of `S`, in order, until it breaks;
+/// `false` if the plan is not for `S`. A plain plan (the common case: only sync link-time
+/// receivers of the payload's own family) is walked as a list of fn pointers.
+#[inline(always)]
+fn for_each_call<'p, S: Signal>(
+    plan: &'p Plan<Meta>,
+    mut body: impl FnMut(CallOf<'p, S>, &'p ReceiverInfo, &'p Meta) -> ControlFlow<()>,
+) -> bool {
+    if let Some(plain) = plan.plain_calls::<S::Family, S::AnySender>() {
+        for (f, info, meta) in plain {
+            if body(Call::Sync(Callee::Static(f)), info, meta).is_break() {
+                break;
+            }
+        }
+    } else if let Some(calls) = plan.calls::<S::Family, S::AnySender>() {
+        for (call, info, meta) in calls {
+            if body(call, info, meta).is_break() {
+                break;
+            }
+        }
+    } else {
+        return false;
+    }
+    true
+}
+
 /// The runtime snapshot of a send, if it has runtime receivers.
 #[inline(always)]
 fn snapshot(guard: &Option<arc_swap::Guard<Option<Arc<Snapshot>>>>) -> Option<&Snapshot> {
@@ -196,7 +223,7 @@ fn send_loaded<S: Signal>(
 ) -> Result<usize, SendError> {
     let guard = loaded.dynamic();
     let view = loaded.view(snapshot(&guard));
-    let Some(calls) = plan_calls::<S>(view) else {
+    let Some(plan) = view.plan::<S::Family>() else {
         return Ok(0);
     };
     let in_transaction = loaded.may_have_phased() && transaction::is_active();
@@ -228,26 +255,27 @@ fn send_loaded<S: Signal>(
     let mut ran = 0;
     let mut failed = None;
     let phased = loaded.may_have_phased();
-    for (call, info, meta) in calls {
+    for_each_call::<S>(plan, |call, info, meta| {
         if phased && deferred_out(meta.phase, in_transaction) {
-            continue;
+            return ControlFlow::Continue(());
         }
         #[cfg(feature = "testing")]
         if view.skipped(meta) {
-            continue;
+            return ControlFlow::Continue(());
         }
         match run_sync(parent, call, info, event) {
-            None => {}
+            None => ControlFlow::Continue(()),
             Some(Ok(response)) => {
                 ran += 1;
                 sink(info, response);
+                ControlFlow::Continue(())
             }
             Some(Err(source)) => {
                 failed = Some(SendError::from_receiver(info, source));
-                break;
+                ControlFlow::Break(())
             }
         }
-    }
+    });
     span.record("receivers", ran);
     match failed {
         Some(error) => Err(error),
@@ -373,7 +401,7 @@ pub(crate) fn send_robust<S: Signal>(event: &S) -> Report<S::Output> {
     };
     let guard = loaded.dynamic();
     let view = loaded.view(snapshot(&guard));
-    let Some(calls) = plan_calls::<S>(view) else {
+    let Some(plan) = view.plan::<S::Family>() else {
         return Report::new(output, failures);
     };
     let _depth = match recursion::enter(TypeId::of::<S::Family>(), S::MAX_DEPTH) {
@@ -384,11 +412,16 @@ pub(crate) fn send_robust<S: Signal>(event: &S) -> Report<S::Output> {
     let parent = (!span.is_disabled()).then_some(&span);
     let _entered = parent.map(tracing::Span::enter);
     let in_transaction = loaded.may_have_phased() && transaction::is_active();
+    let phased = loaded.may_have_phased();
+    // A loop, not `for_each_call`: this body is too large to be inlined as a closure.
+    let Some(calls) = plan.calls::<S::Family, S::AnySender>() else {
+        return Report::new(output, failures);
+    };
     for (call, info, meta) in calls {
-        let refused = if deferred_out(meta.phase, in_transaction) {
+        let refused = if phased && deferred_out(meta.phase, in_transaction) {
             // Outside a transaction only `Rollback` receivers are left out, silently.
             in_transaction.then_some(ReceiverError::NotDeferred)
-        } else if info.is_async {
+        } else if matches!(call, Call::Async(_) | Call::AsyncAny(_)) {
             Some(ReceiverError::AsyncInSyncSend)
         } else {
             #[cfg(feature = "testing")]

@@ -233,6 +233,9 @@ pub(crate) struct Plan<M> {
     family: TypeId,
     any: TypeId,
     steps: Box<[Step<M>]>,
+    /// Every step is a sync link-time receiver of the plan's own family (kind 0): the
+    /// common case, decoded with no branch per step.
+    plain: bool,
 }
 
 /// A receiver of a plan, decoded for the send's families (`F`: the payload's, `A`: the
@@ -249,6 +252,16 @@ pub(crate) enum Call<'p, F: Family, A: Family> {
 }
 
 impl<M> Plan<M> {
+    fn new(family: TypeId, any: TypeId, steps: Box<[Step<M>]>) -> Self {
+        let plain = steps.iter().all(|step| step.kind == 0);
+        Plan {
+            family,
+            any,
+            steps,
+            plain,
+        }
+    }
+
     /// The steps decoded for a send of `F` whose any-sender family is `A`, with each
     /// receiver's info; `None` if this plan serves neither `F` nor, as a fallback, `A`.
     #[inline(always)]
@@ -268,6 +281,7 @@ impl<M> Plan<M> {
         } else {
             return None;
         };
+        let plain = self.plain && extra == 0;
         Some(self.steps.iter().map(move |step| {
             // SAFETY: `PlanBuilder::push_*` set `kind` from the receiver's tag: without `ANY`
             // the step was built for `self.family`, with `ANY` for `self.any` (`A`, checked
@@ -279,8 +293,9 @@ impl<M> Plan<M> {
             unsafe {
                 let kind = step.kind | extra;
                 // The common step first, outside the table: a sync link-time receiver of
-                // the payload's own family.
-                if kind == 0 {
+                // the payload's own family. `plain` is the same for every step, so the
+                // compiler can hoist it and run a loop with no decoding at all.
+                if plain || kind == 0 {
                     let f = std::mem::transmute::<*const (), ReceiverFn<F>>(step.ptr);
                     return (Call::Sync(Callee::Static(f)), &*step.info, &step.meta);
                 }
@@ -315,6 +330,27 @@ impl<M> Plan<M> {
                 (call, &*step.info, &step.meta)
             }
         }))
+    }
+
+    /// For a plain plan (only sync link-time receivers of its own family) used by a send
+    /// of its own family `F`: the receivers as fn pointers, with no decoding; `None`
+    /// otherwise (use [`Plan::calls`]).
+    #[inline(always)]
+    pub(crate) fn plain_calls<F: Family, A: Family>(
+        &self,
+    ) -> Option<impl Iterator<Item = (ReceiverFn<F>, &ReceiverInfo, &M)>> {
+        let fits = self.plain && self.family == TypeId::of::<F>() && self.any == TypeId::of::<A>();
+        fits.then(|| {
+            self.steps.iter().map(|step| {
+                // SAFETY: `plain` means every step has kind 0: a sync link-time receiver
+                // built for `self.family`, which is `F` (checked above); its pointer is a
+                // `ReceiverFn<F>` (see `calls`). `info` lives as long as the plan.
+                unsafe {
+                    let f = std::mem::transmute::<*const (), ReceiverFn<F>>(step.ptr);
+                    (f, &*step.info, &step.meta)
+                }
+            })
+        })
     }
 
     /// Each step's receiver and metadata, in dispatch order.
@@ -353,11 +389,7 @@ impl<M: Copy> Plan<M> {
                 meta,
             })
         });
-        Plan {
-            family: self.family,
-            any: self.any,
-            steps: steps.collect(),
-        }
+        Plan::new(self.family, self.any, steps.collect())
     }
 
     /// A copy with the other steps' metadata mapped by `map`, and the runtime receiver `f`
@@ -412,11 +444,7 @@ impl<M: Copy> Plan<M> {
             kind: step.kind | kind::ANY,
             meta: step.meta,
         });
-        Plan {
-            family,
-            any: self.any,
-            steps: steps.collect(),
-        }
+        Plan::new(family, self.any, steps.collect())
     }
 }
 
@@ -524,11 +552,7 @@ impl<M> PlanBuilder<M> {
     }
 
     pub(crate) fn build(self) -> Plan<M> {
-        Plan {
-            family: self.family,
-            any: self.any,
-            steps: self.steps.into_boxed_slice(),
-        }
+        Plan::new(self.family, self.any, self.steps.into_boxed_slice())
     }
 }
 

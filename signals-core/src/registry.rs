@@ -139,26 +139,29 @@ impl Snapshot {
 pub(crate) struct Loaded {
     registry: &'static Registry,
     pub(crate) statics: &'static StaticList,
-    state: u8,
+    /// Widened from the `u8` it was loaded from: `Loaded` is passed through memory, and a
+    /// one-byte store read back as part of a wider load stalls store forwarding (measured:
+    /// several ns per send).
+    state: usize,
 }
 
 impl Loaded {
     /// Whether any receiver (of any sender) is async: sync sends check this first.
     #[inline(always)]
     pub(crate) fn may_have_async(&self) -> bool {
-        self.state & (HAS_ASYNC_STATIC | HAS_ASYNC_DYNAMIC) != 0
+        self.state & usize::from(HAS_ASYNC_STATIC | HAS_ASYNC_DYNAMIC) != 0
     }
 
     /// Whether any receiver (of any sender) waits for a transaction phase.
     #[inline(always)]
     pub(crate) fn may_have_phased(&self) -> bool {
-        self.state & (HAS_PHASED_STATIC | HAS_PHASED_DYNAMIC) != 0
+        self.state & usize::from(HAS_PHASED_STATIC | HAS_PHASED_DYNAMIC) != 0
     }
 
     /// A snapshot of the runtime receivers, held for the whole send.
     #[inline(always)]
     pub(crate) fn dynamic(&self) -> Option<arc_swap::Guard<Option<Arc<Snapshot>>>> {
-        (self.state & HAS_DYNAMIC != 0).then(|| self.registry.dynamic.load())
+        (self.state & usize::from(HAS_DYNAMIC) != 0).then(|| self.registry.dynamic.load())
     }
 
     /// The lists and plans of a send: the runtime snapshot's if there is one, else the
@@ -181,7 +184,7 @@ impl Loaded {
 
     /// The same snapshot, owned (async sends hold it across `.await`).
     pub(crate) fn dynamic_full(&self) -> Option<Arc<Snapshot>> {
-        if self.state & HAS_DYNAMIC != 0 {
+        if self.state & usize::from(HAS_DYNAMIC) != 0 {
             self.registry.dynamic.load_full()
         } else {
             None
@@ -243,7 +246,7 @@ impl Registry {
         Some(Loaded {
             registry: self,
             statics,
-            state,
+            state: usize::from(state),
         })
     }
 

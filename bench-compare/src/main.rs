@@ -1096,8 +1096,56 @@ fn from_tsv(text: &str) -> Vec<Row> {
         .collect()
 }
 
+/// `--count CASE N ITERS`: runs one case `ITERS` times and nothing else, for instruction
+/// counting (`valgrind --tool=callgrind`, then the difference between two `ITERS`): exact
+/// where timings on a shared host are not. Cases: `direct`, `dyn_vec`, `fn_list` (the
+/// baselines), `static`, `robust`, `dynamic`, `async_sync`, `async_async`.
+fn count(case: &str, n: usize, iters: usize) {
+    let e = PLAIN;
+    let _connections;
+    let run: Box<dyn Fn()> = match case {
+        "direct" => {
+            let f = direct(n);
+            Box::new(move || f(black_box(&e)))
+        }
+        "dyn_vec" => {
+            let v = dyn_vec(n);
+            Box::new(move || send_dyn_vec(black_box(&v), black_box(&e)))
+        }
+        "fn_list" => {
+            let v = fn_list(n);
+            Box::new(move || drop(black_box(send_fn_list(black_box(&v), black_box(&e)))))
+        }
+        "static" => Box::new(send_static(n)),
+        "robust" => Box::new(move || match n {
+            1 => drop(black_box(send_robust(black_box(&st1::EVENT)))),
+            10 => drop(black_box(send_robust(black_box(&st10::EVENT)))),
+            _ => drop(black_box(send_robust(black_box(&st100::EVENT)))),
+        }),
+        "dynamic" => {
+            _connections = dynamic::connect(n);
+            Box::new(|| drop(black_box(send(black_box(&dynamic::EVENT)))))
+        }
+        "async_sync" => Box::new(send_async_sync_receivers(n)),
+        "async_async" => Box::new(send_async_async_receivers(n).0),
+        other => panic!("unknown case {other}"),
+    };
+    for _ in 0..iters {
+        run();
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--count") {
+        let arg = |i: usize| args.get(i).expect("--count CASE N ITERS");
+        count(
+            arg(1),
+            arg(2).parse().expect("N"),
+            arg(3).parse().expect("ITERS"),
+        );
+        return;
+    }
     let mut runs = 3;
     let mut once = false;
     let mut tsv = false;

@@ -250,7 +250,7 @@ fn send_loaded<S: Signal>(
     let _depth = recursion::enter(TypeId::of::<S::Family>(), S::MAX_DEPTH)
         .map_err(|too_deep| too_deep_error::<S>(too_deep))?;
     let span = trace::send_span::<S>("sync");
-    let parent = (!span.is_disabled()).then_some(&span);
+    let parent = span.as_ref();
     let _entered = parent.map(tracing::Span::enter);
     let mut ran = 0;
     let mut failed = None;
@@ -276,7 +276,7 @@ fn send_loaded<S: Signal>(
             }
         }
     });
-    span.record("receivers", ran);
+    trace::record_receivers(parent, ran);
     match failed {
         Some(error) => Err(error),
         None => Ok(ran),
@@ -409,43 +409,83 @@ pub(crate) fn send_robust<S: Signal>(event: &S) -> Report<S::Output> {
         Err(too_deep) => return Report::stopped(output, too_deep_error::<S>(too_deep)),
     };
     let span = trace::send_span::<S>("robust");
-    let parent = (!span.is_disabled()).then_some(&span);
+    let parent = span.as_ref();
     let _entered = parent.map(tracing::Span::enter);
-    let in_transaction = loaded.may_have_phased() && transaction::is_active();
-    let phased = loaded.may_have_phased();
-    // A loop, not `for_each_call`: this body is too large to be inlined as a closure.
-    let Some(calls) = plan.calls::<S::Family, S::AnySender>() else {
-        return Report::new(output, failures);
+    let robust = Robust {
+        event,
+        view,
+        parent,
+        phased: loaded.may_have_phased(),
+        in_transaction: loaded.may_have_phased() && transaction::is_active(),
     };
-    for (call, info, meta) in calls {
-        let refused = if phased && deferred_out(meta.phase, in_transaction) {
-            // Outside a transaction only `Rollback` receivers are left out, silently.
-            in_transaction.then_some(ReceiverError::NotDeferred)
-        } else if matches!(call, Call::Async(_) | Call::AsyncAny(_)) {
-            Some(ReceiverError::AsyncInSyncSend)
-        } else {
-            #[cfg(feature = "testing")]
-            if view.skipped(meta) {
-                continue;
-            }
-            match catch_unwind(AssertUnwindSafe(|| run_sync(parent, call, info, event))) {
-                Ok(None) => continue,
-                Ok(Some(Ok(response))) => {
-                    output.collect(info, response);
-                    position += 1;
-                    continue;
-                }
-                Ok(Some(Err(error))) => Some(ReceiverError::Failed(error)),
-                Err(panic) => Some(panic_error(panic)),
-            }
-        };
-        if let Some(error) = refused {
-            record_failure(&mut failures, info, position, error);
-            position += 1;
+    // Two loops, one per iterator type (a plain plan's fn pointers need no decoding);
+    // `Robust::run` is a function, not a closure, so it is inlined in both.
+    if let Some(plain) = plan.plain_calls::<S::Family, S::AnySender>() {
+        for (f, info, meta) in plain {
+            let call = Call::Sync(Callee::Static(f));
+            robust.run(call, info, meta, &mut output, &mut failures, &mut position);
+        }
+    } else if let Some(calls) = plan.calls::<S::Family, S::AnySender>() {
+        for (call, info, meta) in calls {
+            robust.run(call, info, meta, &mut output, &mut failures, &mut position);
         }
     }
-    span.record("receivers", position);
+    trace::record_receivers(parent, position);
     Report::new(output, failures)
+}
+
+/// What a robust sync send needs for each receiver.
+struct Robust<'e, 'v, S> {
+    event: &'e S,
+    view: View<'v>,
+    parent: Option<&'e tracing::Span>,
+    phased: bool,
+    in_transaction: bool,
+}
+
+impl<S: Signal> Robust<'_, '_, S> {
+    /// Runs one receiver, catching its panic; records its response or failure.
+    #[inline(always)]
+    fn run(
+        &self,
+        call: CallOf<'_, S>,
+        info: &ReceiverInfo,
+        meta: &Meta,
+        output: &mut S::Output,
+        failures: &mut Vec<Failure>,
+        position: &mut usize,
+    ) {
+        let error = if self.phased && deferred_out(meta.phase, self.in_transaction) {
+            // Outside a transaction only `Rollback` receivers are left out, silently.
+            match self.in_transaction {
+                true => ReceiverError::NotDeferred,
+                false => return,
+            }
+        } else if matches!(call, Call::Async(_) | Call::AsyncAny(_)) {
+            ReceiverError::AsyncInSyncSend
+        } else {
+            #[cfg(feature = "testing")]
+            if self.view.skipped(meta) {
+                return;
+            }
+            let _ = self.view;
+            let event = self.event;
+            match catch_unwind(AssertUnwindSafe(|| {
+                run_sync(self.parent, call, info, event)
+            })) {
+                Ok(None) => return,
+                Ok(Some(Ok(response))) => {
+                    output.collect(info, response);
+                    *position += 1;
+                    return;
+                }
+                Ok(Some(Err(error))) => ReceiverError::Failed(error),
+                Err(panic) => panic_error(panic),
+            }
+        };
+        record_failure(failures, info, *position, error);
+        *position += 1;
+    }
 }
 
 /// The owned snapshot an async send holds across `.await`s.
@@ -584,7 +624,7 @@ where
         recursion::check_entered(family, S::MAX_DEPTH)
             .map_err(|too_deep| too_deep_error::<S>(too_deep))?;
         let span = trace::send_span::<S>("async");
-        let parent = (!span.is_disabled()).then_some(&span);
+        let parent = span.as_ref();
         let mut output = S::Output::default();
         let mut ran = 0;
         match concurrency {
@@ -639,7 +679,7 @@ where
                 }
             }
         }
-        span.record("receivers", ran);
+        trace::record_receivers(parent, ran);
         Ok(output)
     })
 }
@@ -664,7 +704,7 @@ where
         }
         let not_deferred = held.phased::<S>();
         let span = trace::send_span::<S>("async_robust");
-        let parent = (!span.is_disabled()).then_some(&span);
+        let parent = span.as_ref();
         let mut output = S::Output::default();
         let mut failures = Vec::new();
         let outcomes: Vec<(&ReceiverInfo, RobustOutcome<S::Response>)> = match concurrency {
@@ -720,7 +760,7 @@ where
             }
             position += 1;
         }
-        span.record("receivers", position);
+        trace::record_receivers(parent, position);
         Report::new(output, failures)
     })
 }

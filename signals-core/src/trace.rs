@@ -21,12 +21,19 @@ use tracing::field::Empty;
 use crate::receiver::ReceiverInfo;
 use crate::signal::Signal;
 
-/// The span of one send (disabled, and free, when nobody listens).
+/// The span of one send; `None` (and nothing to record or drop) when `DEBUG` is off for
+/// every subscriber. A span that is built but disabled by a filter is `Some`.
 #[inline(always)]
-pub(crate) fn send_span<S: Signal>(mode: &'static str) -> Span {
+pub(crate) fn send_span<S: Signal>(mode: &'static str) -> Option<Span> {
     if !tracing::level_enabled!(tracing::Level::DEBUG) {
-        return Span::none();
+        return None;
     }
+    let span = send_span_enabled::<S>(mode);
+    (!span.is_disabled()).then_some(span)
+}
+
+#[inline(never)]
+fn send_span_enabled<S: Signal>(mode: &'static str) -> Span {
     tracing::debug_span!(
         target: "signals_core::dispatch",
         "signal.send",
@@ -62,5 +69,13 @@ pub(crate) fn outcome_of<R, E>(result: &Option<Result<R, E>>) -> &'static str {
     match result {
         Some(Ok(_)) | None => "ok",
         Some(Err(_)) => "error",
+    }
+}
+
+/// Records how many receivers a send ran on its span, if it has one.
+#[inline(always)]
+pub(crate) fn record_receivers(span: Option<&Span>, ran: usize) {
+    if let Some(span) = span {
+        span.record("receivers", ran);
     }
 }

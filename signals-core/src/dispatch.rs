@@ -158,16 +158,23 @@ fn plan_calls<'v, S: Signal>(
 }
 
 /// Runs `body` on each receiver of `plan` for a send of `S`, in order, until it breaks;
-/// `false` if the plan is not for `S`. A plain plan (the common case: only sync link-time
-/// receivers of the payload's own family) is walked as a list of fn pointers.
+/// `false` if the plan is not for `S`. A plan of sync receivers of the payload's own family
+/// (the common case) is walked with no decoding: a list of fn pointers when they are all
+/// link-time, one static-or-runtime compare per step otherwise.
 #[inline(always)]
 fn for_each_call<'p, S: Signal>(
     plan: &'p Plan<Meta>,
     mut body: impl FnMut(CallOf<'p, S>, &'p ReceiverInfo, &'p Meta) -> ControlFlow<()>,
 ) -> bool {
-    if let Some(plain) = plan.plain_calls::<S::Family, S::AnySender>() {
+    if let Some(plain) = plan.static_calls::<S::Family, S::AnySender>() {
         for (f, info, meta) in plain {
             if body(Call::Sync(Callee::Static(f)), info, meta).is_break() {
+                break;
+            }
+        }
+    } else if let Some(sync) = plan.sync_calls::<S::Family, S::AnySender>() {
+        for (callee, info, meta) in sync {
+            if body(Call::Sync(callee), info, meta).is_break() {
                 break;
             }
         }
@@ -420,9 +427,14 @@ pub(crate) fn send_robust<S: Signal>(event: &S) -> Report<S::Output> {
     };
     // Two loops, one per iterator type (a plain plan's fn pointers need no decoding);
     // `Robust::run` is a function, not a closure, so it is inlined in both.
-    if let Some(plain) = plan.plain_calls::<S::Family, S::AnySender>() {
+    if let Some(plain) = plan.static_calls::<S::Family, S::AnySender>() {
         for (f, info, meta) in plain {
             let call = Call::Sync(Callee::Static(f));
+            robust.run(call, info, meta, &mut output, &mut failures, &mut position);
+        }
+    } else if let Some(sync) = plan.sync_calls::<S::Family, S::AnySender>() {
+        for (callee, info, meta) in sync {
+            let call = Call::Sync(callee);
             robust.run(call, info, meta, &mut output, &mut failures, &mut position);
         }
     } else if let Some(calls) = plan.calls::<S::Family, S::AnySender>() {

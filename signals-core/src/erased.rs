@@ -234,8 +234,11 @@ pub(crate) struct Plan<M> {
     any: TypeId,
     steps: Box<[Step<M>]>,
     /// Every step is a sync link-time receiver of the plan's own family (kind 0): the
-    /// common case, decoded with no branch per step.
+    /// common case, a list of fn pointers ([`Plan::static_calls`]).
     plain: bool,
+    /// Every step is a sync receiver of the plan's own family, link-time or runtime (kind 0
+    /// or `DYNAMIC`): decoded with one compare per step ([`Plan::sync_calls`]).
+    sync_only: bool,
 }
 
 /// A receiver of a plan, decoded for the send's families (`F`: the payload's, `A`: the
@@ -254,11 +257,15 @@ pub(crate) enum Call<'p, F: Family, A: Family> {
 impl<M> Plan<M> {
     fn new(family: TypeId, any: TypeId, steps: Box<[Step<M>]>) -> Self {
         let plain = steps.iter().all(|step| step.kind == 0);
+        let sync_only = steps
+            .iter()
+            .all(|step| step.kind == 0 || step.kind == kind::DYNAMIC);
         Plan {
             family,
             any,
             steps,
             plain,
+            sync_only,
         }
     }
 
@@ -334,9 +341,9 @@ impl<M> Plan<M> {
 
     /// For a plain plan (only sync link-time receivers of its own family) used by a send
     /// of its own family `F`: the receivers as fn pointers, with no decoding; `None`
-    /// otherwise (use [`Plan::calls`]).
+    /// otherwise.
     #[inline(always)]
-    pub(crate) fn plain_calls<F: Family, A: Family>(
+    pub(crate) fn static_calls<F: Family, A: Family>(
         &self,
     ) -> Option<impl Iterator<Item = (ReceiverFn<F>, &ReceiverInfo, &M)>> {
         let fits = self.plain && self.family == TypeId::of::<F>() && self.any == TypeId::of::<A>();
@@ -348,6 +355,33 @@ impl<M> Plan<M> {
                 unsafe {
                     let f = std::mem::transmute::<*const (), ReceiverFn<F>>(step.ptr);
                     (f, &*step.info, &step.meta)
+                }
+            })
+        })
+    }
+
+    /// For a plan of sync receivers of its own family only (link-time or runtime) used by a
+    /// send of `F`: the receivers as [`Callee`]s, told apart by one compare; `None`
+    /// otherwise (use [`Plan::calls`]).
+    #[inline(always)]
+    pub(crate) fn sync_calls<F: Family, A: Family>(
+        &self,
+    ) -> Option<impl Iterator<Item = (Callee<'_, F>, &ReceiverInfo, &M)>> {
+        let fits =
+            self.sync_only && self.family == TypeId::of::<F>() && self.any == TypeId::of::<A>();
+        fits.then(|| {
+            self.steps.iter().map(|step| {
+                // SAFETY: `sync_only` means every step has kind 0 or `DYNAMIC`: a sync
+                // receiver built for `self.family`, which is `F` (checked above), so its
+                // pointer is a `ReceiverFn<F>` or a `Box<DynFn<F>>` (see `calls`). The
+                // pointers are valid as long as the plan.
+                unsafe {
+                    let callee = if step.kind == 0 {
+                        Callee::Static(std::mem::transmute::<*const (), ReceiverFn<F>>(step.ptr))
+                    } else {
+                        Callee::Dynamic(&**step.ptr.cast::<Box<DynFn<F>>>())
+                    };
+                    (callee, &*step.info, &step.meta)
                 }
             })
         })
@@ -766,6 +800,49 @@ mod tests {
         assert!(run_plan::<AnyPing, AnyPing>(&plan, 8).is_none());
         assert!(run_plan::<PingFamily, PingFamily>(&plan, 8).is_none());
         drop(plan);
+    }
+
+    #[test]
+    fn plans_of_sync_receivers_of_their_own_family_decode_without_the_table() {
+        let family = TypeId::of::<PingFamily>();
+        let any = TypeId::of::<AnyPing>();
+        let mut statics = PlanBuilder::new(family, any, 1);
+        statics.push_static(&ErasedFn::new::<PingFamily>(double), &INFO_DOUBLE, 1u8);
+        let statics = statics.build();
+        let n = 4;
+        let fns: Vec<u32> = statics
+            .static_calls::<PingFamily, AnyPing>()
+            .expect("only sync link-time receivers")
+            .map(|(f, _, _)| f(&Ping(&n)).unwrap())
+            .collect();
+        assert_eq!(fns, [8]);
+        assert!(statics.static_calls::<AnyPing, AnyPing>().is_none());
+
+        let closure = ErasedDyn::new::<PingFamily>(Box::new(|p: &Ping<'_>| Ok(*p.0 + 1)));
+        let closure_info = info("closure");
+        let mut mixed = PlanBuilder::new(family, any, 2);
+        mixed.push_static(&ErasedFn::new::<PingFamily>(double), &INFO_DOUBLE, 1u8);
+        // SAFETY: `closure` and its info outlive `mixed`.
+        unsafe { mixed.push_dynamic(&closure, &closure_info, 2) };
+        let mixed = mixed.build();
+        assert!(
+            mixed.static_calls::<PingFamily, AnyPing>().is_none(),
+            "has a closure"
+        );
+        let calls: Vec<(u32, u8)> = mixed
+            .sync_calls::<PingFamily, AnyPing>()
+            .expect("only sync receivers of its own family")
+            .map(|(callee, _, meta)| (callee.call(&Ping(&n)).unwrap(), *meta))
+            .collect();
+        assert_eq!(calls, [(8, 1), (5, 2)]);
+
+        // An any-sender step (or an async one) sends the plan through the general decoding.
+        let mut general = PlanBuilder::new(family, any, 2);
+        general.push_static(&ErasedFn::new::<AnyPing>(plus_ten), &INFO_ANY, 1u8);
+        let general = general.build();
+        assert!(general.sync_calls::<PingFamily, AnyPing>().is_none());
+        assert!(general.static_calls::<PingFamily, AnyPing>().is_none());
+        drop(mixed);
     }
 
     #[test]

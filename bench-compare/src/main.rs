@@ -1099,7 +1099,8 @@ fn from_tsv(text: &str) -> Vec<Row> {
 /// `--count CASE N ITERS`: runs one case `ITERS` times and nothing else, for instruction
 /// counting (`valgrind --tool=callgrind`, then the difference between two `ITERS`): exact
 /// where timings on a shared host are not. Cases: `direct`, `dyn_vec`, `fn_list` (the
-/// baselines), `static`, `robust`, `dynamic`, `async_sync`, `async_async`.
+/// baselines), `async_vec` (the async floor), `static`, `robust`, `dynamic`, `async_sync`,
+/// `async_async`.
 fn count(case: &str, n: usize, iters: usize) {
     let e = PLAIN;
     let _connections;
@@ -1115,6 +1116,10 @@ fn count(case: &str, n: usize, iters: usize) {
         "fn_list" => {
             let v = fn_list(n);
             Box::new(move || drop(black_box(send_fn_list(black_box(&v), black_box(&e)))))
+        }
+        "async_vec" => {
+            let v = async_vec(n);
+            Box::new(move || block_on(send_async_vec(black_box(&v), black_box(&e))))
         }
         "static" => Box::new(send_static(n)),
         "robust" => Box::new(move || match n {

@@ -1122,6 +1122,8 @@ fn count(case: &str, n: usize, iters: usize) {
             Box::new(move || block_on(send_async_vec(black_box(&v), black_box(&e))))
         }
         "static" => Box::new(send_static(n)),
+        "filter" => Box::new(filter::sender(n, true)),
+        "filter_none" => Box::new(filter::sender(n, false)),
         "robust" => Box::new(move || match n {
             1 => drop(black_box(send_robust(black_box(&st1::EVENT)))),
             10 => drop(black_box(send_robust(black_box(&st10::EVENT)))),

@@ -11,7 +11,6 @@
 //! `send_async_robust`) differ only in what they do with each receiver and its outcome.
 
 use std::any::TypeId;
-use std::ops::ControlFlow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
@@ -157,37 +156,37 @@ fn plan_calls<'v, S: Signal>(
     view.plan::<S::Family>()?.calls::<S::Family, S::AnySender>()
 }
 
-/// Runs `body` on each receiver of `plan` for a send of `S`, in order, until it breaks;
-/// `false` if the plan is not for `S`. A plan of sync receivers of the payload's own family
-/// (the common case) is walked with no decoding: a list of fn pointers when they are all
-/// link-time, one static-or-runtime compare per step otherwise.
-#[inline(always)]
-fn for_each_call<'p, S: Signal>(
-    plan: &'p Plan<Meta>,
-    mut body: impl FnMut(CallOf<'p, S>, &'p ReceiverInfo, &'p Meta) -> ControlFlow<()>,
-) -> bool {
-    if let Some(plain) = plan.static_calls::<S::Family, S::AnySender>() {
-        for (f, info, meta) in plain {
-            if body(Call::Sync(Callee::Static(f)), info, meta).is_break() {
-                break;
+/// Runs `$body` (a loop body: `continue` and `break` work) on each receiver of `$plan` for
+/// a send of `$S`, in order, with the receiver's call, info and plan metadata bound to the
+/// three names. A plan of sync receivers of the payload's own family (the common case) is
+/// walked with no decoding: as fn pointers when they are all link-time, with one
+/// link-time-or-runtime compare per step otherwise. A macro, so that the body is inlined
+/// in each of the three loops (a closure called from three places is not always).
+macro_rules! for_each_call {
+    ($plan:expr, $S:ty, |$call:ident, $info:ident, $meta:ident| $body:block) => {{
+        let plan: &Plan<Meta> = $plan;
+        if let Some(steps) =
+            plan.static_calls::<<$S as Signal>::Family, <$S as Signal>::AnySender>()
+        {
+            for (f, $info, $meta) in steps {
+                let $call: CallOf<'_, $S> = Call::Sync(Callee::Static(f));
+                $body
+            }
+        } else if let Some(steps) =
+            plan.sync_calls::<<$S as Signal>::Family, <$S as Signal>::AnySender>()
+        {
+            for (callee, $info, $meta) in steps {
+                let $call: CallOf<'_, $S> = Call::Sync(callee);
+                $body
+            }
+        } else if let Some(steps) =
+            plan.calls::<<$S as Signal>::Family, <$S as Signal>::AnySender>()
+        {
+            for ($call, $info, $meta) in steps {
+                $body
             }
         }
-    } else if let Some(sync) = plan.sync_calls::<S::Family, S::AnySender>() {
-        for (callee, info, meta) in sync {
-            if body(Call::Sync(callee), info, meta).is_break() {
-                break;
-            }
-        }
-    } else if let Some(calls) = plan.calls::<S::Family, S::AnySender>() {
-        for (call, info, meta) in calls {
-            if body(call, info, meta).is_break() {
-                break;
-            }
-        }
-    } else {
-        return false;
-    }
-    true
+    }};
 }
 
 /// The runtime snapshot of a send, if it has runtime receivers.
@@ -262,24 +261,23 @@ fn send_loaded<S: Signal>(
     let mut ran = 0;
     let mut failed = None;
     let phased = loaded.may_have_phased();
-    for_each_call::<S>(plan, |call, info, meta| {
+    for_each_call!(plan, S, |call, info, meta| {
         if phased && deferred_out(meta.phase, in_transaction) {
-            return ControlFlow::Continue(());
+            continue;
         }
         #[cfg(feature = "testing")]
         if view.skipped(meta) {
-            return ControlFlow::Continue(());
+            continue;
         }
         match run_sync(parent, call, info, event) {
-            None => ControlFlow::Continue(()),
+            None => {}
             Some(Ok(response)) => {
                 ran += 1;
                 sink(info, response);
-                ControlFlow::Continue(())
             }
             Some(Err(source)) => {
                 failed = Some(SendError::from_receiver(info, source));
-                ControlFlow::Break(())
+                break;
             }
         }
     });
@@ -425,23 +423,9 @@ pub(crate) fn send_robust<S: Signal>(event: &S) -> Report<S::Output> {
         phased: loaded.may_have_phased(),
         in_transaction: loaded.may_have_phased() && transaction::is_active(),
     };
-    // Two loops, one per iterator type (a plain plan's fn pointers need no decoding);
-    // `Robust::run` is a function, not a closure, so it is inlined in both.
-    if let Some(plain) = plan.static_calls::<S::Family, S::AnySender>() {
-        for (f, info, meta) in plain {
-            let call = Call::Sync(Callee::Static(f));
-            robust.run(call, info, meta, &mut output, &mut failures, &mut position);
-        }
-    } else if let Some(sync) = plan.sync_calls::<S::Family, S::AnySender>() {
-        for (callee, info, meta) in sync {
-            let call = Call::Sync(callee);
-            robust.run(call, info, meta, &mut output, &mut failures, &mut position);
-        }
-    } else if let Some(calls) = plan.calls::<S::Family, S::AnySender>() {
-        for (call, info, meta) in calls {
-            robust.run(call, info, meta, &mut output, &mut failures, &mut position);
-        }
-    }
+    for_each_call!(plan, S, |call, info, meta| {
+        robust.run(call, info, meta, &mut output, &mut failures, &mut position);
+    });
     trace::record_receivers(parent, position);
     Report::new(output, failures)
 }

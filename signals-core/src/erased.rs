@@ -1,4 +1,4 @@
-//! Type erasure for receivers: the only `unsafe` code in the crate.
+//! Type erasure for receivers: every `unsafe` operation in the crate.
 //!
 //! A signal keeps one registry for all of its senders, so the registry holds receivers of
 //! several concrete payload types (`PostSave<User>`, `PostSave<Article>`, the any-sender
@@ -7,6 +7,13 @@
 //! and [`ErasedDyn::get`] compare the tag first and return `None` on a mismatch. That check
 //! is the whole safety argument, and it lives here so it can be audited (and run under
 //! Miri) in one place.
+//!
+//! The send path does not check a tag per receiver: it walks a [`Plan`], the receivers of
+//! one family checked once when the plan was built ([`PlanBuilder`] reads each tag), whose
+//! families [`Plan::calls`] compares once per send. A plan holds raw pointers to the
+//! runtime closures it calls, so adding one is an `unsafe fn` with a lifetime contract;
+//! its callers (`plan.rs`, `registry.rs`, which store each plan beside the list that owns
+//! those closures) state why it holds.
 //!
 //! Why not `Box<dyn Any>`: a static receiver is a plain `fn` pointer in a `static`; erasing
 //! it costs nothing and calling it back is one indirect call, where `dyn Any` adds a

@@ -9,8 +9,11 @@
 //! and runs it: receivers of other senders cost nothing, and each step is one indirect
 //! call.
 //!
-//! Link-time plans are built once, with the link-time list; runtime plans are rebuilt by
-//! every `connect` and `disconnect`, in the snapshot they publish.
+//! Link-time plans are built once, with the link-time list ([`Plans::build`]). Each
+//! `connect` and `disconnect` derives the next plans from the current ones
+//! ([`Plans::inserted`], [`Plans::removed`]: copy the dense steps, add or drop one), in the
+//! snapshot it publishes, without visiting the other receivers; a test checks that this
+//! always equals a full rebuild.
 
 use std::any::TypeId;
 use std::sync::Arc;
@@ -410,8 +413,7 @@ mod tests {
         let statics: &'static [StaticSlot] = &*STATICS;
         let names: Vec<&'static str> = NAMES[..rounds].iter().map(String::as_str).collect();
         let mut rng = fastrand::Rng::with_seed(6);
-        // SAFETY (all `build`/`inserted` calls below): `entries` keeps every runtime entry
-        // the plans point into alive until the plans are dropped at the end of each round.
+        // SAFETY: no runtime entries.
         let mut plans = unsafe { Plans::build(statics, &[], any) };
         let mut entries: Vec<Arc<DynEntry>> = Vec::new();
         let mut seen = [0usize; 3];
@@ -427,6 +429,9 @@ mod tests {
                     scope: 0,
                 });
                 let at = entries.partition_point(|d| d.info.priority >= priority);
+                // SAFETY: `entries` keeps `entry` and every entry the old plans point into
+                // alive while `plans` is used; a removed entry is first removed from the
+                // plans.
                 plans = unsafe { plans.inserted(&entry, at, any) };
                 entries.insert(at, entry);
             } else {
@@ -434,6 +439,7 @@ mod tests {
                 plans = plans.removed(at);
                 entries.remove(at);
             }
+            // SAFETY: `full` is dropped before `entries` changes again.
             let full = unsafe { Plans::build(statics, &entries, any) };
             assert_same(&plans, &full, step);
         }

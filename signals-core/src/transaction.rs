@@ -25,7 +25,7 @@
 //! the send. Senders that own their data send with [`send_owned`] (the ORM integration
 //! does: its hooks get the saved row by value). A plain `send()` inside a transaction that
 //! would reach a deferred receiver fails with
-//! [`SendError::NotDeferrable`](crate::SendError::NotDeferrable) before running anything,
+//! [`SendError::NotDeferrable`] before running anything,
 //! rather than delivering too early or silently dropping the delivery.
 //!
 //! Deliveries are robust: a failing or panicking deferred receiver is logged and reported

@@ -213,11 +213,13 @@ fn send_with_mode<S: Signal>(
 ) -> Result<usize, SendError> {
     #[cfg(feature = "testing")]
     crate::testing::on_send(event);
-    // The fast path (nobody listens) stays inline in the caller; the rest does not.
+    // The fast path (nobody listens) stays inline in the caller; the rest does not, and
+    // returns its (rare) error boxed so that its result fits in two registers.
     let Some(loaded) = load::<S>() else {
         return Ok(0);
     };
-    send_loaded(event, sink, owned, loaded)
+    let (registry, statics, state) = loaded.into_parts();
+    send_loaded(event, sink, owned, registry, statics, state).map_err(|error| *error)
 }
 
 #[inline(never)]
@@ -225,8 +227,11 @@ fn send_loaded<S: Signal>(
     event: &S,
     mut sink: impl FnMut(&ReceiverInfo, S::Response),
     owned: bool,
-    loaded: Loaded,
-) -> Result<usize, SendError> {
+    registry: &'static crate::registry::Registry,
+    statics: &'static StaticList,
+    state: usize,
+) -> Result<usize, Box<SendError>> {
+    let loaded = Loaded::from_parts(registry, statics, state);
     let guard = loaded.dynamic();
     let view = loaded.view(snapshot(&guard));
     let Some(plan) = view.plan::<S::Family>() else {
@@ -236,10 +241,10 @@ fn send_loaded<S: Signal>(
     if in_transaction && !owned {
         let receivers = matching::<S>(view, |info| info.phase != Phase::Immediate);
         if !receivers.is_empty() {
-            return Err(SendError::NotDeferrable {
+            return Err(Box::new(SendError::NotDeferrable {
                 signal: S::NAME,
                 receivers,
-            });
+            }));
         }
     }
     if loaded.may_have_async() {
@@ -247,14 +252,14 @@ fn send_loaded<S: Signal>(
             info.is_async && !deferred_out(info.phase, in_transaction)
         });
         if !receivers.is_empty() {
-            return Err(SendError::AsyncReceivers {
+            return Err(Box::new(SendError::AsyncReceivers {
                 signal: S::NAME,
                 receivers,
-            });
+            }));
         }
     }
     let _depth = recursion::enter(TypeId::of::<S::Family>(), S::MAX_DEPTH)
-        .map_err(|too_deep| too_deep_error::<S>(too_deep))?;
+        .map_err(|too_deep| Box::new(too_deep_error::<S>(too_deep)))?;
     let span = trace::send_span::<S>("sync");
     let parent = span.as_ref();
     let _entered = parent.map(tracing::Span::enter);
@@ -283,7 +288,7 @@ fn send_loaded<S: Signal>(
     });
     trace::record_receivers(parent, ran);
     match failed {
-        Some(error) => Err(error),
+        Some(error) => Err(Box::new(error)),
         None => Ok(ran),
     }
 }

@@ -146,6 +146,27 @@ pub(crate) struct Loaded {
 }
 
 impl Loaded {
+    /// The parts of `self`, to pass to an outlined function in registers (a 3-word struct
+    /// is passed through memory).
+    #[inline(always)]
+    pub(crate) fn into_parts(self) -> (&'static Registry, &'static StaticList, usize) {
+        (self.registry, self.statics, self.state)
+    }
+
+    /// `Loaded` back from [`Loaded::into_parts`].
+    #[inline(always)]
+    pub(crate) fn from_parts(
+        registry: &'static Registry,
+        statics: &'static StaticList,
+        state: usize,
+    ) -> Self {
+        Loaded {
+            registry,
+            statics,
+            state,
+        }
+    }
+
     /// Whether any receiver (of any sender) is async: sync sends check this first.
     #[inline(always)]
     pub(crate) fn may_have_async(&self) -> bool {

@@ -213,25 +213,37 @@ fn send_with_mode<S: Signal>(
 ) -> Result<usize, SendError> {
     #[cfg(feature = "testing")]
     crate::testing::on_send(event);
-    // The fast path (nobody listens) stays inline in the caller; the rest does not, and
-    // returns its (rare) error boxed so that its result fits in two registers.
+    // The fast path (nobody listens) stays inline in the caller; the rest does not.
     let Some(loaded) = load::<S>() else {
         return Ok(0);
     };
     let (registry, statics, state) = loaded.into_parts();
-    send_loaded(event, sink, owned, registry, statics, state).map_err(|error| *error)
+    send_with_loaded(event, sink, owned, registry, statics, state).map_err(|error| *error)
 }
 
+/// `send_with` once there are receivers (outlined; its rare error boxed so that its result
+/// fits in two registers).
 #[inline(never)]
-fn send_loaded<S: Signal>(
+fn send_with_loaded<S: Signal>(
     event: &S,
-    mut sink: impl FnMut(&ReceiverInfo, S::Response),
+    sink: impl FnMut(&ReceiverInfo, S::Response),
     owned: bool,
     registry: &'static crate::registry::Registry,
     statics: &'static StaticList,
     state: usize,
 ) -> Result<usize, Box<SendError>> {
     let loaded = Loaded::from_parts(registry, statics, state);
+    send_loaded(event, sink, owned, loaded).map_err(Box::new)
+}
+
+/// The sync send's walk, shared by `send` and `send_with` (inlined in each).
+#[inline(always)]
+fn send_loaded<S: Signal>(
+    event: &S,
+    mut sink: impl FnMut(&ReceiverInfo, S::Response),
+    owned: bool,
+    loaded: Loaded,
+) -> Result<usize, SendError> {
     let guard = loaded.dynamic();
     let view = loaded.view(snapshot(&guard));
     let Some(plan) = view.plan::<S::Family>() else {
@@ -241,10 +253,10 @@ fn send_loaded<S: Signal>(
     if in_transaction && !owned {
         let receivers = matching::<S>(view, |info| info.phase != Phase::Immediate);
         if !receivers.is_empty() {
-            return Err(Box::new(SendError::NotDeferrable {
+            return Err(SendError::NotDeferrable {
                 signal: S::NAME,
                 receivers,
-            }));
+            });
         }
     }
     if loaded.may_have_async() {
@@ -252,14 +264,14 @@ fn send_loaded<S: Signal>(
             info.is_async && !deferred_out(info.phase, in_transaction)
         });
         if !receivers.is_empty() {
-            return Err(Box::new(SendError::AsyncReceivers {
+            return Err(SendError::AsyncReceivers {
                 signal: S::NAME,
                 receivers,
-            }));
+            });
         }
     }
     let _depth = recursion::enter(TypeId::of::<S::Family>(), S::MAX_DEPTH)
-        .map_err(|too_deep| Box::new(too_deep_error::<S>(too_deep)))?;
+        .map_err(|too_deep| too_deep_error::<S>(too_deep))?;
     let span = trace::send_span::<S>("sync");
     let parent = span.as_ref();
     let _entered = parent.map(tracing::Span::enter);
@@ -288,7 +300,7 @@ fn send_loaded<S: Signal>(
     });
     trace::record_receivers(parent, ran);
     match failed {
-        Some(error) => Err(Box::new(error)),
+        Some(error) => Err(error),
         None => Ok(ran),
     }
 }
@@ -362,8 +374,28 @@ fn traced_call<R>(
 
 #[inline]
 pub(crate) fn send<S: Signal>(event: &S) -> Result<S::Output, SendError> {
+    #[cfg(feature = "testing")]
+    crate::testing::on_send(event);
+    // Nobody listens: one load, and nothing here needs a saved register, because the rest
+    // is a tail call to a function that returns the caller's own result.
+    let Some(loaded) = load::<S>() else {
+        return Ok(S::Output::default());
+    };
+    let (registry, statics, state) = loaded.into_parts();
+    send_collect(event, registry, statics, state)
+}
+
+/// `send` once there are receivers: collects their responses into the signal's output.
+#[inline(never)]
+fn send_collect<S: Signal>(
+    event: &S,
+    registry: &'static crate::registry::Registry,
+    statics: &'static StaticList,
+    state: usize,
+) -> Result<S::Output, SendError> {
     let mut output = S::Output::default();
-    send_with(event, |info, response| output.collect(info, response))?;
+    let loaded = Loaded::from_parts(registry, statics, state);
+    send_loaded(event, |info, r| output.collect(info, r), false, loaded)?;
     Ok(output)
 }
 

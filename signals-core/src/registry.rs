@@ -6,8 +6,8 @@
 //! * `state`: one atomic byte saying whether the link-time list was built and whether any
 //!   receiver exists. A send to a signal nobody listens to stops here.
 //! * `statics`: the link-time receivers, collected from `inventory` and sorted once, with
-//!   their per-family [plans](crate::plan).
-//! * `dynamic`: a [`Snapshot`] of the runtime receivers (an immutable sorted list) and of
+//!   their per-family dispatch plans.
+//! * `dynamic`: a snapshot of the runtime receivers (an immutable sorted list) and of
 //!   the plans of all receivers, behind `arc_swap`, replaced wholesale (copy-on-write) by
 //!   `connect` and `disconnect`. A send keeps the snapshot it loaded for its whole
 //!   duration.

@@ -1,4 +1,4 @@
-//! Runtime connections: [`Signal::connect`](crate::Signal::connect) and its guard.
+//! Runtime connections: [`Signal::connect`] and its guard.
 
 use std::any::TypeId;
 use std::panic::Location;
@@ -11,7 +11,7 @@ use crate::registry::{DynEntry, Registry};
 use crate::response::IntoResponse;
 use crate::signal::{EventOf, Signal};
 
-/// Options for [`Signal::connect_with`](crate::Signal::connect_with).
+/// Options for [`Signal::connect_with`].
 ///
 /// ```
 /// use signals_core::ConnectOptions;
@@ -41,7 +41,7 @@ impl ConnectOptions {
     }
     /// A unique id for this receiver within the signal and sender: connecting a second
     /// receiver with the same id fails with [`ConnectError::DuplicateDispatchUid`], and
-    /// [`Signal::disconnect`](crate::Signal::disconnect) removes it by id.
+    /// [`Signal::disconnect`] removes it by id.
     pub fn dispatch_uid(mut self, uid: &'static str) -> Self {
         self.dispatch_uid = Some(uid);
         self
@@ -87,7 +87,7 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// shorter. [`detach`](Connection::detach) keeps it connected for the rest of the process.
 ///
 /// Connecting sends [`ReceiverConnected`](crate::meta::ReceiverConnected), disconnecting
-/// [`ReceiverDisconnected`](crate::meta::ReceiverDisconnected) (see [`meta`](crate::meta)).
+/// [`ReceiverDisconnected`](crate::meta::ReceiverDisconnected) (see [`meta`]).
 #[must_use = "dropping a Connection disconnects its receiver at once; call .detach() to keep it"]
 pub struct Connection {
     registry: &'static Registry,
@@ -100,7 +100,7 @@ pub struct Connection {
 
 impl Connection {
     /// Disconnects now. Returns whether the receiver was still connected (it may already
-    /// have been removed with [`Signal::disconnect`](crate::Signal::disconnect)).
+    /// have been removed with [`Signal::disconnect`]).
     pub fn disconnect(mut self) -> bool {
         self.armed = false;
         self.remove(DisconnectCause::Disconnect)
@@ -226,7 +226,7 @@ fn register<S: Signal, H>(
     }
 }
 
-/// [`Signal::disconnect`](crate::Signal::disconnect): removes the runtime receiver of `S`
+/// [`Signal::disconnect`]: removes the runtime receiver of `S`
 /// (this sender) connected under `uid`, and reports it.
 pub(crate) fn disconnect_uid<S: Signal>(uid: &str) -> bool {
     let removed = S::__registry().disconnect_uid(TypeId::of::<S::Family>(), uid);

@@ -90,15 +90,9 @@ impl Snapshot {
         at: usize,
     ) -> Self {
         let entry = Arc::new(entry);
-        let (mut entries, mut ids, plans, asyncs, phased) = match current {
-            Some(c) => (
-                c.entries.clone(),
-                c.ids.clone(),
-                &c.plans,
-                c.asyncs,
-                c.phased,
-            ),
-            None => (Vec::new(), Vec::new(), &statics.plans, 0, 0),
+        let (old_entries, old_ids, plans, asyncs, phased) = match current {
+            Some(c) => (&c.entries[..], &c.ids[..], &c.plans, c.asyncs, c.phased),
+            None => (&[][..], &[][..], &statics.plans, 0, 0),
         };
         let (is_async, is_phased) = flags(&entry.info);
         // SAFETY: the new plans point into the entries of `plans` (link-time ones, and the
@@ -106,11 +100,10 @@ impl Snapshot {
         // `entries`. The plans are stored beside `entries`, reachable only through the same
         // `&Snapshot`, and `entries` never changes (a new snapshot replaces the whole).
         let plans = unsafe { plans.inserted(&entry, at, statics.any) };
-        ids.insert(at, entry.id);
-        entries.insert(at, entry);
+        let ids = spliced(old_ids, at, Some(entry.id));
         Snapshot {
             plans,
-            entries,
+            entries: spliced(old_entries, at, Some(entry)),
             ids,
             asyncs: asyncs + is_async,
             phased: phased + is_phased,
@@ -119,21 +112,32 @@ impl Snapshot {
 
     /// The snapshot without the runtime entry at `at`, and that entry.
     fn removed(&self, at: usize) -> (Self, Arc<DynEntry>) {
-        let mut entries = self.entries.clone();
-        let removed = entries.remove(at);
-        let mut ids = self.ids.clone();
-        ids.remove(at);
+        let removed = Arc::clone(&self.entries[at]);
         let (is_async, is_phased) = flags(&removed.info);
         let next = Snapshot {
             // Only steps into `entries` (and link-time ones) are kept.
             plans: self.plans.removed(at),
-            entries,
-            ids,
+            entries: spliced(&self.entries, at, None),
+            ids: spliced(&self.ids, at, None),
             asyncs: self.asyncs - is_async,
             phased: self.phased - is_phased,
         };
         (next, removed)
     }
+}
+
+/// A copy of `list` with `new` inserted at `at`, or with the item at `at` left out: one
+/// allocation of the final size, no shifting.
+fn spliced<T: Clone>(list: &[T], at: usize, new: Option<T>) -> Vec<T> {
+    let (before, after) = match new {
+        Some(_) => list.split_at(at),
+        None => (&list[..at], &list[at + 1..]),
+    };
+    let mut out = Vec::with_capacity(before.len() + after.len() + usize::from(new.is_some()));
+    out.extend_from_slice(before);
+    out.extend(new);
+    out.extend_from_slice(after);
+    out
 }
 
 /// What one send sees: the link-time list and the state bits, read once.

@@ -530,6 +530,7 @@ struct Held {
 }
 
 impl Held {
+    #[inline(always)]
     fn take<S: Signal>() -> Option<Held> {
         let loaded = load::<S>()?;
         Some(Held {
@@ -572,6 +573,7 @@ impl Held {
     }
 
     /// The phased receivers of `S` left out while a transaction is active.
+    #[inline(always)]
     fn phased<S: Signal>(&self) -> Vec<ReceiverInfo> {
         if !self.in_transaction {
             return Vec::new();

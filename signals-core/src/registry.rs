@@ -210,6 +210,7 @@ impl Loaded {
     }
 
     /// The same snapshot, owned (async sends hold it across `.await`).
+    #[inline(always)]
     pub(crate) fn dynamic_full(&self) -> Option<Arc<Snapshot>> {
         if self.state & usize::from(HAS_DYNAMIC) != 0 {
             self.registry.dynamic.load_full()

@@ -353,7 +353,9 @@ impl<M> Plan<M> {
     pub(crate) fn static_calls<F: Family, A: Family>(
         &self,
     ) -> Option<impl Iterator<Item = (ReceiverFn<F>, &ReceiverInfo, &M)>> {
-        let fits = self.plain && self.family == TypeId::of::<F>() && self.any == TypeId::of::<A>();
+        // No `ANY` step here, so the any-sender family does not matter (`A` is only
+        // named to keep the three accessors alike).
+        let fits = self.plain && self.family == TypeId::of::<F>();
         fits.then(|| {
             self.steps.iter().map(|step| {
                 // SAFETY: `plain` means every step has kind 0: a sync link-time receiver
@@ -374,8 +376,8 @@ impl<M> Plan<M> {
     pub(crate) fn sync_calls<F: Family, A: Family>(
         &self,
     ) -> Option<impl Iterator<Item = (Callee<'_, F>, &ReceiverInfo, &M)>> {
-        let fits =
-            self.sync_only && self.family == TypeId::of::<F>() && self.any == TypeId::of::<A>();
+        // As in `static_calls`: no `ANY` step, so only the plan's own family is checked.
+        let fits = self.sync_only && self.family == TypeId::of::<F>();
         fits.then(|| {
             self.steps.iter().map(|step| {
                 // SAFETY: `sync_only` means every step has kind 0 or `DYNAMIC`: a sync

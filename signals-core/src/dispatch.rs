@@ -165,16 +165,12 @@ fn plan_calls<'v, S: Signal>(
 macro_rules! for_each_call {
     ($plan:expr, $S:ty, |$call:ident, $info:ident, $meta:ident| $body:block) => {{
         let plan: &Plan<Meta> = $plan;
-        if let Some(steps) =
-            plan.static_calls::<<$S as Signal>::Family, <$S as Signal>::AnySender>()
-        {
+        if let Some(steps) = plan.static_calls::<<$S as Signal>::Family>() {
             for (f, $info, $meta) in steps {
                 let $call: CallOf<'_, $S> = Call::Sync(Callee::Static(f));
                 $body
             }
-        } else if let Some(steps) =
-            plan.sync_calls::<<$S as Signal>::Family, <$S as Signal>::AnySender>()
-        {
+        } else if let Some(steps) = plan.sync_calls::<<$S as Signal>::Family>() {
             for (callee, $info, $meta) in steps {
                 let $call: CallOf<'_, $S> = Call::Sync(callee);
                 $body

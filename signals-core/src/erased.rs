@@ -350,11 +350,10 @@ impl<M> Plan<M> {
     /// of its own family `F`: the receivers as fn pointers, with no decoding; `None`
     /// otherwise.
     #[inline(always)]
-    pub(crate) fn static_calls<F: Family, A: Family>(
+    pub(crate) fn static_calls<F: Family>(
         &self,
     ) -> Option<impl Iterator<Item = (ReceiverFn<F>, &ReceiverInfo, &M)>> {
-        // No `ANY` step here, so the any-sender family does not matter (`A` is only
-        // named to keep the three accessors alike).
+        // No `ANY` step here, so the any-sender family does not matter.
         let fits = self.plain && self.family == TypeId::of::<F>();
         fits.then(|| {
             self.steps.iter().map(|step| {
@@ -373,7 +372,7 @@ impl<M> Plan<M> {
     /// send of `F`: the receivers as [`Callee`]s, told apart by one compare; `None`
     /// otherwise (use [`Plan::calls`]).
     #[inline(always)]
-    pub(crate) fn sync_calls<F: Family, A: Family>(
+    pub(crate) fn sync_calls<F: Family>(
         &self,
     ) -> Option<impl Iterator<Item = (Callee<'_, F>, &ReceiverInfo, &M)>> {
         // As in `static_calls`: no `ANY` step, so only the plan's own family is checked.
@@ -820,12 +819,12 @@ mod tests {
         let statics = statics.build();
         let n = 4;
         let fns: Vec<u32> = statics
-            .static_calls::<PingFamily, AnyPing>()
+            .static_calls::<PingFamily>()
             .expect("only sync link-time receivers")
             .map(|(f, _, _)| f(&Ping(&n)).unwrap())
             .collect();
         assert_eq!(fns, [8]);
-        assert!(statics.static_calls::<AnyPing, AnyPing>().is_none());
+        assert!(statics.static_calls::<AnyPing>().is_none());
 
         let closure = ErasedDyn::new::<PingFamily>(Box::new(|p: &Ping<'_>| Ok(*p.0 + 1)));
         let closure_info = info("closure");
@@ -835,11 +834,11 @@ mod tests {
         unsafe { mixed.push_dynamic(&closure, &closure_info, 2) };
         let mixed = mixed.build();
         assert!(
-            mixed.static_calls::<PingFamily, AnyPing>().is_none(),
+            mixed.static_calls::<PingFamily>().is_none(),
             "has a closure"
         );
         let calls: Vec<(u32, u8)> = mixed
-            .sync_calls::<PingFamily, AnyPing>()
+            .sync_calls::<PingFamily>()
             .expect("only sync receivers of its own family")
             .map(|(callee, _, meta)| (callee.call(&Ping(&n)).unwrap(), *meta))
             .collect();
@@ -849,8 +848,8 @@ mod tests {
         let mut general = PlanBuilder::new(family, any, 2);
         general.push_static(&ErasedFn::new::<AnyPing>(plus_ten), &INFO_ANY, 1u8);
         let general = general.build();
-        assert!(general.sync_calls::<PingFamily, AnyPing>().is_none());
-        assert!(general.static_calls::<PingFamily, AnyPing>().is_none());
+        assert!(general.sync_calls::<PingFamily>().is_none());
+        assert!(general.static_calls::<PingFamily>().is_none());
         drop(mixed);
     }
 

@@ -537,18 +537,7 @@ impl Held {
     }
 
     fn view(&self) -> View<'_> {
-        match &self.dynamic {
-            Some(snapshot) => View {
-                statics: self.statics.slots,
-                dynamic: &snapshot.entries,
-                plans: &snapshot.plans,
-            },
-            None => View {
-                statics: self.statics.slots,
-                dynamic: &[],
-                plans: &self.statics.plans,
-            },
-        }
+        self.statics.view(self.dynamic.as_deref())
     }
 
     /// The receivers this send runs now, with their info.

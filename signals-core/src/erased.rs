@@ -215,6 +215,7 @@ mod kind {
 }
 
 /// One receiver of a [`Plan`], with the caller's metadata `M`.
+#[derive(Clone, Copy)]
 pub(crate) struct Step<M> {
     ptr: *const (),
     info: *const ReceiverInfo,
@@ -423,14 +424,10 @@ impl<M: Copy> Plan<M> {
     /// A copy with each step's metadata mapped by `map`, the steps it returns `None` for
     /// left out.
     pub(crate) fn filter_map(&self, map: impl Fn(M) -> Option<M>) -> Self {
-        let steps = self.steps.iter().filter_map(|step| {
-            map(step.meta).map(|meta| Step {
-                ptr: step.ptr,
-                info: step.info,
-                kind: step.kind,
-                meta,
-            })
-        });
+        let steps = self
+            .steps
+            .iter()
+            .filter_map(|step| map(step.meta).map(|meta| Step { meta, ..*step }));
         Plan::new(self.family, self.any, steps.collect())
     }
 
@@ -450,10 +447,8 @@ impl<M: Copy> Plan<M> {
     ) -> Self {
         let mut builder = PlanBuilder::new(self.family, self.any, self.steps.len() + 1);
         builder.steps.extend(self.steps.iter().map(|step| Step {
-            ptr: step.ptr,
-            info: step.info,
-            kind: step.kind,
             meta: map(step.meta),
+            ..*step
         }));
         let at = builder
             .steps
@@ -473,21 +468,29 @@ impl<M: Copy> Plan<M> {
     /// receivers, as receivers of the any-sender family. Empty if this is not the any-sender
     /// family's plan.
     pub(crate) fn seed(&self, family: TypeId) -> Self {
-        // Only the any-sender family's plan holds nothing but receivers of that family
-        // (with no `ANY` bit: it is the plan's own family), which `ANY` then names.
-        let seed: &[Step<M>] = if self.family == self.any {
-            &self.steps
-        } else {
-            &[]
-        };
-        let steps = seed.iter().map(|step| Step {
-            ptr: step.ptr,
-            info: step.info,
-            kind: step.kind | kind::ANY,
-            meta: step.meta,
-        });
-        Plan::new(family, self.any, steps.collect())
+        let steps = seed_steps(self.family, self.any, &self.steps, self.steps.len());
+        Plan::new(family, self.any, steps.into_boxed_slice())
     }
+}
+
+/// The steps of a plan (or builder) for `family`, as `ANY` steps of another family's plan,
+/// with room for `capacity`. Only the any-sender family's plan (`family == any`) holds
+/// nothing but receivers of that family, with no `ANY` bit since it is its own family:
+/// `ANY` then names them. Any other plan seeds nothing.
+fn seed_steps<M: Copy>(
+    family: TypeId,
+    any: TypeId,
+    steps: &[Step<M>],
+    capacity: usize,
+) -> Vec<Step<M>> {
+    let mut seeded = Vec::with_capacity(capacity);
+    if family == any {
+        seeded.extend(steps.iter().map(|step| Step {
+            kind: step.kind | kind::ANY,
+            ..*step
+        }));
+    }
+    seeded
 }
 
 /// Builds a [`Plan`], keeping only the receivers of its families.
@@ -514,25 +517,10 @@ impl<M> PlanBuilder<M> {
     where
         M: Copy,
     {
-        let mut steps = Vec::with_capacity(capacity);
-        // Every step of the any-sender family's builder is a receiver of that family (its
-        // own, so without `ANY`): here each one is an `ANY` step. Any other builder seeds
-        // nothing.
-        let seed: &[Step<M>] = if any_plan.family == any_plan.any {
-            &any_plan.steps
-        } else {
-            &[]
-        };
-        steps.extend(seed.iter().map(|step| Step {
-            ptr: step.ptr,
-            info: step.info,
-            kind: step.kind | kind::ANY,
-            meta: step.meta,
-        }));
         PlanBuilder {
             family,
             any: any_plan.any,
-            steps,
+            steps: seed_steps(any_plan.family, any_plan.any, &any_plan.steps, capacity),
         }
     }
 

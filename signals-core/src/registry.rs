@@ -58,6 +58,26 @@ pub(crate) struct StaticList {
     any: TypeId,
 }
 
+impl StaticList {
+    /// The lists and plans of a send: the runtime snapshot's if there is one, else the
+    /// link-time ones.
+    #[inline(always)]
+    pub(crate) fn view<'s>(&'static self, snapshot: Option<&'s Snapshot>) -> View<'s> {
+        match snapshot {
+            Some(snapshot) => View {
+                statics: self.slots,
+                dynamic: &snapshot.entries,
+                plans: &snapshot.plans,
+            },
+            None => View {
+                statics: self.slots,
+                dynamic: &[],
+                plans: &self.plans,
+            },
+        }
+    }
+}
+
 /// The runtime receivers in dispatch order, and the plans of the link-time and runtime
 /// receivers together: what `connect` and `disconnect` publish.
 pub(crate) struct Snapshot {
@@ -191,22 +211,10 @@ impl Loaded {
         (self.state & usize::from(HAS_DYNAMIC) != 0).then(|| self.registry.dynamic.load())
     }
 
-    /// The lists and plans of a send: the runtime snapshot's if there is one, else the
-    /// link-time ones.
+    /// The lists and plans of a send (see [`StaticList::view`]).
     #[inline(always)]
     pub(crate) fn view<'s>(&self, snapshot: Option<&'s Snapshot>) -> View<'s> {
-        match snapshot {
-            Some(snapshot) => View {
-                statics: self.statics.slots,
-                dynamic: &snapshot.entries,
-                plans: &snapshot.plans,
-            },
-            None => View {
-                statics: self.statics.slots,
-                dynamic: &[],
-                plans: &self.statics.plans,
-            },
-        }
+        self.statics.view(snapshot)
     }
 
     /// The same snapshot, owned (async sends hold it across `.await`).

@@ -198,12 +198,7 @@ fn register<S: Signal, H>(
         is_async,
         phase: options.phase,
     };
-    let entry = DynEntry {
-        info,
-        id,
-        call,
-        scope: options.scope,
-    };
+    let entry = std::sync::Arc::new(DynEntry::new(info, id, call, options.scope));
     let registry = S::__registry();
     match registry.insert(TypeId::of::<S::AnySender>(), entry) {
         Ok(()) => {
@@ -219,10 +214,14 @@ fn register<S: Signal, H>(
                 quiet,
             })
         }
-        Err(existing) => Err(ConnectError::DuplicateDispatchUid {
-            dispatch_uid: options.dispatch_uid.unwrap_or_default(),
-            existing,
-        }),
+        Err((existing, refused)) => {
+            // The refused closure is dropped here, outside the registry's lock.
+            drop(refused);
+            Err(ConnectError::DuplicateDispatchUid {
+                dispatch_uid: options.dispatch_uid.unwrap_or_default(),
+                existing,
+            })
+        }
     }
 }
 

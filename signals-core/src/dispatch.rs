@@ -59,10 +59,6 @@ impl Source<'_> {
     /// Calls a receiver kept for a deferred delivery (resolved by its tag: it outlives the
     /// plan it came from); `None` if it does not listen to `S`.
     fn call<S: Signal>(&self, event: &S) -> Option<Outcome<S::Response>> {
-        #[cfg(feature = "testing")]
-        if self.skipped() {
-            return None;
-        }
         match self {
             Source::Static(s) => {
                 if let Some(f) = s.call.get::<S::Family>() {
@@ -91,10 +87,6 @@ impl Source<'_> {
         if !self.info().is_async {
             return self.call(event);
         }
-        #[cfg(feature = "testing")]
-        if self.skipped() {
-            return None;
-        }
         let (specific, any) = match self {
             Source::Static(s) => (
                 s.call.get_async::<S::Family>().map(AsyncCallee::Static),
@@ -113,6 +105,8 @@ impl Source<'_> {
         Some(f.call(&view).await)
     }
 
+    /// Whether an active test scope keeps this receiver from running here (decided when
+    /// a delivery is queued, not when it runs).
     #[cfg(feature = "testing")]
     fn skipped(&self) -> bool {
         match self {
@@ -268,9 +262,15 @@ fn send_loaded<S: Signal>(
     }
     let _depth = recursion::enter(TypeId::of::<S::Family>(), S::MAX_DEPTH)
         .map_err(|too_deep| too_deep_error::<S>(too_deep))?;
-    let span = trace::send_span::<S>("sync");
+    // An owned send runs inside the span `send_owned` opened (which also records what
+    // it queued).
+    let span = if owned {
+        trace::current_span()
+    } else {
+        trace::send_span::<S>("sync")
+    };
     let parent = span.as_ref();
-    let _entered = parent.map(tracing::Span::enter);
+    let _entered = parent.filter(|_| !owned).map(tracing::Span::enter);
     let mut ran = 0;
     let mut failed = None;
     let phased = loaded.may_have_phased();
@@ -418,14 +418,20 @@ fn record_failure(
 }
 
 pub(crate) fn panic_error(panic: Box<dyn std::any::Any + Send>) -> ReceiverError {
-    let message = if let Some(s) = panic.downcast_ref::<&'static str>() {
+    ReceiverError::Panicked {
+        message: panic_message(&*panic),
+    }
+}
+
+/// A panic's message (`Box<dyn Any>` when its payload is not a string).
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&'static str>() {
         (*s).to_owned()
     } else if let Some(s) = panic.downcast_ref::<String>() {
         s.clone()
     } else {
         "Box<dyn Any>".to_owned()
-    };
-    ReceiverError::Panicked { message }
+    }
 }
 
 pub(crate) fn send_robust<S: Signal>(event: &S) -> Report<S::Output> {
@@ -643,7 +649,12 @@ where
         }
         recursion::check_entered(family, S::MAX_DEPTH)
             .map_err(|too_deep| too_deep_error::<S>(too_deep))?;
-        let span = trace::send_span::<S>("async");
+        // An owned send is instrumented with the span `send_owned_async` opened.
+        let span = if owned {
+            trace::current_span()
+        } else {
+            trace::send_span::<S>("async")
+        };
         let parent = span.as_ref();
         let mut output = S::Output::default();
         let mut ran = 0;
@@ -829,6 +840,14 @@ enum Kept {
 }
 
 impl Kept {
+    /// Whether the receiver is still connected (link-time ones always are).
+    fn is_connected(&self) -> bool {
+        match self {
+            Kept::Static(_) => true,
+            Kept::Dynamic(entry) => entry.is_connected(),
+        }
+    }
+
     fn source(&self) -> Source<'_> {
         match self {
             Kept::Static(s) => Source::Static(s),
@@ -856,13 +875,16 @@ where
     let owned = Arc::new(owned);
     let build = Arc::new(build);
     let event = build(&owned);
+    let span = trace::send_span::<EventOf<'_, F>>("owned");
+    let _entered = span.as_ref().map(tracing::Span::enter);
     let mut output = X::default();
     send_with_mode(
         &event,
         |info, response| output.collect(info, response),
         true,
     )?;
-    queue_phased::<F, O, B, A>(&owned, &build);
+    let queued = queue_phased::<F, O, B, A>(&owned, &build, span.as_ref());
+    trace::record_queued(span.as_ref(), queued);
     Ok(output)
 }
 
@@ -885,14 +907,28 @@ where
     let owned = Arc::new(owned);
     let build = Arc::new(build);
     let event = build(&owned);
-    let output = send_async_mode(&event, <EventOf<'_, F> as Signal>::CONCURRENCY, true).await?;
-    queue_phased::<F, O, B, A>(&owned, &build);
+    let span = trace::send_span::<EventOf<'_, F>>("owned_async");
+    let send = send_async_mode(&event, <EventOf<'_, F> as Signal>::CONCURRENCY, true);
+    let output = match &span {
+        Some(span) => send.instrument(span.clone()).await?,
+        None => send.await?,
+    };
+    let queued = queue_phased::<F, O, B, A>(&owned, &build, span.as_ref());
+    trace::record_queued(span.as_ref(), queued);
     Ok(output)
 }
 
 /// Queues a delivery for every phased receiver of the signal in the active transaction, in
-/// dispatch order.
-fn queue_phased<F, O, B, A>(owned: &Arc<O>, build: &Arc<B>)
+/// dispatch order, and returns how many it queued.
+///
+/// What a test scope mutes (or a scope-connected receiver outside its scope) is decided
+/// here, at queue time: the commit may come after the scope ended. A runtime receiver is
+/// checked again when its delivery runs: disconnected by then, it is not called.
+fn queue_phased<F, O, B, A>(
+    owned: &Arc<O>,
+    build: &Arc<B>,
+    queued_by: Option<&tracing::Span>,
+) -> usize
 where
     F: crate::signal::Family,
     O: Send + Sync + 'static,
@@ -902,15 +938,20 @@ where
     for<'x> EventOf<'x, A>: Send,
 {
     let Some(loaded) = load::<EventOf<'_, F>>() else {
-        return;
+        return 0;
     };
     if !loaded.may_have_phased() {
-        return;
+        return 0;
     }
     let guard = loaded.dynamic();
     let view = loaded.view(snapshot(&guard));
+    let mut queued = 0;
     for (info, meta) in view.plan::<F>().into_iter().flat_map(|plan| plan.steps()) {
         if meta.phase == Phase::Immediate {
+            continue;
+        }
+        #[cfg(feature = "testing")]
+        if view.source(meta).skipped() {
             continue;
         }
         let info = *info;
@@ -921,21 +962,34 @@ where
         let (owned, build) = (Arc::clone(owned), Arc::clone(build));
         let run: Box<dyn FnOnce() -> Pending + Send> = if info.is_async {
             Box::new(move || {
+                if !keep.is_connected() {
+                    transaction::quiet_drop(&info, (owned, build));
+                    return Pending::Disconnected;
+                }
                 Pending::Future(Box::pin(async move {
-                    let event = build(&owned);
-                    match keep.source().run(&event).await {
-                        Some(Err(error)) => Err(ReceiverError::Failed(error)),
-                        _ => Ok(()),
-                    }
+                    let outcome = {
+                        let event = build(&owned);
+                        match keep.source().run(&event).await {
+                            Some(Err(error)) => Err(ReceiverError::Failed(error)),
+                            _ => Ok(()),
+                        }
+                    };
+                    // The payload's `Drop` is not the receiver's failure.
+                    transaction::quiet_drop(&info, (owned, build));
+                    outcome
                 }))
             })
         } else {
             Box::new(move || {
-                let event = build(&owned);
-                Pending::Done(match keep.source().call(&event) {
-                    Some(Err(error)) => Err(ReceiverError::Failed(error)),
-                    _ => Ok(()),
-                })
+                let outcome = keep.is_connected().then(|| {
+                    let event = build(&owned);
+                    match keep.source().call(&event) {
+                        Some(Err(error)) => Err(ReceiverError::Failed(error)),
+                        _ => Ok(()),
+                    }
+                });
+                transaction::quiet_drop(&info, (owned, build));
+                outcome.map_or(Pending::Disconnected, Pending::Done)
             })
         };
         // Only called with a transaction active (checked by the callers).
@@ -943,6 +997,9 @@ where
             phase: info.phase,
             info,
             run,
+            queued_by: queued_by.cloned(),
         });
+        queued += 1;
     }
+    queued
 }

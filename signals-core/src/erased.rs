@@ -196,11 +196,38 @@ unsafe fn drop_async_box<F: Family>(ptr: NonNull<()>) {
     drop(unsafe { Box::from_raw(ptr.cast::<Box<AsyncDynFn<F>>>().as_ptr()) });
 }
 
+/// The drop function of a released [`ErasedDyn`]: its closure is gone already.
+///
+/// # Safety
+/// Always safe to call; `unsafe` only to share `ErasedDyn::drop`'s type.
+unsafe fn released(_: NonNull<()>) {}
+
+impl ErasedDyn {
+    /// Drops the closure (and everything it captured) now, catching a panic from a
+    /// captured value's `Drop`: user code must never unwind into the registry or a send.
+    /// Afterwards `self` holds nothing, and [`get`](Self::get) and
+    /// [`get_async`](Self::get_async) return `None`.
+    pub(crate) fn release(&mut self) -> std::thread::Result<()> {
+        let drop_fn = std::mem::replace(&mut self.drop, released);
+        // No family has the tag of `()`: nothing can be taken back out any more.
+        self.tag = TypeId::of::<()>();
+        let ptr = self.ptr;
+        std::panic::catch_unwind(move || {
+            // SAFETY: `drop_fn` is `drop_box::<F>` (or `drop_async_box::<F>`) for the `F`
+            // that built `ptr`, and it is taken out of `self`, so this is the pointer's
+            // last use: `self.drop` is now a no-op and the tag matches no family.
+            unsafe { drop_fn(ptr) }
+        })
+    }
+}
+
 impl Drop for ErasedDyn {
     fn drop(&mut self) {
-        // SAFETY: `self.drop` is `drop_box::<F>` for the `F` that built `self.ptr`, and this
-        // is the last use of the pointer.
-        unsafe { (self.drop)(self.ptr) }
+        // Registry entries release their closure themselves (reporting a panic with the
+        // receiver's name); this is the fallback for every other owner.
+        if let Err(panic) = self.release() {
+            crate::trace::drop_panicked(None, &*panic);
+        }
     }
 }
 

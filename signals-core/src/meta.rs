@@ -1,5 +1,6 @@
 //! Meta-signals about runtime connections: [`ReceiverConnected`] and
-//! [`ReceiverDisconnected`] (blinker's `receiver_connected` / `receiver_disconnected`).
+//! [`ReceiverDisconnected`] (blinker's `receiver_connected` / `receiver_disconnected`),
+//! and about deferred deliveries that could not run: [`DeliveryLost`].
 //!
 //! Use them to observe who subscribes at runtime: a debug panel, an audit log, a cache
 //! of "does anybody listen to X" that must be invalidated.
@@ -44,6 +45,9 @@
 //!   [`Connection::detach`] sends nothing (the receiver stays).
 //! * Link-time `#[receiver]`s are not connected at runtime and send neither; list them
 //!   with [`registry::receivers`](crate::registry::receivers).
+//! * [`DeliveryLost`]: a deferred delivery (`on = Commit`, ...) that will never run,
+//!   counted by [`transaction::lost_deliveries`](crate::transaction::lost_deliveries);
+//!   see [`LostReason`] for when. Route it to your alerting.
 //!
 //! [`Connection::disconnect`]: crate::Connection::disconnect
 //! [`Connection::detach`]: crate::Connection::detach
@@ -105,6 +109,45 @@ pub enum DisconnectCause {
     Disconnect,
     /// [`Signal::disconnect`] removed it by `dispatch_uid`.
     DispatchUid,
+}
+
+/// Sent when a deferred delivery (`on = Commit`, ...) can never run, after it was logged
+/// and counted ([`transaction::lost_deliveries`](crate::transaction::lost_deliveries)).
+///
+/// ```
+/// use signals_core::prelude::*;
+/// use signals_core::meta::{DeliveryLost, LostReason};
+/// use signals_core::transaction::{self, Transaction};
+/// use signals_core::{ConnectOptions, Phase};
+///
+/// #[derive(Signal)]
+/// struct Paid<'a> { order: &'a u64 }
+///
+/// let _alert = <DeliveryLost>::connect(|e: &DeliveryLost<'_>| {
+///     eprintln!("lost: {} ({})", e.receiver, e.reason);
+/// });
+/// let _receipt = Paid::connect_with(ConnectOptions::new().on(Phase::Commit), |_: &Paid<'_>| {})?;
+/// let before = transaction::lost_deliveries();
+/// let tx = Transaction::begin();
+/// tx.run(|| transaction::send_owned::<Paid, _>(7u64, |order: &u64| Paid { order }))?;
+/// drop(tx); // neither committed nor rolled back
+/// assert_eq!(transaction::lost_deliveries(), before + 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(crate::Signal)]
+#[non_exhaustive]
+pub struct DeliveryLost<'a> {
+    /// The receiver that will not run.
+    pub receiver: &'a ReceiverInfo,
+    /// Why.
+    pub reason: LostReason,
+}
+
+pub use crate::transaction::LostReason;
+
+/// Reports a lost delivery (robustly: a failing watcher cannot make things worse).
+pub(crate) fn lost(receiver: &ReceiverInfo, reason: LostReason) {
+    let _ = DeliveryLost { receiver, reason }.send_robust();
 }
 
 /// Whether `S` is one of the meta-signals, whose own connections are not reported.

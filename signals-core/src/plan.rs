@@ -422,12 +422,12 @@ mod tests {
                 let family = rng.usize(0..3);
                 seen[family] += 1;
                 let priority = rng.i32(-2..3);
-                let entry = Arc::new(DynEntry {
-                    info: info(name, priority, ReceiverKind::Dynamic { id: step as u64 }),
-                    id: step as u64,
-                    call: erased_dyn(family),
-                    scope: 0,
-                });
+                let entry = Arc::new(DynEntry::new(
+                    info(name, priority, ReceiverKind::Dynamic { id: step as u64 }),
+                    step as u64,
+                    erased_dyn(family),
+                    0,
+                ));
                 let at = entries.partition_point(|d| d.info.priority >= priority);
                 // SAFETY: `entries` keeps `entry` and every entry the old plans point into
                 // alive while `plans` is used; a removed entry is first removed from the
@@ -469,12 +469,12 @@ mod tests {
             "no any-sender receiver: no plan"
         );
         assert_eq!(listing::<UserF>(&plans).len(), 1);
-        let entry = Arc::new(DynEntry {
-            info: info("d_any", 5, ReceiverKind::Dynamic { id: 1 }),
-            id: 1,
-            call: erased_dyn(0),
-            scope: 0,
-        });
+        let entry = Arc::new(DynEntry::new(
+            info("d_any", 5, ReceiverKind::Dynamic { id: 1 }),
+            1,
+            erased_dyn(0),
+            0,
+        ));
         // SAFETY: `entry` outlives `plans` (declared before it... and dropped after).
         let plans = unsafe { plans.inserted(&entry, 0, any) };
         let order: Vec<_> = listing::<OrderF>(&plans)

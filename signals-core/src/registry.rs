@@ -14,7 +14,7 @@
 
 use std::any::TypeId;
 use std::cmp::Ordering as CmpOrdering;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use arc_swap::ArcSwapOption;
@@ -38,6 +38,11 @@ pub(crate) struct StaticSlot {
 }
 
 /// A runtime receiver.
+///
+/// Shared (`Arc`) by the snapshots that list it, by the sends that loaded one of them and
+/// by the deliveries queued for it; the last owner frees the closure. Wherever that
+/// happens, a panic from a captured value's `Drop` is caught and logged
+/// ([`DynEntry`]'s `Drop`), and it never happens under the registry's lock.
 pub(crate) struct DynEntry {
     pub(crate) info: ReceiverInfo,
     pub(crate) id: u64,
@@ -45,6 +50,34 @@ pub(crate) struct DynEntry {
     /// The test scope it was connected through (0: none); see `testing`.
     #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     pub(crate) scope: u64,
+    /// Cleared when it is disconnected: a delivery queued for it earlier checks this
+    /// before running, so a disconnected receiver is never called by a later commit.
+    connected: AtomicBool,
+}
+
+impl DynEntry {
+    pub(crate) fn new(info: ReceiverInfo, id: u64, call: ErasedDyn, scope: u64) -> Self {
+        DynEntry {
+            info,
+            id,
+            call,
+            scope,
+            connected: AtomicBool::new(true),
+        }
+    }
+
+    /// Whether it is still connected (false once `disconnect` or the guard's drop ran).
+    pub(crate) fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for DynEntry {
+    fn drop(&mut self) {
+        if let Err(panic) = self.call.release() {
+            crate::trace::drop_panicked(Some(&self.info), &*panic);
+        }
+    }
 }
 
 pub(crate) type DynList = Vec<Arc<DynEntry>>;
@@ -106,10 +139,9 @@ impl Snapshot {
     fn inserted(
         statics: &StaticList,
         current: Option<&Snapshot>,
-        entry: DynEntry,
+        entry: Arc<DynEntry>,
         at: usize,
     ) -> Self {
-        let entry = Arc::new(entry);
         let (old_entries, old_ids, plans, asyncs, phased) = match current {
             Some(c) => (&c.entries[..], &c.ids[..], &c.plans, c.asyncs, c.phased),
             None => (&[][..], &[][..], &statics.plans, 0, 0),
@@ -351,17 +383,19 @@ impl Registry {
             .fetch_and(!(DYNAMIC_BITS & !bits), Ordering::AcqRel);
     }
 
-    /// Adds a runtime receiver, unless `dispatch_uid` is taken for this family.
+    /// Adds a runtime receiver, unless `dispatch_uid` is taken for this family: then the
+    /// receiver holding it, and `entry` back, so that the caller drops the refused closure
+    /// outside the lock.
     pub(crate) fn insert(
         &'static self,
         signal_key: TypeId,
-        entry: DynEntry,
-    ) -> Result<(), Box<ReceiverInfo>> {
+        entry: Arc<DynEntry>,
+    ) -> Result<(), (Box<ReceiverInfo>, Arc<DynEntry>)> {
         let statics = self.statics(signal_key);
-        let _writer = self
-            .writer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // The snapshot this replaces: dropped after the lock is released (declared first,
+        // so dropped last).
+        let replaced: Option<Arc<Snapshot>>;
+        let _writer = lock(&self.writer);
         let tag = entry.call.family();
         if let Some(uid) = entry.info.dispatch_uid {
             let taken_static = statics
@@ -377,21 +411,18 @@ impl Registry {
                 .find(|d| d.call.family() == tag && d.info.dispatch_uid == Some(uid))
                 .map(|d| d.info);
             if let Some(existing) = taken_static.or(taken_dynamic) {
-                return Err(Box::new(existing));
+                return Err((Box::new(existing), entry));
             }
         }
-        let current = self.dynamic.load_full();
-        let current = current.as_deref();
+        replaced = self.dynamic.load_full();
+        let current = replaced.as_deref();
         // Keep the list sorted: by descending priority, then connection order.
         let at = current.map_or(0, |c| {
             c.entries
                 .partition_point(|d| d.info.priority >= entry.info.priority)
         });
         self.store_dynamic(Snapshot::inserted(statics, current, entry, at));
-        self.listed.get_or_init(|| {
-            let mut all = ALL_REGISTRIES.lock().unwrap_or_else(|p| p.into_inner());
-            all.push(self);
-        });
+        self.listed.get_or_init(|| lock(&ALL_REGISTRIES).push(self));
         Ok(())
     }
 
@@ -412,17 +443,27 @@ impl Registry {
     }
 
     /// Removes the runtime receiver `find` locates in the current snapshot, and returns it.
+    ///
+    /// The removed entry and the replaced snapshot are dropped after the lock is released:
+    /// if they are the last owners of the closure, its captures' `Drop` (user code, which
+    /// may connect, disconnect or send this very signal) runs here, and it must not wait
+    /// for the lock this call holds.
     fn remove_at(&self, find: impl Fn(&Snapshot) -> Option<usize>) -> Option<ReceiverInfo> {
-        let _writer = self
-            .writer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let current = self.dynamic.load_full();
-        let current = current.as_deref()?;
-        let at = find(current)?;
-        let (next, removed) = current.removed(at);
-        self.store_dynamic(next);
-        Some(removed.info)
+        let (replaced, removed) = {
+            let _writer = lock(&self.writer);
+            let current = self.dynamic.load_full()?;
+            let at = find(&current)?;
+            let (next, removed) = current.removed(at);
+            // Before it leaves the list: a delivery that sees it still connected was
+            // queued while it was.
+            removed.connected.store(false, Ordering::Release);
+            self.store_dynamic(next);
+            (current, removed)
+        };
+        let info = removed.info;
+        drop(removed);
+        drop(replaced);
+        Some(info)
     }
 
     fn dynamic_infos(&self) -> Vec<ReceiverInfo> {
@@ -437,6 +478,14 @@ impl Registry {
 }
 
 static ALL_REGISTRIES: Mutex<Vec<&'static Registry>> = Mutex::new(Vec::new());
+
+/// Locks `mutex`, ignoring poisoning: the data behind the crate's locks is never left
+/// half-updated by a panic (no user code runs while one is held).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 fn collect_statics(signal_key: TypeId) -> Box<[StaticSlot]> {
     let mut slots: Vec<StaticSlot> = inventory::iter::<StaticReceiver>
@@ -507,10 +556,7 @@ pub fn receivers() -> Vec<ReceiverInfo> {
         })
         .map(|(_, info)| info)
         .collect();
-    let registries = ALL_REGISTRIES
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
+    let registries = lock(&ALL_REGISTRIES).clone();
     for registry in registries {
         all.extend(registry.dynamic_infos());
     }

@@ -8,6 +8,12 @@
 //!   (`sync`/`async`), `outcome` (`ok`, `error`, `panic`) and `duration_us`, recorded when
 //!   it returns.
 //!
+//! * `signal.send` also records `queued`: how many deferred receivers (`on = Commit`, ...)
+//!   a send inside a transaction queued (`transaction::send_owned`).
+//! * `signal.delivery` (same target and level): one per deferred delivery run after its
+//!   transaction ended, a root span that *follows from* the `signal.send` that queued it,
+//!   with `signal`, `receiver`, `location`, `phase`, `kind`, `outcome` and `duration_us`.
+//!
 //! Every field is declared when the span is created (`tracing` drops fields recorded later
 //! that were not declared). Async sends attach spans with `Instrument`, never holding an
 //! entered guard across `.await`. When no subscriber is interested, creating the send span
@@ -41,7 +47,51 @@ fn send_span_enabled<S: Signal>(mode: &'static str) -> Span {
         sender = S::sender_name().unwrap_or("-"),
         mode,
         receivers = Empty,
+        queued = Empty,
     )
+}
+
+/// The span of a send whose caller already opened one (`transaction::send_owned`): the
+/// current span, when `DEBUG` is on.
+#[inline(always)]
+pub(crate) fn current_span() -> Option<Span> {
+    if !tracing::level_enabled!(tracing::Level::DEBUG) {
+        return None;
+    }
+    let span = Span::current();
+    (!span.is_disabled()).then_some(span)
+}
+
+/// Records how many deferred deliveries a send queued on its span, if it has one.
+pub(crate) fn record_queued(span: Option<&Span>, queued: usize) {
+    if let Some(span) = span {
+        span.record("queued", queued);
+    }
+}
+
+/// The span of one deferred delivery run after its transaction ended (`signal.delivery`,
+/// same target and level), following from the send that queued it; `None` when `DEBUG`
+/// is off.
+pub(crate) fn delivery_span(info: &ReceiverInfo, queued_by: Option<&Span>) -> Option<Span> {
+    if !tracing::level_enabled!(tracing::Level::DEBUG) {
+        return None;
+    }
+    let span = tracing::debug_span!(
+        target: "signals_core::dispatch",
+        parent: None,
+        "signal.delivery",
+        signal = info.signal,
+        receiver = info.name,
+        location = %format_args!("{}:{}", info.file, info.line),
+        phase = info.phase.as_str(),
+        kind = if info.is_async { "async" } else { "sync" },
+        outcome = Empty,
+        duration_us = Empty,
+    );
+    if let Some(send) = queued_by {
+        span.follows_from(send);
+    }
+    (!span.is_disabled()).then_some(span)
 }
 
 /// The span of one receiver's run, a child of its send's span.
@@ -77,5 +127,28 @@ pub(crate) fn outcome_of<R, E>(result: &Option<Result<R, E>>) -> &'static str {
 pub(crate) fn record_receivers(span: Option<&Span>, ran: usize) {
     if let Some(span) = span {
         span.record("receivers", ran);
+    }
+}
+
+/// Logs a panic caught while dropping a receiver's closure (its captured state) or a
+/// deferred delivery's payload: it is never allowed to unwind into a send, a commit or a
+/// disconnect.
+#[cold]
+pub(crate) fn drop_panicked(receiver: Option<&ReceiverInfo>, panic: &(dyn std::any::Any + Send)) {
+    let message = crate::dispatch::panic_message(panic);
+    match receiver {
+        Some(info) => tracing::error!(
+            target: "signals_core::registry",
+            signal = info.signal,
+            receiver = info.name,
+            location = %format_args!("{}:{}", info.file, info.line),
+            panic = %message,
+            "a receiver's captured state panicked when dropped (caught)"
+        ),
+        None => tracing::error!(
+            target: "signals_core::registry",
+            panic = %message,
+            "a receiver's captured state panicked when dropped (caught)"
+        ),
     }
 }

@@ -68,15 +68,16 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-
-use futures_util::FutureExt;
+use std::time::Instant;
 
 use crate::SendError;
 use crate::erased::BoxFuture;
 use crate::error::ReceiverError;
 use crate::receiver::ReceiverInfo;
+use crate::registry::lock;
 use crate::response::Failure;
 use crate::signal::{EventOf, Signal};
 
@@ -133,12 +134,17 @@ pub(crate) struct Delivery {
     pub(crate) phase: Phase,
     pub(crate) info: ReceiverInfo,
     pub(crate) run: Box<dyn FnOnce() -> Pending + Send>,
+    /// The span of the send that queued it, when tracing was on: the delivery's own span
+    /// follows from it.
+    pub(crate) queued_by: Option<tracing::Span>,
 }
 
-/// What running a delivery gives: done (sync receiver) or a future (async receiver).
+/// What running a delivery gives: done (sync receiver), a future (async receiver), or
+/// nothing (its receiver was disconnected after it was queued).
 pub(crate) enum Pending {
     Done(Result<(), ReceiverError>),
     Future(BoxFuture<'static, Result<(), ReceiverError>>),
+    Disconnected,
 }
 
 #[derive(Default)]
@@ -167,22 +173,59 @@ pub fn is_active() -> bool {
 /// active: then the nested call is the outermost one and should [`Transaction::begin`].
 pub fn savepoint() -> Option<Savepoint> {
     current().map(|state| {
-        let mark = state.queue.lock().unwrap_or_else(|p| p.into_inner()).len();
+        let mark = lock(&state.queue).len();
         Savepoint { state, mark }
     })
 }
 
-/// Queues `delivery` in the active transaction; returns `false` (and drops it) if none is.
-pub(crate) fn enqueue(delivery: Delivery) -> bool {
+/// Queues `delivery` in the active transaction. Only called with one active; if none is,
+/// the delivery is reported lost rather than dropped silently.
+pub(crate) fn enqueue(delivery: Delivery) {
     match current() {
-        Some(tx) => {
-            tx.queue
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(delivery);
-            true
-        }
-        None => false,
+        Some(tx) => lock(&tx.queue).push(delivery),
+        None => lose(delivery, LostReason::Unfinished),
+    }
+}
+
+static LOST: AtomicU64 = AtomicU64::new(0);
+
+/// How many deferred deliveries this process could not run, since it started: each was
+/// also logged (`tracing` error, target `signals_core::transaction`, naming the signal and
+/// the receiver) and sent as [`DeliveryLost`](crate::meta::DeliveryLost). See
+/// [`LostReason`] for when it happens; a healthy application keeps it at `0`.
+pub fn lost_deliveries() -> u64 {
+    LOST.load(Ordering::Relaxed)
+}
+
+/// Reports a delivery that will never run, then drops it (catching a panic from its
+/// payload's `Drop`).
+#[cold]
+fn lose(delivery: Delivery, reason: LostReason) {
+    let info = delivery.info;
+    quiet_drop(&info, delivery);
+    report_lost(&info, reason);
+}
+
+#[cold]
+fn report_lost(info: &ReceiverInfo, reason: LostReason) {
+    LOST.fetch_add(1, Ordering::Relaxed);
+    tracing::error!(
+        target: "signals_core::transaction",
+        signal = info.signal,
+        receiver = info.name,
+        location = %format_args!("{}:{}", info.file, info.line),
+        phase = info.phase.as_str(),
+        reason = reason.as_str(),
+        "deferred delivery lost: the receiver will not run"
+    );
+    crate::meta::lost(info, reason);
+}
+
+/// Drops `value` (a delivery, its payload, a receiver's future), catching and logging a
+/// panic from a `Drop` in it: a commit or rollback never unwinds because of one.
+pub(crate) fn quiet_drop<T>(info: &ReceiverInfo, value: T) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        crate::trace::drop_panicked(Some(info), &*panic);
     }
 }
 
@@ -190,8 +233,11 @@ pub(crate) fn enqueue(delivery: Delivery) -> bool {
 ///
 /// Open it when the outermost transaction begins, run the transaction's code inside it,
 /// then call [`commit`](Transaction::commit) after the database commit succeeded or
-/// [`rollback`](Transaction::rollback) after it rolled back (or failed). Dropping it without
-/// either is a rollback for its deliveries: `Commit` receivers never run.
+/// [`rollback`](Transaction::rollback) after it rolled back (or failed).
+///
+/// Dropping it without either means the outcome is unknown (a caller that gave up while
+/// the database commit was in flight, say): its deliveries cannot run, and each is
+/// reported as lost ([`LostReason::Unfinished`]), never dropped silently.
 #[must_use = "call commit() or rollback() when the database transaction ends"]
 pub struct Transaction {
     state: Arc<TxState>,
@@ -216,11 +262,7 @@ impl Transaction {
 
     /// How many deliveries are waiting.
     pub fn queued(&self) -> usize {
-        self.state
-            .queue
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .len()
+        lock(&self.state.queue).len()
     }
 
     /// Runs `f` with this transaction active on the current thread.
@@ -246,38 +288,65 @@ impl Transaction {
         }
     }
 
-    fn take(self, committed: bool) -> Vec<Delivery> {
-        let queued =
-            std::mem::take(&mut *self.state.queue.lock().unwrap_or_else(|p| p.into_inner()));
-        queued
-            .into_iter()
-            .filter(|d| d.phase.runs_on(committed))
-            .collect()
+    /// The deliveries that run when the transaction ends with `committed`, in the order
+    /// they were queued; the others are dropped here (outside the queue's lock, catching
+    /// a panic from a payload's `Drop`).
+    fn take(self, committed: bool) -> Deliveries {
+        let queued = std::mem::take(&mut *lock(&self.state.queue));
+        let mut runs = Vec::with_capacity(queued.len());
+        for delivery in queued {
+            if delivery.phase.runs_on(committed) {
+                runs.push(delivery);
+            } else {
+                let info = delivery.info;
+                quiet_drop(&info, delivery);
+            }
+        }
+        Deliveries::new(runs)
     }
 
     /// The database transaction committed: runs the `Commit` and `Completion` deliveries,
     /// in the order they were queued. Async receivers cannot run here and are reported;
     /// use [`commit_async`](Transaction::commit_async) from async code.
     ///
-    /// Returns the deliveries that failed (each also logged).
+    /// Returns the deliveries that failed (each also logged). It never panics: a
+    /// receiver's panic is a failure, and a panic in a payload's `Drop` is caught and
+    /// logged; neither keeps the other deliveries from running.
     pub fn commit(self) -> Vec<Failure> {
-        finish_sync(self.take(true))
+        self.take(true).run_sync()
     }
 
     /// The database transaction rolled back: runs the `Rollback` and `Completion`
     /// deliveries and drops the `Commit` ones. Returns the deliveries that failed.
     pub fn rollback(self) -> Vec<Failure> {
-        finish_sync(self.take(false))
+        self.take(false).run_sync()
     }
 
     /// [`commit`](Transaction::commit) for async code: sync and async deliveries alike.
-    pub async fn commit_async(self) -> Vec<Failure> {
-        finish_async(self.take(true)).await
+    ///
+    /// The deliveries are taken from the queue when this is called, not when the future
+    /// is first polled. **Cancellation loses nothing**: if the returned future is dropped
+    /// before it completes (a `tokio::time::timeout`, a `select!`, a client that went
+    /// away), the deliveries still to run, the one in flight included, continue detached
+    /// from the caller, each exactly once; see [`Finishing`].
+    pub fn commit_async(self) -> Finishing {
+        Finishing::new(self.take(true))
     }
 
-    /// [`rollback`](Transaction::rollback) for async code.
-    pub async fn rollback_async(self) -> Vec<Failure> {
-        finish_async(self.take(false)).await
+    /// [`rollback`](Transaction::rollback) for async code; cancelled, it finishes
+    /// detached as [`commit_async`](Transaction::commit_async) does.
+    pub fn rollback_async(self) -> Finishing {
+        Finishing::new(self.take(false))
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        // commit() and rollback() empty the queue first; anything left was never finished.
+        let left = std::mem::take(&mut *lock(&self.state.queue));
+        for delivery in left {
+            lose(delivery, LostReason::Unfinished);
+        }
     }
 }
 
@@ -301,10 +370,18 @@ impl Savepoint {
     pub fn release(self) {}
 
     /// The savepoint was rolled back: the deliveries queued since it was taken are
-    /// dropped (their rows no longer exist), whatever their phase.
+    /// dropped (their rows no longer exist), whatever their phase. Their payloads are
+    /// dropped after the queue's lock is released.
     pub fn rollback(self) {
-        let mut queue = self.state.queue.lock().unwrap_or_else(|p| p.into_inner());
-        queue.truncate(self.mark);
+        let dropped = {
+            let mut queue = lock(&self.state.queue);
+            let mark = self.mark.min(queue.len());
+            queue.split_off(mark)
+        };
+        for delivery in dropped {
+            let info = delivery.info;
+            quiet_drop(&info, delivery);
+        }
     }
 }
 
@@ -324,43 +401,268 @@ fn failed(failures: &mut Vec<Failure>, info: &ReceiverInfo, position: usize, err
     });
 }
 
-fn start(delivery: Delivery) -> Result<Pending, ReceiverError> {
-    catch_unwind(AssertUnwindSafe(delivery.run)).map_err(crate::dispatch::panic_error)
+/// One delivery being run: its span (when tracing is on) and when it started.
+struct Running {
+    info: ReceiverInfo,
+    position: usize,
+    span: Option<tracing::Span>,
+    started: Instant,
 }
 
-fn finish_sync(deliveries: Vec<Delivery>) -> Vec<Failure> {
-    let mut failures = Vec::new();
-    for (position, delivery) in deliveries.into_iter().enumerate() {
-        let info = delivery.info;
-        let outcome = match start(delivery) {
-            Ok(Pending::Done(result)) => result,
-            Ok(Pending::Future(_)) => Err(ReceiverError::AsyncInSyncSend),
-            Err(panic) => Err(panic),
-        };
-        if let Err(error) = outcome {
-            failed(&mut failures, &info, position, error);
+impl Running {
+    fn new(delivery: &Delivery, position: usize) -> Self {
+        Running {
+            info: delivery.info,
+            position,
+            span: crate::trace::delivery_span(&delivery.info, delivery.queued_by.as_ref()),
+            started: Instant::now(),
         }
     }
-    failures
+
+    fn in_span<T>(&self, f: impl FnOnce() -> T) -> T {
+        match &self.span {
+            Some(span) => span.in_scope(f),
+            None => f(),
+        }
+    }
+
+    /// Records the outcome on the span, and a failure in `failures`.
+    fn finish(self, outcome: Result<(), ReceiverError>, failures: &mut Vec<Failure>) {
+        if let Some(span) = &self.span {
+            let name = match &outcome {
+                Ok(()) => "ok",
+                Err(ReceiverError::Panicked { .. }) => "panic",
+                Err(_) => "error",
+            };
+            crate::trace::finish(span, name, self.started);
+        }
+        if let Err(error) = outcome {
+            self.in_span(|| failed(failures, &self.info, self.position, error));
+        }
+    }
 }
 
-async fn finish_async(deliveries: Vec<Delivery>) -> Vec<Failure> {
-    let mut failures = Vec::new();
-    for (position, delivery) in deliveries.into_iter().enumerate() {
-        let info = delivery.info;
-        let outcome = match start(delivery) {
-            Ok(Pending::Done(result)) => result,
-            Ok(Pending::Future(future)) => match AssertUnwindSafe(future).catch_unwind().await {
-                Ok(result) => result,
-                Err(panic) => Err(crate::dispatch::panic_error(panic)),
-            },
-            Err(panic) => Err(panic),
-        };
-        if let Err(error) = outcome {
-            failed(&mut failures, &info, position, error);
+/// The deliveries of a finished transaction, run in order: what `commit` and
+/// `rollback` run in place, and what [`Finishing`] polls (and detaches when dropped).
+///
+/// Dropped before every delivery ran (only when a detached run is itself cancelled, e.g.
+/// by a runtime shutting down), it reports each remaining one as lost.
+struct Deliveries {
+    queue: std::vec::IntoIter<Delivery>,
+    next: usize,
+    in_flight: Option<(Running, BoxFuture<'static, Result<(), ReceiverError>>)>,
+    failures: Vec<Failure>,
+}
+
+impl Deliveries {
+    fn new(runs: Vec<Delivery>) -> Self {
+        Deliveries {
+            queue: runs.into_iter(),
+            next: 0,
+            in_flight: None,
+            failures: Vec::new(),
         }
     }
-    failures
+
+    fn is_done(&self) -> bool {
+        self.in_flight.is_none() && self.queue.len() == 0
+    }
+
+    /// Starts the next delivery: `None` when there is none left, else the delivery and
+    /// what starting it gave (a sync receiver has run to its end; an async one gave its
+    /// future), a panic already turned into a failure.
+    fn start_next(&mut self) -> Option<(Running, Result<Pending, ReceiverError>)> {
+        let delivery = self.queue.next()?;
+        let running = Running::new(&delivery, self.next);
+        self.next += 1;
+        let run = delivery.run;
+        let started = running.in_span(|| catch_unwind(AssertUnwindSafe(run)));
+        // The rest of the delivery (its span link) holds no user data.
+        drop(delivery.queued_by);
+        Some((running, started.map_err(crate::dispatch::panic_error)))
+    }
+
+    /// Runs every delivery in place; async ones fail with `AsyncInSyncSend`.
+    fn run_sync(mut self) -> Vec<Failure> {
+        while let Some((running, started)) = self.start_next() {
+            let outcome = match started {
+                Ok(Pending::Done(result)) => result,
+                Ok(Pending::Disconnected) => continue,
+                Ok(Pending::Future(future)) => {
+                    quiet_drop(&running.info, future);
+                    Err(ReceiverError::AsyncInSyncSend)
+                }
+                Err(panic) => Err(panic),
+            };
+            running.finish(outcome, &mut self.failures);
+        }
+        std::mem::take(&mut self.failures)
+    }
+}
+
+impl Future for Deliveries {
+    type Output = Vec<Failure>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Vec<Failure>> {
+        let this = &mut *self;
+        loop {
+            if let Some((running, future)) = &mut this.in_flight {
+                let polled =
+                    running.in_span(|| catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))));
+                let outcome = match polled {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Ready(result)) => result,
+                    Err(panic) => Err(crate::dispatch::panic_error(panic)),
+                };
+                if let Some((running, future)) = this.in_flight.take() {
+                    // A future that panicked still holds its payload: drop it quietly.
+                    quiet_drop(&running.info, future);
+                    running.finish(outcome, &mut this.failures);
+                }
+                continue;
+            }
+            let Some((running, started)) = this.start_next() else {
+                return Poll::Ready(std::mem::take(&mut this.failures));
+            };
+            match started {
+                Ok(Pending::Done(result)) => running.finish(result, &mut this.failures),
+                Ok(Pending::Disconnected) => {}
+                Ok(Pending::Future(future)) => this.in_flight = Some((running, future)),
+                Err(panic) => running.finish(Err(panic), &mut this.failures),
+            }
+        }
+    }
+}
+
+impl Drop for Deliveries {
+    fn drop(&mut self) {
+        if let Some((running, future)) = self.in_flight.take() {
+            quiet_drop(&running.info, future);
+            report_lost(&running.info, LostReason::Cancelled);
+        }
+        for delivery in self.queue.by_ref() {
+            lose(delivery, LostReason::Cancelled);
+        }
+    }
+}
+
+/// The future of [`Transaction::commit_async`] and [`Transaction::rollback_async`]: runs
+/// the deliveries in the order they were queued and gives the ones that failed.
+///
+/// # Cancellation
+///
+/// Dropped before it completes, it hands the deliveries still to run (the one in flight
+/// included, so none runs twice and none is cut short) to a detached task, which finishes
+/// them; their failures are logged as usual. The task runs on the current Tokio runtime
+/// when the `tokio` feature is on and one is running (signals-sea-orm turns the feature
+/// on), and otherwise on a thread of its own. If even that task cannot finish (the runtime
+/// shuts down under it), each delivery it still held is reported lost
+/// ([`LostReason::Cancelled`]).
+#[must_use = "futures do nothing unless polled; dropped unpolled, its deliveries run detached"]
+pub struct Finishing {
+    deliveries: Option<Pin<Box<Deliveries>>>,
+}
+
+impl fmt::Debug for Finishing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let left = self
+            .deliveries
+            .as_ref()
+            .map_or(0, |d| d.queue.len() + usize::from(d.in_flight.is_some()));
+        f.debug_struct("Finishing").field("left", &left).finish()
+    }
+}
+
+impl Finishing {
+    fn new(deliveries: Deliveries) -> Self {
+        Finishing {
+            deliveries: Some(Box::pin(deliveries)),
+        }
+    }
+}
+
+impl Future for Finishing {
+    type Output = Vec<Failure>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Vec<Failure>> {
+        let Some(deliveries) = self.deliveries.as_mut() else {
+            return Poll::Ready(Vec::new());
+        };
+        let failures = std::task::ready!(deliveries.as_mut().poll(cx));
+        self.deliveries = None;
+        Poll::Ready(failures)
+    }
+}
+
+impl Drop for Finishing {
+    fn drop(&mut self) {
+        if let Some(deliveries) = self.deliveries.take()
+            && !deliveries.is_done()
+        {
+            detach(deliveries);
+        }
+    }
+}
+
+/// Runs what is left of a cancelled [`Finishing`] to its end, away from the caller.
+fn detach(deliveries: Pin<Box<Deliveries>>) {
+    let left = deliveries.queue.len() + usize::from(deliveries.in_flight.is_some());
+    tracing::debug!(
+        target: "signals_core::transaction",
+        left,
+        "commit future dropped midway: the remaining deliveries continue detached"
+    );
+    let run = async move {
+        // Failures were logged one by one.
+        let _failures = deliveries.await;
+    };
+    #[cfg(feature = "tokio")]
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        drop(runtime.spawn(run));
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("signals-deliveries".to_owned())
+        .spawn(move || futures_executor::block_on(run));
+    // A thread that cannot start drops `run`: its deliveries are reported lost.
+    if let Err(error) = spawned {
+        tracing::error!(
+            target: "signals_core::transaction",
+            %error,
+            "could not start a thread for the detached deliveries"
+        );
+    }
+}
+
+/// Why a deferred delivery could not run (see [`lost_deliveries`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LostReason {
+    /// Its [`Transaction`] was dropped without [`commit`](Transaction::commit) or
+    /// [`rollback`](Transaction::rollback): whether the database committed is unknown.
+    Unfinished,
+    /// The detached run finishing a cancelled commit or rollback was itself dropped
+    /// (its runtime shut down, or no thread could be started for it).
+    Cancelled,
+}
+
+impl LostReason {
+    /// `unfinished` or `cancelled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LostReason::Unfinished => "unfinished",
+            LostReason::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for LostReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LostReason::Unfinished => "the transaction was dropped without commit() or rollback()",
+            LostReason::Cancelled => "the detached run of a cancelled commit was dropped",
+        })
+    }
 }
 
 pin_project_lite::pin_project! {

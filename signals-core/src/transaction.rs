@@ -553,31 +553,31 @@ impl Drop for Deliveries {
 ///
 /// Dropped before it completes, it hands the deliveries still to run (the one in flight
 /// included, so none runs twice and none is cut short) to a detached task, which finishes
-/// them; their failures are logged as usual. The task runs on the current Tokio runtime
-/// when the `tokio` feature is on and one is running (signals-sea-orm turns the feature
-/// on), and otherwise on a thread of its own. If even that task cannot finish (the runtime
-/// shuts down under it), each delivery it still held is reported lost
-/// ([`LostReason::Cancelled`]).
+/// them; their failures are logged as usual. See [`run_to_completion`] for where that
+/// task runs. If even that task cannot finish (the runtime shuts down under it), each
+/// delivery it still held is reported lost ([`LostReason::Cancelled`]).
 #[must_use = "futures do nothing unless polled; dropped unpolled, its deliveries run detached"]
 pub struct Finishing {
-    deliveries: Option<Pin<Box<Deliveries>>>,
+    run: RunToCompletion<Vec<Failure>>,
 }
 
 impl fmt::Debug for Finishing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let left = self
-            .deliveries
-            .as_ref()
-            .map_or(0, |d| d.queue.len() + usize::from(d.in_flight.is_some()));
-        f.debug_struct("Finishing").field("left", &left).finish()
+        f.debug_struct("Finishing")
+            .field("done", &self.run.future.is_none())
+            .finish()
     }
 }
 
 impl Finishing {
     fn new(deliveries: Deliveries) -> Self {
-        Finishing {
-            deliveries: Some(Box::pin(deliveries)),
-        }
+        let run = if deliveries.is_done() {
+            // Nothing to run: nothing to detach either.
+            RunToCompletion { future: None }
+        } else {
+            run_to_completion(deliveries)
+        };
+        Finishing { run }
     }
 }
 
@@ -585,51 +585,119 @@ impl Future for Finishing {
     type Output = Vec<Failure>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Vec<Failure>> {
-        let Some(deliveries) = self.deliveries.as_mut() else {
-            return Poll::Ready(Vec::new());
-        };
-        let failures = std::task::ready!(deliveries.as_mut().poll(cx));
-        self.deliveries = None;
-        Poll::Ready(failures)
-    }
-}
-
-impl Drop for Finishing {
-    fn drop(&mut self) {
-        if let Some(deliveries) = self.deliveries.take()
-            && !deliveries.is_done()
-        {
-            detach(deliveries);
+        match self.run.future {
+            None => Poll::Ready(Vec::new()),
+            Some(_) => Pin::new(&mut self.run).poll(cx),
         }
     }
 }
 
-/// Runs what is left of a cancelled [`Finishing`] to its end, away from the caller.
-fn detach(deliveries: Pin<Box<Deliveries>>) {
-    let left = deliveries.queue.len() + usize::from(deliveries.in_flight.is_some());
+/// Wraps `future` so that it runs to its end even if the returned future is dropped
+/// first: the rest of it then continues detached from the caller, and its output is
+/// dropped.
+///
+/// This is what makes [`Transaction::commit_async`] cancellation-safe, and what an ORM
+/// integration wraps around "commit the database transaction, then run the deliveries"
+/// so that a caller giving up midway (`tokio::time::timeout`, `select!`, a dropped
+/// request) can neither leave a committed transaction undelivered nor cut a receiver
+/// short.
+///
+/// The detached rest runs on the current Tokio runtime when the `tokio` feature is on
+/// and the drop happens inside one; otherwise on a thread of its own
+/// (`futures_executor::block_on`), where futures that need a Tokio reactor fail (and are
+/// reported as failed deliveries): turn the feature on in Tokio applications.
+///
+/// ```
+/// use signals_core::transaction::run_to_completion;
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicBool, Ordering};
+///
+/// let finished = Arc::new(AtomicBool::new(false));
+/// let flag = finished.clone();
+/// let (tx, rx) = std::sync::mpsc::channel::<()>();
+/// let work = run_to_completion(async move {
+///     flag.store(true, Ordering::SeqCst);
+///     let _ = tx.send(());
+/// });
+/// drop(work); // never polled: it still runs, detached
+/// rx.recv().unwrap();
+/// assert!(finished.load(Ordering::SeqCst));
+/// ```
+pub fn run_to_completion<F>(future: F) -> RunToCompletion<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    RunToCompletion {
+        future: Some(Box::pin(future)),
+    }
+}
+
+/// The future of [`run_to_completion`]: its wrapped future's output, and the guarantee
+/// that the wrapped future finishes even if this one is dropped first.
+#[must_use = "futures do nothing unless polled; dropped unpolled, it runs detached"]
+pub struct RunToCompletion<T: 'static> {
+    future: Option<BoxFuture<'static, T>>,
+}
+
+impl<T: 'static> fmt::Debug for RunToCompletion<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunToCompletion")
+            .field("done", &self.future.is_none())
+            .finish()
+    }
+}
+
+impl<T: 'static> Future for RunToCompletion<T> {
+    type Output = T;
+
+    /// # Panics
+    ///
+    /// If polled again after it completed (as any future may).
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let future = self
+            .future
+            .as_mut()
+            .expect("RunToCompletion polled after it completed");
+        let output = std::task::ready!(future.as_mut().poll(cx));
+        self.future = None;
+        Poll::Ready(output)
+    }
+}
+
+impl<T: 'static> Drop for RunToCompletion<T> {
+    fn drop(&mut self) {
+        if let Some(future) = self.future.take() {
+            detach(future);
+        }
+    }
+}
+
+/// Runs the rest of a dropped [`RunToCompletion`] to its end, away from the caller.
+fn detach<T: 'static>(future: BoxFuture<'static, T>) {
     tracing::debug!(
         target: "signals_core::transaction",
-        left,
-        "commit future dropped midway: the remaining deliveries continue detached"
+        "future dropped before it completed: the rest continues detached"
     );
-    let run = async move {
-        // Failures were logged one by one.
-        let _failures = deliveries.await;
-    };
+    // Erase the output type: it is dropped when the future completes, on the detached
+    // side (`T: Send` is part of `BoxFuture`'s `Send`).
+    let run: BoxFuture<'static, ()> = Box::pin(async move {
+        let _output = future.await;
+    });
     #[cfg(feature = "tokio")]
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         drop(runtime.spawn(run));
         return;
     }
     let spawned = std::thread::Builder::new()
-        .name("signals-deliveries".to_owned())
+        .name("signals-detached".to_owned())
         .spawn(move || futures_executor::block_on(run));
-    // A thread that cannot start drops `run`: its deliveries are reported lost.
+    // A thread that cannot start drops `run`; deliveries in it are reported lost.
     if let Err(error) = spawned {
         tracing::error!(
             target: "signals_core::transaction",
             %error,
-            "could not start a thread for the detached deliveries"
+            "could not start a thread to finish a detached future"
         );
     }
 }

@@ -35,9 +35,10 @@ enum Queue {
 ///
 /// A write made outside `run` is not part of the queue: its `on = Commit` receivers run at
 /// once, as for a write outside any transaction. Dropping a `SignalsTxn` without `commit`
-/// or `rollback` rolls the database transaction back (SeaORM's `Drop`) and drops its queued
-/// deliveries: `Commit` receivers never run; `Rollback` and `Completion` receivers do not
-/// run either, since a drop cannot await them (call [`rollback`](SignalsTxn::rollback)).
+/// or `rollback` rolls the database transaction back (SeaORM's `Drop`), and its queued
+/// deliveries with it: `Commit` receivers never run; `Rollback` and `Completion` receivers
+/// run detached on the current runtime, since a drop cannot await them (call
+/// [`rollback`](SignalsTxn::rollback) to await them and get their failures).
 #[must_use = "call commit() or rollback(): dropping it rolls the transaction back"]
 pub struct SignalsTxn<T> {
     txn: Option<T>,
@@ -109,7 +110,7 @@ impl<T> SignalsTxn<T> {
     }
 }
 
-impl<T: TransactionSession> SignalsTxn<T> {
+impl<T: TransactionSession + Send + 'static> SignalsTxn<T> {
     /// Commits the database transaction, then, for the outermost one, runs the `Commit`
     /// and `Completion` deliveries (sync and async receivers, in the order they were
     /// queued) and returns those that failed. Each failure is also logged (target
@@ -119,34 +120,49 @@ impl<T: TransactionSession> SignalsTxn<T> {
     /// outermost commit. If the database commit fails, the transaction did not commit: the
     /// deliveries are handled as for [`rollback`](SignalsTxn::rollback) and the error is
     /// returned.
-    pub async fn commit(mut self) -> Result<Vec<Failure>, DbErr> {
+    ///
+    /// # Cancellation
+    ///
+    /// The commit and its deliveries run to their end even if this future is dropped
+    /// midway (a `tokio::time::timeout`, a `select!`, a request whose client went away):
+    /// the rest continues as a task on the current runtime
+    /// ([`run_to_completion`](signals_core::transaction::run_to_completion)), so a
+    /// committed row never misses its `on = Commit` receivers and no receiver runs twice.
+    pub fn commit(mut self) -> impl Future<Output = Result<Vec<Failure>, DbErr>> + Send {
         let (txn, queue) = self.take();
-        match txn.commit().await {
-            Ok(()) => Ok(match queue {
-                Queue::Outermost(tx) => tx.commit_async().await,
-                Queue::Savepoint(savepoint) => {
-                    savepoint.release();
-                    Vec::new()
+        transaction::run_to_completion(async move {
+            match txn.commit().await {
+                Ok(()) => Ok(match queue {
+                    Queue::Outermost(tx) => tx.commit_async().await,
+                    Queue::Savepoint(savepoint) => {
+                        savepoint.release();
+                        Vec::new()
+                    }
+                }),
+                Err(err) => {
+                    rolled_back(queue).await;
+                    Err(err)
                 }
-            }),
-            Err(err) => {
-                rolled_back(queue).await;
-                Err(err)
             }
-        }
+        })
     }
 
     /// Rolls the database transaction back, then drops the queued `Commit` deliveries
     /// and, for the outermost transaction, runs the `Rollback` and `Completion` ones;
     /// returns those that failed (each also logged). A nested transaction drops every
-    /// delivery queued inside it: its rows no longer exist.
-    pub async fn rollback(mut self) -> Result<Vec<Failure>, DbErr> {
+    /// delivery queued inside it: its rows no longer exist. Cancelled midway, it finishes
+    /// detached, as [`commit`](SignalsTxn::commit) does.
+    pub fn rollback(mut self) -> impl Future<Output = Result<Vec<Failure>, DbErr>> + Send {
         let (txn, queue) = self.take();
-        let result = txn.rollback().await;
-        let failures = rolled_back(queue).await;
-        result.map(|()| failures)
+        transaction::run_to_completion(async move {
+            let result = txn.rollback().await;
+            let failures = rolled_back(queue).await;
+            result.map(|()| failures)
+        })
     }
+}
 
+impl<T> SignalsTxn<T> {
     fn take(&mut self) -> (T, Queue) {
         match (self.txn.take(), self.queue.take()) {
             (Some(txn), Some(queue)) => (txn, queue),
@@ -175,10 +191,13 @@ impl<T> Deref for SignalsTxn<T> {
 impl<T> Drop for SignalsTxn<T> {
     fn drop(&mut self) {
         // Neither committed nor rolled back: the database transaction rolls back when `txn`
-        // drops, so a savepoint's deliveries must go too. An outermost queue dropped
-        // unfinished never delivers.
-        if let Some(Queue::Savepoint(savepoint)) = self.queue.take() {
-            savepoint.rollback();
+        // drops (SeaORM's `Drop`), so this is a rollback for the deliveries too: a
+        // savepoint's are dropped, and the outermost queue's `Rollback` and `Completion`
+        // receivers run, detached (a drop cannot await them).
+        match self.queue.take() {
+            Some(Queue::Savepoint(savepoint)) => savepoint.rollback(),
+            Some(Queue::Outermost(tx)) => drop(tx.rollback_async()),
+            None => {}
         }
     }
 }
@@ -214,6 +233,7 @@ where
             &'c C::Transaction,
         ) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>
         + Send,
+    C::Transaction: Send + 'static,
     T: Send,
     E: Display + Debug + Send,
 {

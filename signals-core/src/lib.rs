@@ -133,6 +133,8 @@ pub use transaction::Phase;
 ///   `PhantomData`); the other fields must be `Copy`, since an any-sender view of the
 ///   payload is built by copying them.
 /// * `name = "..."`: the name shown in listings and logs (default: the type's name).
+/// * `concurrent`: a flag (not `concurrent = true`): async receivers of a send run
+///   concurrently.
 /// * `crate = path`: where `signals_core` is, if you renamed the dependency.
 ///
 /// The struct must have named fields (or be a unit struct); type parameters must be
@@ -170,12 +172,27 @@ pub use signals_macros::Signal;
 /// * `dispatch_uid = "..."`: a unique id per signal and sender; a runtime
 ///   `connect_with` using the same id is refused, and of two link-time receivers with the
 ///   same id only the first (in order) is registered, with a warning.
+/// * `on = Commit`: run when the transaction ends (`on = Commit | Rollback | Completion |
+///   Immediate`, default `Immediate`): a bare phase name, not `"commit"` or `Phase::Commit`.
 /// * `crate = path`: where `signals_core` is, if you renamed the dependency.
 ///
 /// The function takes one parameter, `&Payload` (or a `&dyn Trait` the payload coerces
-/// to), and returns `()`, the signal's response type, or `Result<Response, E>` with
-/// `E: std::error::Error + Send + Sync + 'static`. It cannot be generic, a method,
-/// `unsafe`, `extern` or `const`. It stays an ordinary function you can call directly.
+/// to), and returns `()`, the signal's response type, or `Result<Response, E>` with any
+/// `E: Into<BoxError>`: an error type (`E: std::error::Error + Send + Sync + 'static`),
+/// [`BoxError`] (`Box<dyn Error + Send + Sync>`; a `Box<dyn Error>` without `Send + Sync`
+/// is refused) or `anyhow::Error`. It cannot be generic, a method, an associated function
+/// (put it outside the `impl` block, or call the method from a free function), `unsafe`,
+/// `extern` or `const`. It stays an ordinary function you can call directly.
+///
+/// # Coming from Django
+///
+/// * `sender = User`, the type, not `sender = "User"`; leave `sender` out (rather than
+///   writing `sender = dyn Model`) to receive every sender.
+/// * `#[receiver(PostSave, PostDelete)]`, not a list in brackets.
+/// * One parameter, the payload: `fn f(event: &PostSave<'_, User>)` and then
+///   `event.instance`, `event.created`, rather than `instance: &User, created: bool`.
+///   The payload is lent for the send only: `&PostSave<'_, User>`, not `<'static, ..>`.
+/// * A parameter naming the sender (`&PostSave<'_, User>`) needs `sender = User` too.
 pub use signals_macros::receiver;
 
 /// Forces the linker to keep crates whose `#[receiver]`s nothing else references.

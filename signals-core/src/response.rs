@@ -8,11 +8,22 @@ use crate::signal::BoxError;
 
 /// What a receiver may return for a signal whose response type is `R`:
 /// `R` itself (so `()` for most signals), or `Result<R, E>` for any
-/// `E: std::error::Error + Send + Sync + 'static`.
+/// `E: Into<BoxError>`: an error type (`E: std::error::Error + Send + Sync + 'static`),
+/// [`BoxError`] itself (`Box<dyn Error + Send + Sync>`), `anyhow::Error`, or a `String` /
+/// `&'static str` message.
+///
+/// The error is converted with `Into<BoxError>`, so
+/// [`SendError::downcast_ref`](crate::SendError::downcast_ref) and
+/// `std::error::Error::source` reach the receiver's own error: the `E` returned, or the
+/// error inside a returned `BoxError`. An `anyhow::Error` converts to anyhow's own wrapper,
+/// which displays and chains sources like the error it was made from but does not downcast
+/// to its type; return `Err(e.reallocate_into_boxed_dyn_error_without_backtrace())` (a
+/// `BoxError`) where callers downcast.
 #[diagnostic::on_unimplemented(
     message = "a receiver of this signal cannot return `{Self}`",
     label = "the signal's response type is `{R}`",
-    note = "a receiver returns the response type `{R}`, or `Result<{R}, E>` where `E: std::error::Error + Send + Sync + 'static`"
+    note = "a receiver returns the response type `{R}`, or `Result<{R}, E>` where `E: Into<BoxError>`: any `E: std::error::Error + Send + Sync + 'static`, `Box<dyn Error + Send + Sync>` or `anyhow::Error`",
+    note = "a boxed error must be `Send + Sync` (receivers run on any thread): `Box<dyn Error>` does not convert, `Box<dyn Error + Send + Sync>` does"
 )]
 pub trait IntoResponse<R> {
     /// Converts the receiver's return value into the dispatcher's form.
@@ -26,13 +37,17 @@ impl<R> IntoResponse<R> for R {
     }
 }
 
+// `do_not_recommend`: a `Result` whose error does not convert is reported as "a receiver
+// of this signal cannot return `Result<..>`" with the notes above, not as a missing
+// `From` impl deep inside `Into`.
+#[diagnostic::do_not_recommend]
 impl<R, E> IntoResponse<R> for Result<R, E>
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: Into<BoxError>,
 {
     #[inline(always)]
     fn into_response(self) -> Result<R, BoxError> {
-        self.map_err(|e| Box::new(e) as BoxError)
+        self.map_err(Into::into)
     }
 }
 

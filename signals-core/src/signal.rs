@@ -331,8 +331,15 @@ pub trait Signal: Sized {
     /// [`Connection`] is dropped (or [`Connection::detach`]ed).
     ///
     /// The handler takes `&Payload` and returns `()`, the response type, or
-    /// `Result<Response, E>`, like a `#[receiver]` function. Connecting takes a lock
-    /// (senders never do) and copies the list of runtime receivers.
+    /// `Result<Response, E>` for any `E: Into<BoxError>`, like a `#[receiver]` function.
+    /// Connecting takes a lock (senders never do) and copies the list of runtime receivers.
+    ///
+    /// For a signal with a sender parameter, name the form you connect to:
+    /// `<PostSave>::connect(...)` (or `PostSave::<dyn Model>::connect(...)`) for every
+    /// sender, `PostSave::<User>::connect(...)` for one. A bare `PostSave::connect(...)`
+    /// does not compile: in expression position Rust does not apply the parameter's default,
+    /// and rustc reports "type annotations needed ... cannot infer type for type parameter
+    /// `M` declared on the struct `PostSave`".
     ///
     /// ```
     /// use signals_core::prelude::*;

@@ -8,7 +8,7 @@ use super::parse::Args;
 use super::validate::Function;
 use crate::krate;
 
-pub(crate) fn receiver(args: &Args, func: &Function) -> TokenStream {
+pub(crate) fn receiver(args: &Args, func: &Function, tag: u64) -> TokenStream {
     let krate = krate::path(args.krate.as_ref());
     let name = &func.name;
     let priority = match &args.priority {
@@ -96,10 +96,23 @@ pub(crate) fn receiver(args: &Args, func: &Function) -> TokenStream {
             }
         }
     });
+    // The registrations live in the default of a trait's associated constant rather than
+    // in `const _: () = { ... };`. At module (or block) level both compile the same. Inside
+    // an `impl` block, where the macro cannot tell it was put, a `const _` is an error and
+    // its body a second one ("cannot find function"), whereas a trait is dropped with a
+    // single "trait is not supported in `trait`s or `impl`s ... consider moving the trait
+    // out to a nearby module scope", spanned here at the function's name.
+    let trait_token = quote_spanned!(name.span()=> trait);
+    let container =
+        quote::format_ident!("__signals_receiver_{}_{:x}", name, tag, span = name.span());
     quote! {
-        const _: () = {
-            #(#registrations)*
-        };
+        #[doc(hidden)]
+        #[allow(non_camel_case_types, dead_code)]
+        #trait_token #container {
+            const REGISTER: () = {
+                #(#registrations)*
+            };
+        }
     }
 }
 

@@ -18,6 +18,7 @@ pub(crate) struct Args {
 
 const KEYS: &str = "`sender`, `priority`, `dispatch_uid`, `on`, `crate`";
 const PHASES: [&str; 4] = ["Immediate", "Commit", "Rollback", "Completion"];
+const PHASE_LIST: &str = "`on = Commit | Rollback | Completion | Immediate`";
 
 fn is_key_value(input: ParseStream<'_>) -> bool {
     input.peek(Ident::peek_any) && input.peek2(Token![=]) && !input.peek2(Token![==])
@@ -49,9 +50,26 @@ impl Parse for Args {
                     || syn::Error::new(key.span(), format!("duplicate `{name}` argument"));
                 match name.as_str() {
                     "sender" => {
-                        let ty: Type = input.parse()?;
-                        if args.sender.replace(ty).is_some() {
-                            push(duplicate(), &mut errors);
+                        if input.peek(LitStr) {
+                            // Django's lazy `sender="app.User"`: here the sender is a type.
+                            let lit: LitStr = input.parse()?;
+                            let name = lit.value();
+                            let name = name.rsplit('.').next().unwrap_or_default().trim();
+                            let name = if name.is_empty() { "User" } else { name };
+                            push(
+                                syn::Error::new(
+                                    lit.span(),
+                                    format!(
+                                        "`sender` is a type, not a string: write `sender = {name}`"
+                                    ),
+                                ),
+                                &mut errors,
+                            );
+                        } else {
+                            let ty: Type = input.parse()?;
+                            if args.sender.replace(ty).is_some() {
+                                push(duplicate(), &mut errors);
+                            }
                         }
                     }
                     "priority" => {
@@ -79,9 +97,9 @@ impl Parse for Args {
                         }
                     }
                     "on" => {
-                        let phase: Ident = input.parse()?;
-                        if !PHASES.contains(&phase.to_string().as_str()) {
-                            push(
+                        // `None`: a string or a path, reported by `parse_phase`.
+                        match parse_phase(input, &mut errors)? {
+                            Some(phase) if !PHASES.contains(&phase.to_string().as_str()) => push(
                                 syn::Error::new(
                                     phase.span(),
                                     format!(
@@ -89,9 +107,14 @@ impl Parse for Args {
                                     ),
                                 ),
                                 &mut errors,
-                            );
-                        } else if args.phase.replace(phase).is_some() {
-                            push(duplicate(), &mut errors);
+                            ),
+                            Some(phase) => {
+                                let previous = args.phase.replace(phase);
+                                if previous.is_some() {
+                                    push(duplicate(), &mut errors);
+                                }
+                            }
+                            None => {}
                         }
                     }
                     "crate" => {
@@ -114,6 +137,28 @@ impl Parse for Args {
                         );
                     }
                 }
+            } else if input.peek(syn::token::Bracket) {
+                // `#[receiver([PostSave, PostDelete])]`: a Python list of signals.
+                let content;
+                let bracket = syn::bracketed!(content in input);
+                let listed = content.parse_terminated(Type::parse, Token![,])?;
+                let names: Vec<String> = listed
+                    .iter()
+                    .map(|ty| quote::ToTokens::to_token_stream(ty).to_string())
+                    .collect();
+                let names = if names.is_empty() {
+                    "PostSave, PostDelete".to_owned()
+                } else {
+                    names.join(", ")
+                };
+                push(
+                    syn::Error::new(
+                        bracket.span.join(),
+                        format!("list the signals without brackets: `#[receiver({names})]`"),
+                    ),
+                    &mut errors,
+                );
+                args.signals.extend(listed);
             } else {
                 let ty: Type = input.parse()?;
                 if seen_key {
@@ -132,7 +177,7 @@ impl Parse for Args {
             }
             input.parse::<Token![,]>()?;
         }
-        if args.signals.is_empty() {
+        if args.signals.is_empty() && errors.is_none() {
             push(
                 syn::Error::new(
                     Span::call_site(),
@@ -144,6 +189,49 @@ impl Parse for Args {
         match errors {
             Some(e) => Err(e),
             None => Ok(args),
+        }
+    }
+}
+
+/// The phase after `on =`: an identifier. A string (`on = "commit"`) or a path
+/// (`on = Phase::Commit`) is reported, suggesting the identifier; `None` then.
+fn parse_phase(
+    input: ParseStream<'_>,
+    errors: &mut Option<syn::Error>,
+) -> syn::Result<Option<Ident>> {
+    let mut report = |tokens: &dyn quote::ToTokens, what: &str, wanted: Option<&str>| {
+        let fix = match wanted {
+            Some(phase) => format!("write `on = {phase}`; the phases are {PHASE_LIST}"),
+            None => format!("write one of {PHASE_LIST}"),
+        };
+        let e = syn::Error::new_spanned(
+            tokens,
+            format!("`on` takes a phase name, not {what}: {fix}"),
+        );
+        match errors {
+            Some(all) => all.combine(e),
+            None => *errors = Some(e),
+        }
+    };
+    let known = |name: &str| {
+        PHASES
+            .iter()
+            .find(|p| p.eq_ignore_ascii_case(name))
+            .copied()
+    };
+    if input.peek(LitStr) {
+        let lit: LitStr = input.parse()?;
+        report(&lit, "a string", known(lit.value().trim()));
+        return Ok(None);
+    }
+    let path = input.call(Path::parse_mod_style)?;
+    match path.get_ident() {
+        Some(ident) => Ok(Some(ident.clone())),
+        None => {
+            let last = path.segments.last().map(|s| s.ident.to_string());
+            let phase = last.as_deref().and_then(known);
+            report(&path, "a path", phase);
+            Ok(None)
         }
     }
 }

@@ -1,8 +1,29 @@
 //! Checks that the item is a function `#[receiver]` can register.
 
 use proc_macro2::TokenStream;
+use quote::ToTokens;
 use syn::spanned::Spanned;
-use syn::{FnArg, ItemFn, ReturnType, Type};
+use syn::{FnArg, GenericArgument, ItemFn, PathArguments, ReturnType, Type, TypeParamBound};
+
+use super::parse::Args;
+
+/// Names of Django's receiver keyword arguments (`def f(sender, instance, created, **kwargs)`).
+const DJANGO_KWARGS: &[&str] = &[
+    "sender",
+    "instance",
+    "created",
+    "raw",
+    "using",
+    "update_fields",
+    "origin",
+    "action",
+    "pk_set",
+    "model",
+    "reverse",
+    "request",
+    "user",
+    "kwargs",
+];
 
 /// The parts of a valid receiver function the expansion needs.
 pub(crate) struct Function {
@@ -14,7 +35,8 @@ pub(crate) struct Function {
     pub(crate) is_async: bool,
 }
 
-pub(crate) fn function(item: TokenStream) -> syn::Result<Function> {
+/// Checks the function; `args` (when they parsed) only improve the hints.
+pub(crate) fn function(item: TokenStream, args: Option<&Args>) -> syn::Result<Function> {
     let func: ItemFn = match syn::parse2(item.clone()) {
         Ok(func) => func,
         Err(_) => {
@@ -78,6 +100,13 @@ pub(crate) fn function(item: TokenStream) -> syn::Result<Function> {
         .inputs
         .iter()
         .any(|arg| matches!(arg, FnArg::Receiver(_)));
+    let kwargs = !has_self && sig.inputs.len() > 1 && sig.inputs.iter().any(is_django_kwarg);
+    if kwargs {
+        errors.push(syn::Error::new(
+            sig.paren_token.span.join(),
+            kwargs_hint(sig, args),
+        ));
+    }
     for (i, arg) in sig.inputs.iter().enumerate() {
         match arg {
             // `self` is reported; the parameters after it are not extra ones.
@@ -86,6 +115,8 @@ pub(crate) fn function(item: TokenStream) -> syn::Result<Function> {
                 r.self_token.span(),
                 "#[receiver] applies to free functions, not methods: move it out of the impl block",
             )),
+            // Reported as a whole above.
+            FnArg::Typed(_) if kwargs => {}
             FnArg::Typed(typed) if i == 0 => {
                 if let Type::Reference(r) = &*typed.ty {
                     if let Some(m) = &r.mutability {
@@ -93,6 +124,8 @@ pub(crate) fn function(item: TokenStream) -> syn::Result<Function> {
                             m.span(),
                             "receivers get the payload by shared reference: remove `mut`",
                         ));
+                    } else if let Some(e) = static_payload(r) {
+                        errors.push(e);
                     } else {
                         param = Some((*typed.ty).clone());
                     }
@@ -108,6 +141,11 @@ pub(crate) fn function(item: TokenStream) -> syn::Result<Function> {
                 "a receiver takes exactly one parameter, the payload",
             )),
         }
+    }
+    if let ReturnType::Type(_, ty) = &sig.output
+        && let Some(e) = unsendable_box_error(ty)
+    {
+        errors.push(e);
     }
     if sig.inputs.is_empty() {
         errors.push(syn::Error::new(
@@ -127,4 +165,197 @@ pub(crate) fn function(item: TokenStream) -> syn::Result<Function> {
             ReturnType::Type(_, ty) => Some((**ty).clone()),
         },
     })
+}
+
+/// Whether a parameter is named like one of Django's keyword arguments.
+fn is_django_kwarg(arg: &FnArg) -> bool {
+    match arg {
+        FnArg::Typed(typed) => match &*typed.pat {
+            syn::Pat::Ident(p) => {
+                let name = p.ident.to_string();
+                DJANGO_KWARGS.contains(&name.trim_start_matches('_'))
+            }
+            _ => false,
+        },
+        FnArg::Receiver(_) => false,
+    }
+}
+
+/// The one-parameter form for Django's `fn f(instance: &User, created: bool)`.
+fn kwargs_hint(sig: &syn::Signature, args: Option<&Args>) -> String {
+    let names: Vec<(String, &Type)> = sig
+        .inputs
+        .iter()
+        .filter_map(|arg| match arg {
+            FnArg::Typed(typed) => match &*typed.pat {
+                syn::Pat::Ident(p) => Some((
+                    p.ident.to_string().trim_start_matches('_').to_owned(),
+                    &*typed.ty,
+                )),
+                _ => None,
+            },
+            FnArg::Receiver(_) => None,
+        })
+        .collect();
+    let signal = args
+        .and_then(|a| a.signals.first())
+        .map_or_else(|| "PostSave".to_owned(), tokens);
+    // The sender: `sender = ...`, else the type `instance` refers to.
+    let sender = args
+        .and_then(|a| a.sender.as_ref())
+        .map(tokens)
+        .or_else(|| {
+            names
+                .iter()
+                .find(|(n, _)| n == "instance")
+                .map(|(_, ty)| match ty {
+                    Type::Reference(r) => tokens(&r.elem),
+                    other => tokens(other),
+                })
+        });
+    let payload = match sender {
+        Some(sender) => format!("&{signal}<'_, {sender}>"),
+        None => format!("&{signal}<'_>"),
+    };
+    let fields: Vec<String> = names
+        .iter()
+        .filter(|(n, _)| !matches!(n.as_str(), "sender" | "signal" | "kwargs" | "event" | ""))
+        .map(|(n, _)| format!("`event.{n}`"))
+        .collect();
+    let read = if fields.is_empty() {
+        String::new()
+    } else {
+        format!(", and read {}", fields.join(", "))
+    };
+    format!(
+        "a receiver takes one parameter, the whole payload, not Django's keyword arguments: write `fn {}(event: {payload})`{read}",
+        sig.ident
+    )
+}
+
+/// `&Signal<'static>` (or `&'static Signal`): the payload only lives for the send.
+fn static_payload(r: &syn::TypeReference) -> Option<syn::Error> {
+    let is_static = |l: &syn::Lifetime| l.ident == "static";
+    if let Type::Path(p) = &*r.elem
+        && let Some(last) = p.path.segments.last()
+        && let PathArguments::AngleBracketed(generics) = &last.arguments
+    {
+        for arg in &generics.args {
+            if let GenericArgument::Lifetime(l) = arg
+                && is_static(l)
+            {
+                let written = tokens(&r.elem).replace("'static", "'_");
+                return Some(syn::Error::new(
+                    l.span(),
+                    format!(
+                        "the payload borrows for the send only: write `&{written}`, not `'static`"
+                    ),
+                ));
+            }
+        }
+    }
+    match &r.lifetime {
+        Some(l) if is_static(l) => Some(syn::Error::new(
+            l.span(),
+            format!(
+                "the payload is lent for the send only: write `&{}`, not `&'static`",
+                tokens(&r.elem)
+            ),
+        )),
+        _ => None,
+    }
+}
+
+/// `Result<_, Box<dyn Error>>` without `Send + Sync`: it cannot become a `BoxError`.
+fn unsendable_box_error(ty: &Type) -> Option<syn::Error> {
+    let error = last_args(ty, "Result").and_then(|args| args.get(1).copied())?;
+    let object = last_args(error, "Box").and_then(|args| args.first().copied())?;
+    let Type::TraitObject(object) = object else {
+        return None;
+    };
+    let has = |name: &str| {
+        object.bounds.iter().any(|b| {
+            matches!(b, TypeParamBound::Trait(t)
+                if t.path.segments.last().is_some_and(|s| s.ident == name))
+        })
+    };
+    if has("Send") && has("Sync") {
+        return None;
+    }
+    Some(syn::Error::new_spanned(
+        object,
+        "a receiver's boxed error must be `Send + Sync`: write `Box<dyn Error + Send + Sync>` (or return any `E: Into<BoxError>`, such as your error type or `anyhow::Error`)",
+    ))
+}
+
+/// The type arguments of `ty` if its last path segment is `name`.
+fn last_args<'t>(ty: &'t Type, name: &str) -> Option<Vec<&'t Type>> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last().filter(|s| s.ident == name)?;
+    let PathArguments::AngleBracketed(generics) = &last.arguments else {
+        return None;
+    };
+    Some(
+        generics
+            .args
+            .iter()
+            .filter_map(|a| match a {
+                GenericArgument::Type(t) => Some(t),
+                _ => None,
+            })
+            .collect(),
+    )
+}
+
+/// Checks of the arguments against the function: the sender.
+pub(crate) fn combination(args: &Args, func: &Function) -> syn::Result<()> {
+    let mut errors = Vec::new();
+    if let Some(Type::TraitObject(object)) = &args.sender {
+        errors.push(syn::Error::new_spanned(
+            object,
+            format!(
+                "`{}` is the any-sender form: omit `sender = ...` to receive every sender",
+                tokens(object)
+            ),
+        ));
+    }
+    if args.sender.is_none()
+        && let Type::Reference(r) = &func.param
+        && let Type::Path(p) = &*r.elem
+        && let Some(last) = p.path.segments.last()
+        && args.signals.iter().any(|s| {
+            matches!(s, Type::Path(sp) if sp.path.segments.last().is_some_and(|l| l.ident == last.ident))
+        })
+        && let PathArguments::AngleBracketed(generics) = &last.arguments
+        && let Some(sender) = generics.args.iter().find_map(|a| match a {
+            GenericArgument::Type(t) if !matches!(t, Type::TraitObject(_) | Type::Infer(_)) => Some(t),
+            _ => None,
+        })
+    {
+        let signal = &last.ident;
+        let sender_text = tokens(sender);
+        errors.push(syn::Error::new_spanned(
+            sender,
+            format!(
+                "this receiver has no `sender =`, so it gets `{signal}` from every sender; to receive only `{sender_text}`'s, add it: `#[receiver({signal}, sender = {sender_text})]`"
+            ),
+        ));
+    }
+    match crate::combine(errors) {
+        Some(all) => Err(all),
+        None => Ok(()),
+    }
+}
+
+/// Tokens as text, without the spaces `TokenStream`'s `Display` puts around punctuation.
+fn tokens(t: &impl ToTokens) -> String {
+    let text = t.to_token_stream().to_string();
+    text.replace(" < ", "<")
+        .replace("< ", "<")
+        .replace(" >", ">")
+        .replace(" , ", ", ")
+        .replace(" :: ", "::")
+        .replace(":: ", "::")
+        .replace("& ", "&")
+        .replace("' _", "'_")
 }

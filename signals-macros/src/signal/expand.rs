@@ -1,7 +1,8 @@
 //! Writes the `Family`, `Signal` and `WithSender` impls and the signal's registry.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{Lifetime, TypeParamBound};
 
 use super::validate::{FieldKind, Signal};
@@ -101,8 +102,43 @@ pub(crate) fn signal(s: &Signal) -> TokenStream {
                 .iter()
                 .filter(|b| !is_maybe_sized(b))
                 .collect();
+            // The other fields are copied into the view, each through a trait of its own
+            // whose diagnostic names the field when its type is not `Copy` (instead of a
+            // "cannot move out of `self.x`" in code the user never wrote).
+            let copy_checks = s.fields.iter().filter_map(|(field, kind)| {
+                let FieldKind::Copy(_) = kind else {
+                    return None;
+                };
+                let check = format_ident!("__SignalsCopyField_{}", field);
+                let message = format!(
+                    "field `{field}` of `{ident}` must be `Copy`: the any-sender view of a sender-generic signal copies it"
+                );
+                let note = format!(
+                    "make `{field}`'s type `Copy`, borrow it (`{field}: &'a {{Self}}`; `&'a str` for a `String`), or drop `sender = {}` if receivers need not filter by sender",
+                    sender.ident
+                );
+                Some(quote! {
+                    #[diagnostic::on_unimplemented(message = #message, label = "not `Copy`", note = #note)]
+                    trait #check {
+                        fn __copy(&self) -> Self;
+                    }
+                    #[diagnostic::do_not_recommend]
+                    impl<__T: ::core::marker::Copy> #check for __T {
+                        #[inline(always)]
+                        fn __copy(&self) -> Self {
+                            *self
+                        }
+                    }
+                })
+            });
+            let copy_checks: Vec<TokenStream> = copy_checks.collect();
             let view_fields = s.fields.iter().map(|(field, kind)| match kind {
-                FieldKind::Copy | FieldKind::SenderRef => quote!(#field: self.#field),
+                FieldKind::Copy(ty) => {
+                    let check = format_ident!("__SignalsCopyField_{}", field);
+                    let qualified = quote_spanned!(ty.span()=> <#ty as #check>);
+                    quote!(#field: #qualified::__copy(&self.#field))
+                }
+                FieldKind::SenderRef => quote!(#field: self.#field),
                 FieldKind::Phantom => quote!(#field: #p::PhantomData),
             });
             let view = if s.unit {
@@ -111,6 +147,7 @@ pub(crate) fn signal(s: &Signal) -> TokenStream {
                 quote!(#ident { #(#view_fields),* })
             };
             quote! {
+                #(#copy_checks)*
                 impl<#m: #(#all_bounds +)* 'static> #p::Family for #ident<#(#statics,)* #m> {
                     type Event<#event_lt> = #ident<#(#event_lts,)* #m>;
                     type Response = #response;
@@ -144,7 +181,7 @@ pub(crate) fn signal(s: &Signal) -> TokenStream {
     };
 
     quote! {
-        #[allow(non_upper_case_globals)]
+        #[allow(non_upper_case_globals, non_camel_case_types)]
         const _: () = {
             static #registry: #p::Registry = #p::Registry::new();
             #body

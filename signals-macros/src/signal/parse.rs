@@ -45,6 +45,14 @@ pub(crate) fn options(input: &DeriveInput) -> syn::Result<Options> {
                     return Err(duplicate());
                 }
             } else if meta.path.is_ident("concurrent") {
+                if meta.input.peek(syn::Token![=]) {
+                    // `concurrent = true`: report at the value, consuming it.
+                    let value: syn::Expr = meta.value()?.parse()?;
+                    return Err(syn::Error::new_spanned(
+                        value,
+                        "`concurrent` is a flag, not a key: write `#[signal(concurrent)]` (or leave it out for one receiver at a time)",
+                    ));
+                }
                 if std::mem::replace(&mut options.concurrent, true) {
                     return Err(duplicate());
                 }

@@ -16,8 +16,8 @@ pub(crate) struct Sender {
 }
 
 pub(crate) enum FieldKind {
-    /// Copied into the any-sender view.
-    Copy,
+    /// Copied into the any-sender view: its type must be `Copy`.
+    Copy(Box<Type>),
     /// `&'a M`: coerced to `&'a Default` in the any-sender view.
     SenderRef,
     /// `PhantomData<..M..>`: rebuilt.
@@ -162,10 +162,10 @@ pub(crate) fn signal(input: &DeriveInput, options: Options) -> syn::Result<Signa
                             s.ident
                         ),
                     ));
-                    FieldKind::Copy
+                    FieldKind::Copy(Box::new(field.ty.clone()))
                 }
             },
-            _ => FieldKind::Copy,
+            _ => FieldKind::Copy(Box::new(field.ty.clone())),
         };
         fields.push((ident, kind));
     }

@@ -69,7 +69,7 @@ extern crate self as signals_core;
 mod connect;
 mod dispatch;
 mod erased;
-mod error;
+pub mod error;
 mod local;
 mod plan;
 mod receiver;

@@ -52,6 +52,8 @@
 //!   `signals_core::dispatch`); [`meta`] signals report runtime (dis)connections.
 //! * Recursion: a receiver that re-sends its own signal stops at
 //!   [`Signal::MAX_DEPTH`] with [`SendError::Recursion`] naming the chain.
+//! * Errors: `{}` is the error alone, `{:#}` adds its causes, `{:?}` is a report with one
+//!   cause per line (what `fn main() -> Result<(), SendError>` prints); see [`error`].
 //! * Tests: `testing` (feature `testing`): scoped capture, mute and temporary receivers.
 //!
 //! # Linking

@@ -269,8 +269,7 @@ pub fn alias(backend: DbBackend) -> &'static str {
 /// Its [`source()`](std::error::Error::source) is the receiver's own error: the message
 /// already names the receiver, so the [`SendError`] saying the same (kept in
 /// [`send_error`](SignalError::send_error)) is skipped. For a send refused as a whole (the
-/// recursion limit, [`SendError::Recursion`](signals_core::SendError::Recursion)), it is
-/// that `SendError`.
+/// recursion limit, [`SendError::Recursion`]), it is that `SendError`.
 ///
 /// A [`DbErr`]'s own `Display` repeats this message after `Error converting ...: `, and
 /// its derived `Debug` shows this error's report as its `source`; to print a `DbErr` with

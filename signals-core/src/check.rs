@@ -217,8 +217,9 @@ impl CheckReport {
 /// Why the startup check failed: every missing receiver and every duplicate registration.
 ///
 /// Its `Display` is a multi-line report meant to be printed as is, with the fix for each
-/// problem (usually `signals_core::link!(the_crate)`).
-#[derive(Debug, thiserror::Error)]
+/// problem (usually `signals_core::link!(the_crate)`). `{:?}` prints the same report (so
+/// `fn main() -> Result<(), CheckError>` shows it); `{:#?}` is the structural dump.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub struct CheckError {
     missing: Vec<Missing>,
@@ -234,6 +235,18 @@ impl CheckError {
     /// The duplicate registrations (empty when they were allowed).
     pub fn duplicates(&self) -> &[Duplicate] {
         &self.duplicates
+    }
+}
+
+impl fmt::Debug for CheckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !f.alternate() {
+            return fmt::Display::fmt(self, f);
+        }
+        f.debug_struct("CheckError")
+            .field("missing", &self.missing)
+            .field("duplicates", &self.duplicates)
+            .finish()
     }
 }
 

@@ -67,7 +67,7 @@ impl ConnectOptions {
 }
 
 /// Why a runtime connection was refused.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)] // Debug: a report, in error.rs
 #[non_exhaustive]
 pub enum ConnectError {
     /// A receiver with this `dispatch_uid` is already connected for this signal and sender.

@@ -407,7 +407,7 @@ fn record_failure(
         signal = info.signal,
         receiver = info.name,
         location = %format_args!("{}:{}", info.file, info.line),
-        error = %error,
+        error = %format_args!("{error:#}"),
         "receiver failed in a robust send"
     );
     failures.push(Failure {

@@ -52,6 +52,8 @@
 //!   `signals_core::dispatch`); [`meta`] signals report runtime (dis)connections.
 //! * Recursion: a receiver that re-sends its own signal stops at
 //!   [`Signal::MAX_DEPTH`] with [`SendError::Recursion`] naming the chain.
+//! * Errors: `{}` is the error alone, `{:#}` adds its causes, `{:?}` is a report with one
+//!   cause per line (what `fn main() -> Result<(), SendError>` prints); see [`error`].
 //! * Tests: `testing` (feature `testing`): scoped capture, mute and temporary receivers.
 //!
 //! # Linking
@@ -69,7 +71,7 @@ extern crate self as signals_core;
 mod connect;
 mod dispatch;
 mod erased;
-mod error;
+pub mod error;
 mod local;
 mod plan;
 mod receiver;

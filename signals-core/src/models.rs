@@ -418,11 +418,16 @@ impl Default for SaveOptions<'_> {
 }
 
 /// Why a [`save`] or [`delete`] failed.
-#[derive(Debug, thiserror::Error)]
+///
+/// Prints as [`SendError`] does (see [`error`](crate::error)): `{}` is this error alone,
+/// `{:#}` adds the causes, `{:?}` is a report with one cause per line, `{:#?}` the
+/// structural dump.
+///
+/// `Display` and `Debug` need `E: Error` (the cause's message is printed).
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum ModelError<E> {
     /// A `PreSave` or `PreDelete` receiver failed; nothing was written.
-    #[error("the write was aborted by a {signal} receiver")]
     Aborted {
         /// `PreSave` or `PreDelete`.
         signal: &'static str,
@@ -431,11 +436,9 @@ pub enum ModelError<E> {
         source: SendError,
     },
     /// The persistence closure failed; no post signal was sent.
-    #[error("the write failed")]
     Write(#[source] E),
     /// The write succeeded, then a `PostSave` or `PostDelete` receiver failed (as in
     /// Django, the write is not undone).
-    #[error("the write succeeded but a {signal} receiver failed")]
     AfterWrite {
         /// `PostSave` or `PostDelete`.
         signal: &'static str,
@@ -443,6 +446,47 @@ pub enum ModelError<E> {
         #[source]
         source: SendError,
     },
+}
+
+// By hand (thiserror derives only `source()`): `{:#}` needs the formatter, and thiserror's
+// `#[error(fmt = ...)]` cannot add the `E: Error` bound that printing `Write`'s cause needs.
+impl<E: std::error::Error + 'static> std::fmt::Display for ModelError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if f.alternate() {
+            return std::fmt::Display::fmt(&crate::error::chain(self), f);
+        }
+        match self {
+            ModelError::Aborted { signal, .. } => {
+                write!(f, "the write was aborted by a {signal} receiver")
+            }
+            ModelError::Write(_) => f.write_str("the write failed"),
+            ModelError::AfterWrite { signal, .. } => {
+                write!(f, "the write succeeded but a {signal} receiver failed")
+            }
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::fmt::Debug for ModelError<E> {
+    /// `{:?}`: the report (message and causes); `{:#?}`: the structural dump.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !f.alternate() {
+            return std::fmt::Debug::fmt(&crate::error::chain(self), f);
+        }
+        match self {
+            ModelError::Aborted { signal, source } => f
+                .debug_struct("Aborted")
+                .field("signal", signal)
+                .field("source", source)
+                .finish(),
+            ModelError::Write(source) => f.debug_tuple("Write").field(source).finish(),
+            ModelError::AfterWrite { signal, source } => f
+                .debug_struct("AfterWrite")
+                .field("signal", signal)
+                .field("source", source)
+                .finish(),
+        }
+    }
 }
 
 /// Saves `instance` through `persist`, sending [`PreSave`] before and [`PostSave`] after.

@@ -148,6 +148,9 @@ impl<'a, R> IntoIterator for &'a Responses<R> {
 }
 
 /// A receiver that failed during [`send_robust`](crate::Signal::send_robust).
+///
+/// `{}` prints `receiver path (file:line) failed: its error`; `{:#}` adds the error's
+/// causes (see [`error`](crate::error)).
 #[derive(Debug)]
 pub struct Failure {
     /// The receiver.
@@ -160,7 +163,9 @@ pub struct Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "receiver {} failed: {}", self.receiver, self.error)
+        write!(f, "receiver {} failed: ", self.receiver)?;
+        // `{:#}` passes on: the error's causes follow.
+        fmt::Display::fmt(&self.error, f)
     }
 }
 

@@ -391,7 +391,7 @@ fn failed(failures: &mut Vec<Failure>, info: &ReceiverInfo, position: usize, err
         signal = info.signal,
         receiver = info.name,
         location = %format_args!("{}:{}", info.file, info.line),
-        error = %error,
+        error = %format_args!("{error:#}"),
         "deferred receiver failed (the transaction is not affected)"
     );
     failures.push(Failure {

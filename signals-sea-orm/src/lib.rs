@@ -86,9 +86,12 @@
 //! is an `Arc<dyn Error + Send + Sync>`; [`SignalError`] travels there (`from` is
 //! `"signal receiver"`, `into` is `"database write"`). So the error is kept whole, without
 //! any global state, survives `?` and moves between threads, and `std::error::Error::source`
-//! walks from the `DbErr` to the [`SignalError`], the [`SendError`](signals_core::SendError)
-//! and the receiver's own error. The one cost is the `Display` of that variant, which
-//! reads "Error converting `signal receiver` into `database write`: ...".
+//! walks from the `DbErr` to the [`SignalError`] (which names the receiver) and on to the
+//! receiver's own error. The one cost is the `Display` of that variant, which reads
+//! "Error converting `signal receiver` into `database write`: ...", followed by the
+//! [`SignalError`]'s message. Its `Debug` (what `unwrap` and `fn main() -> Result<(),
+//! DbErr>` print) shows the [`SignalError`]'s report, causes included; for one line with
+//! every cause, print [`signals_core::error::chain`]`(&err)`.
 //!
 //! A `PostSave` or `PostDelete` receiver error also comes back as such a `DbErr`, with
 //! [`SignalError::written`] `true`: the row is written (or deleted) already, as with
@@ -255,7 +258,22 @@ pub fn alias(backend: DbBackend) -> &'static str {
 
 /// A signal receiver failed during a SeaORM write. Carried inside the [`DbErr`] the write
 /// returns; get it with [`signal_error`].
-#[derive(Debug)]
+///
+/// # Printing
+///
+/// As `signals-core`'s errors (see [`signals_core::error`]): `{}` is this error alone
+/// (`PreSave receiver app::veto (src/app.rs:12) failed: the write of User was aborted`),
+/// `{:#}` adds the causes (`...: the write of User was aborted: title is empty`), `{:?}`
+/// is a report with one cause per line, `{:#?}` the structural dump.
+///
+/// Its [`source()`](std::error::Error::source) is the receiver's own error: the message
+/// already names the receiver, so the [`SendError`] saying the same (kept in
+/// [`send_error`](SignalError::send_error)) is skipped. For a send refused as a whole (the
+/// recursion limit, [`SendError::Recursion`]), it is that `SendError`.
+///
+/// A [`DbErr`]'s own `Display` repeats this message after `Error converting ...: `, and
+/// its derived `Debug` shows this error's report as its `source`; to print a `DbErr` with
+/// every cause on one line, use [`signals_core::error::chain`]`(&db_err)`.
 pub struct SignalError {
     signal: &'static str,
     model: &'static str,
@@ -313,9 +331,13 @@ impl SignalError {
 
 impl std::fmt::Display for SignalError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if f.alternate() {
+            return std::fmt::Display::fmt(&signals_core::error::chain(self), f);
+        }
+        let signal = self.signal;
         let who = match self.source.receiver() {
-            Some(receiver) => format!("{} receiver {receiver}", self.signal),
-            None => format!("{} send", self.signal),
+            Some(receiver) => format!("{signal} receiver {receiver}"),
+            None => format!("{signal} send"),
         };
         if self.written {
             write!(f, "{} was written, then {who} failed", self.model)
@@ -325,9 +347,28 @@ impl std::fmt::Display for SignalError {
     }
 }
 
+impl std::fmt::Debug for SignalError {
+    /// `{:?}`: the report (message and causes); `{:#?}`: the structural dump.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !f.alternate() {
+            return std::fmt::Debug::fmt(&signals_core::error::chain(self), f);
+        }
+        f.debug_struct("SignalError")
+            .field("signal", &self.signal)
+            .field("model", &self.model)
+            .field("written", &self.written)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
 impl std::error::Error for SignalError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
+        match &self.source {
+            // The message names the receiver already: go straight to its error.
+            SendError::Receiver { source, .. } => Some(&**source),
+            other => Some(other),
+        }
     }
 }
 

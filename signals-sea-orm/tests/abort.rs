@@ -61,8 +61,8 @@ async fn failing_pre_save_aborts_the_insert_and_the_error_reaches_the_caller() {
             signal.send_error().receiver().is_some(),
             "the failing receiver is named"
         );
-        // ...and through the plain `source()` chain: DbErr → SignalError → SendError →
-        // the receiver's error.
+        // ...and through the plain `source()` chain: DbErr → SignalError (naming the
+        // receiver) → the receiver's error.
         let mut chain = Vec::new();
         let mut cause: Option<&dyn std::error::Error> = Some(&err);
         while let Some(e) = cause {

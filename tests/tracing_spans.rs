@@ -18,6 +18,8 @@ struct SpanRecord {
     target: String,
     parent: Option<String>,
     fields: BTreeMap<String, String>,
+    /// The spans it follows from: (name, `mode` field).
+    follows: Vec<(String, String)>,
 }
 
 struct Fields<'a>(&'a mut BTreeMap<String, String>);
@@ -50,6 +52,7 @@ impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<
                 .and_then(|s| s.parent())
                 .map(|p| p.name().to_owned()),
             fields: BTreeMap::new(),
+            follows: Vec::new(),
         };
         attrs.record(&mut Fields(&mut record.fields));
         self.open.lock().unwrap().insert(id.into_u64(), record);
@@ -57,6 +60,18 @@ impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<
     fn on_record(&self, id: &Id, values: &Record<'_>, _: Context<'_, S>) {
         if let Some(record) = self.open.lock().unwrap().get_mut(&id.into_u64()) {
             values.record(&mut Fields(&mut record.fields));
+        }
+    }
+    fn on_follows_from(&self, id: &Id, follows: &Id, _: Context<'_, S>) {
+        let mut open = self.open.lock().unwrap();
+        let cause = open.get(&follows.into_u64()).map(|f| {
+            (
+                f.name.clone(),
+                f.fields.get("mode").cloned().unwrap_or_default(),
+            )
+        });
+        if let (Some(cause), Some(record)) = (cause, open.get_mut(&id.into_u64())) {
+            record.follows.push(cause);
         }
     }
     fn on_close(&self, id: Id, _: Context<'_, S>) {
@@ -188,4 +203,80 @@ fn an_async_send_instruments_its_receivers_without_holding_guards() {
     assert_eq!(receiver.fields["kind"], "async");
     assert_eq!(receiver.fields["outcome"], "ok");
     assert_eq!(receiver.parent.as_deref(), Some("signal.send"));
+}
+
+// --- Deferred deliveries ---------------------------------------------------------------------
+
+#[derive(Signal)]
+struct Ordered<'a> {
+    id: &'a u32,
+}
+
+#[receiver(Ordered)]
+fn ordered_now(_: &Ordered<'_>) {}
+
+#[receiver(Ordered, on = Commit)]
+fn ordered_receipt(_: &Ordered<'_>) {}
+
+#[receiver(Ordered, on = Completion)]
+fn ordered_audit(event: &Ordered<'_>) -> Result<(), NoStock> {
+    if *event.id == 0 { Err(NoStock) } else { Ok(()) }
+}
+
+#[test]
+fn a_send_in_a_transaction_records_what_it_queued_and_each_delivery_follows_from_it() {
+    use signals_core::transaction::{self, Transaction};
+    let (failures, spans) = recording(|| {
+        let tx = Transaction::begin();
+        tx.run(|| {
+            transaction::send_owned::<Ordered, _>(0u32, |id: &u32| Ordered { id }).unwrap();
+        });
+        tx.commit()
+    });
+    assert_eq!(failures.len(), 1, "the audit failed: {failures:?}");
+    let send = spans
+        .iter()
+        .find(|s| s.name == "signal.send")
+        .unwrap_or_else(|| panic!("{spans:#?}"));
+    assert_eq!(send.fields["mode"], "owned");
+    assert_eq!(send.fields["receivers"], "1", "the immediate one ran");
+    assert_eq!(send.fields["queued"], "2", "two wait for the commit");
+    let immediate = spans
+        .iter()
+        .find(|s| s.name == "signal.receiver")
+        .unwrap_or_else(|| panic!("{spans:#?}"));
+    assert_eq!(immediate.parent.as_deref(), Some("signal.send"));
+    let deliveries: Vec<&SpanRecord> = spans
+        .iter()
+        .filter(|s| s.name == "signal.delivery")
+        .collect();
+    assert_eq!(deliveries.len(), 2, "{spans:#?}");
+    let seen: Vec<(&str, &str, &str)> = deliveries
+        .iter()
+        .map(|d| {
+            (
+                d.fields["receiver"].as_str(),
+                d.fields["phase"].as_str(),
+                d.fields["outcome"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        // Dispatch order: equal priorities by path.
+        [
+            ("tracing_spans::ordered_audit", "completion", "error"),
+            ("tracing_spans::ordered_receipt", "commit", "ok"),
+        ]
+    );
+    for d in deliveries {
+        assert_eq!(d.parent, None, "a delivery is a root span");
+        assert_eq!(d.fields["signal"], "Ordered");
+        assert!(d.fields.contains_key("duration_us"));
+        assert_eq!(
+            d.follows,
+            [("signal.send".to_owned(), "owned".to_owned())],
+            "linked to the send that queued it"
+        );
+    }
 }

@@ -513,7 +513,7 @@ fn raw_statics() -> Vec<Registration> {
 fn running_statics() -> Vec<ReceiverInfo> {
     crate::registry::receivers()
         .into_iter()
-        .filter(|r| r.kind == ReceiverKind::Static)
+        .filter(|r| r.kind == ReceiverKind::Static && r.shadowed_by.is_none())
         .collect()
 }
 
@@ -610,6 +610,7 @@ mod tests {
             kind: ReceiverKind::Static,
             is_async: false,
             phase: crate::Phase::Immediate,
+            shadowed_by: None,
         }
     }
 

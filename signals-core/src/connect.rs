@@ -197,6 +197,7 @@ fn register<S: Signal, H>(
         kind: ReceiverKind::Dynamic { id },
         is_async,
         phase: options.phase,
+        shadowed_by: None,
     };
     let entry = std::sync::Arc::new(DynEntry::new(info, id, call, options.scope));
     let registry = S::__registry();

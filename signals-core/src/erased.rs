@@ -739,6 +739,7 @@ mod tests {
             kind: crate::ReceiverKind::Static,
             is_async: false,
             phase: crate::transaction::Phase::Immediate,
+            shadowed_by: None,
         }
     }
 

@@ -203,7 +203,13 @@ impl ReceiverMap {
                     e.sender_label().to_owned(),
                     e.info.priority().to_string(),
                     e.kind_label().to_owned(),
-                    e.info.name().to_owned(),
+                    match e.info.shadowed_by() {
+                        Some(kept) => format!(
+                            "{} (never runs: its dispatch_uid is held by {kept})",
+                            e.info.name()
+                        ),
+                        None => e.info.name().to_owned(),
+                    },
                     e.location(),
                     e.phase.as_str().to_owned(),
                 ]
@@ -396,6 +402,9 @@ fn edge_label(entry: &MapEntry) -> String {
     );
     if entry.phase != Phase::Immediate {
         let _ = write!(label, ", {}", entry.phase);
+    }
+    if entry.info.shadowed_by().is_some() {
+        label.push_str(", never runs: duplicate dispatch_uid");
     }
     label
 }

@@ -319,6 +319,7 @@ mod tests {
             kind,
             is_async: false,
             phase: Phase::Immediate,
+            shadowed_by: None,
         }
     }
 

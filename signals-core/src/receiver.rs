@@ -35,6 +35,8 @@ pub struct ReceiverInfo {
     pub(crate) kind: ReceiverKind,
     pub(crate) is_async: bool,
     pub(crate) phase: crate::transaction::Phase,
+    /// See [`ReceiverInfo::shadowed_by`].
+    pub(crate) shadowed_by: Option<&'static str>,
 }
 
 impl ReceiverInfo {
@@ -83,6 +85,17 @@ impl ReceiverInfo {
     /// Whether the receiver is `async` (reachable only through the async sends).
     pub fn is_async(&self) -> bool {
         self.is_async
+    }
+    /// For a link-time receiver that never runs because an earlier one (in dispatch order)
+    /// holds its `dispatch_uid` for the same signal and sender: that receiver's path.
+    /// `None` for every receiver that runs.
+    ///
+    /// Such a receiver is a mistake (two `#[receiver]`s claiming one id, often a copied
+    /// attribute), so it is never silent: [`registry::receivers`](crate::registry::receivers)
+    /// and the [receiver map](crate::map) list it, [`check`](crate::check) reports it, and
+    /// debug builds log an error naming both receivers the first time the signal is used.
+    pub fn shadowed_by(&self) -> Option<&'static str> {
+        self.shadowed_by
     }
 }
 
@@ -154,6 +167,7 @@ impl StaticReceiver {
             kind: ReceiverKind::Static,
             is_async: self.is_async,
             phase: self.meta.phase,
+            shadowed_by: None,
         }
     }
 }

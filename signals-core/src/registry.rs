@@ -505,12 +505,22 @@ fn collect_statics(signal_key: TypeId) -> Box<[StaticSlot]> {
                 .find(|k| k.call.family() == slot.call.family() && k.info.dispatch_uid == Some(uid))
         });
         match duplicate_of {
-            Some(first) => tracing::warn!(
+            // An error in debug builds, where it is a mistake to fix before it ships.
+            Some(first) if cfg!(debug_assertions) => tracing::error!(
                 target: "signals_core::registry",
+                signal = slot.info.signal,
                 dispatch_uid = slot.info.dispatch_uid.unwrap_or_default(),
                 kept = %first.info,
                 dropped = %slot.info,
-                "duplicate dispatch_uid for one signal and sender: the later receiver is not connected"
+                "duplicate dispatch_uid for one signal and sender: the later receiver never runs"
+            ),
+            Some(first) => tracing::warn!(
+                target: "signals_core::registry",
+                signal = slot.info.signal,
+                dispatch_uid = slot.info.dispatch_uid.unwrap_or_default(),
+                kept = %first.info,
+                dropped = %slot.info,
+                "duplicate dispatch_uid for one signal and sender: the later receiver never runs"
             ),
             None => kept.push(slot),
         }
@@ -520,7 +530,8 @@ fn collect_statics(signal_key: TypeId) -> Box<[StaticSlot]> {
 
 /// Every receiver in the process: all link-time receivers (whether or not their signal
 /// was ever sent) and every runtime receiver currently connected. A link-time receiver
-/// dropped because an earlier one holds its `dispatch_uid` never runs and is not listed.
+/// left out because an earlier one holds its `dispatch_uid` never runs; it is listed all
+/// the same, with [`ReceiverInfo::shadowed_by`] naming the receiver that runs instead.
 ///
 /// Sorted by signal name, then in dispatch order within a signal (link-time receivers of
 /// equal priority first). Use it to check at startup that the receivers you expect were
@@ -540,21 +551,28 @@ fn collect_statics(signal_key: TypeId) -> Box<[StaticSlot]> {
 /// assert_eq!((r.signal(), r.priority()), ("Deployed", 5));
 /// ```
 pub fn receivers() -> Vec<ReceiverInfo> {
-    // The link-time receivers in dispatch order, without the duplicates of a dispatch_uid
-    // that `collect_statics` drops (they never run, so they are not listed either).
+    use std::collections::hash_map::Entry;
+    // The link-time receivers in dispatch order; the later holders of a dispatch_uid (which
+    // `collect_statics` leaves out) marked with the receiver that keeps it.
     let mut statics: Vec<(&StaticReceiver, ReceiverInfo)> = inventory::iter::<StaticReceiver>
         .into_iter()
         .map(|r| (r, r.info()))
         .collect();
     statics.sort_by(|a, b| static_order(&a.1, &b.1));
-    let mut uids = std::collections::HashSet::new();
+    let mut uids = std::collections::HashMap::new();
     let mut all: Vec<ReceiverInfo> = statics
         .into_iter()
-        .filter(|(r, info)| match info.dispatch_uid {
-            Some(uid) => uids.insert((r.signal_key, r.call.family(), uid)),
-            None => true,
+        .map(|(r, mut info)| {
+            if let Some(uid) = info.dispatch_uid {
+                match uids.entry((r.signal_key, r.call.family(), uid)) {
+                    Entry::Occupied(kept) => info.shadowed_by = Some(*kept.get()),
+                    Entry::Vacant(first) => {
+                        first.insert(info.name);
+                    }
+                }
+            }
+            info
         })
-        .map(|(_, info)| info)
         .collect();
     let registries = lock(&ALL_REGISTRIES).clone();
     for registry in registries {

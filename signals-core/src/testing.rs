@@ -14,6 +14,12 @@
 //! see its captures nor are affected by its mutes: there is no global switch like
 //! Django's (or factory_boy's) `mute_signals`.
 //!
+//! **Deferred receivers** (`on = Commit`, ...) are decided when their delivery is queued,
+//! not when it runs: a receiver muted by a scope active at the send is not queued, and
+//! stays silent even if the transaction commits after the scope ended; one that was not
+//! muted then runs at the commit, whatever scope is active at that point. A capture
+//! records the send itself, when it is made.
+//!
 //! ```
 //! # #[cfg(feature = "testing")] {
 //! use signals_core::prelude::*;

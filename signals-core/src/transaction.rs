@@ -29,7 +29,28 @@
 //! rather than delivering too early or silently dropping the delivery.
 //!
 //! Deliveries are robust: a failing or panicking deferred receiver is logged and reported
-//! by [`Transaction::commit`], never un-commits anything and never stops the others.
+//! by [`Transaction::commit`], never un-commits anything and never stops the others. A
+//! panic in a payload's or a receiver capture's `Drop` is caught and logged too: `commit`
+//! and `rollback` never panic.
+//!
+//! # Guarantees
+//!
+//! * **Disconnected means never called.** A runtime receiver disconnected (its guard
+//!   dropped, [`Connection::disconnect`](crate::Connection::disconnect),
+//!   [`Signal::disconnect`]) after a delivery was queued for it
+//!   is not called by that delivery.
+//! * **Cancellation loses nothing.** [`Transaction::commit_async`] takes the deliveries
+//!   when it is called; if its future is dropped midway, the rest, the delivery in flight
+//!   included, finishes detached ([`Finishing`], [`run_to_completion`]), each exactly once.
+//! * **Nothing lost silently.** A delivery that cannot run (its transaction dropped
+//!   without `commit` or `rollback`, or a detached run cut short by a runtime shutting
+//!   down) is logged at `ERROR` (target `signals_core::transaction`, naming the signal and
+//!   the receiver), counted by [`lost_deliveries`] and sent as
+//!   [`DeliveryLost`](crate::meta::DeliveryLost); see [`LostReason`].
+//! * **Observable.** Each delivery runs in a `signal.delivery` span that follows from the
+//!   `signal.send` span which queued it; that send records how many it `queued`.
+//! * Test scopes (`signals_core::testing`, feature `testing`) decide whether a
+//!   deferred receiver is muted when its delivery is queued.
 //!
 //! ```
 //! use signals_core::prelude::*;

@@ -56,8 +56,9 @@ use std::any::TypeId;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::receiver::{ReceiverInfo, ReceiverKind, StaticReceiver};
+use crate::engine::store::link::StaticReceiver;
 use crate::signal::Signal;
+use crate::vocab::receiver::{ReceiverInfo, ReceiverKind};
 
 /// Checks that every receiver in `names` (full paths) is linked, and that no receiver is
 /// registered twice; a shorthand for `Startup::new().expect(..)...run()`.
@@ -511,7 +512,7 @@ fn raw_statics() -> Vec<Registration> {
 
 /// The link-time receivers that run (without the dropped `dispatch_uid` duplicates).
 fn running_statics() -> Vec<ReceiverInfo> {
-    crate::registry::receivers()
+    crate::engine::store::registry::receivers()
         .into_iter()
         .filter(|r| r.kind == ReceiverKind::Static && r.shadowed_by.is_none())
         .collect()

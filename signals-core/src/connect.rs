@@ -4,12 +4,14 @@ use std::any::TypeId;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::erased::{AsyncDynFn, BoxFuture, DynFn, ErasedDyn};
+use crate::engine::store::erased::{AsyncDynFn, DynFn, ErasedDyn};
+use crate::engine::store::registry::{DynEntry, Registry};
 use crate::meta::{self, DisconnectCause};
-use crate::receiver::{ReceiverInfo, ReceiverKind};
-use crate::registry::{DynEntry, Registry};
-use crate::response::IntoResponse;
-use crate::signal::{EventOf, Signal};
+use crate::signal::Signal;
+use crate::vocab::family::BoxFuture;
+use crate::vocab::family::EventOf;
+use crate::vocab::receiver::{ReceiverInfo, ReceiverKind};
+use crate::vocab::response::IntoResponse;
 
 /// Options for [`Signal::connect_with`].
 ///
@@ -26,7 +28,7 @@ pub struct ConnectOptions {
     name: Option<&'static str>,
     /// The test scope the receiver belongs to (0: none).
     scope: u64,
-    phase: crate::transaction::Phase,
+    phase: crate::vocab::phase::Phase,
 }
 
 impl ConnectOptions {
@@ -55,7 +57,7 @@ impl ConnectOptions {
     /// When the receiver runs relative to the transaction (default
     /// [`Phase::Immediate`](crate::transaction::Phase::Immediate)); see
     /// [`transaction`](crate::transaction).
-    pub fn on(mut self, phase: crate::transaction::Phase) -> Self {
+    pub fn on(mut self, phase: crate::vocab::phase::Phase) -> Self {
         self.phase = phase;
         self
     }

@@ -64,43 +64,38 @@
 //! `AppConfig.ready()` import). Name such crates once in the binary with
 //! [`link!`]`(my_receivers)`, and check [`registry::receivers`] at startup.
 #![deny(missing_docs)]
-#![warn(rust_2018_idioms, unreachable_pub)]
+#![deny(unsafe_code)]
+#![warn(rust_2018_idioms, unreachable_pub, clippy::undocumented_unsafe_blocks)]
 
 extern crate self as signals_core;
 
-mod connect;
-mod dispatch;
-mod erased;
-pub mod error;
-mod local;
-mod plan;
-mod receiver;
-mod recursion;
-pub mod registry;
-mod response;
-mod signal;
-mod trace;
+// The layers, bottom up (ARCHITECTURE.md): each may import only from the ones above it in
+// this list, except the one cycle the domain forces (connect <-> meta: connecting sends
+// `ReceiverConnected`, itself a signal).
+mod engine;
+mod vocab;
 
-pub mod auth;
-pub mod check;
-pub mod db;
-pub mod management;
-pub mod map;
+mod connect;
 pub mod meta;
-pub mod models;
-pub mod request;
-pub mod settings;
-#[cfg(feature = "testing")]
-pub mod testing;
+pub mod registry;
+mod signal;
 pub mod transaction;
 
+pub mod check;
+pub mod map;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+mod signals;
+
 pub use connect::{ConnectError, ConnectOptions, Connection};
-pub use erased::BoxFuture;
-pub use error::{ReceiverError, SendError};
-pub use receiver::{ReceiverInfo, ReceiverKind};
-pub use response::{Collect, Delivered, Failure, IntoResponse, Report, Response, Responses};
-pub use signal::{BoxError, Concurrency, EventOf, Family, Signal, WithSender};
-pub use transaction::Phase;
+pub use signal::{Signal, WithSender};
+pub use signals::{auth, db, management, models, request, settings};
+pub use vocab::error::{self, ReceiverError, SendError};
+pub use vocab::family::{BoxError, BoxFuture, Concurrency, EventOf, Family};
+pub use vocab::phase::Phase;
+pub use vocab::receiver::{ReceiverInfo, ReceiverKind};
+pub use vocab::response::{Collect, Delivered, Failure, IntoResponse, Report, Response, Responses};
 
 /// Declares a signal: a struct whose fields are the payload.
 ///
@@ -227,14 +222,13 @@ pub mod prelude {
 /// Items used by the generated code. Not public API: no semver guarantee.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::erased::BoxFuture;
-    pub use crate::receiver::{StaticMeta, StaticReceiver};
-    pub use crate::registry::Registry;
-    pub use crate::response::IntoResponse;
-    pub use crate::signal::{
-        AsyncCallee, BoxError, Callee, Concurrency, EventOf, Family, Signal, WithSender,
-    };
-    pub use crate::transaction::Phase;
+    pub use crate::engine::store::erased::{AsyncCallee, Callee};
+    pub use crate::engine::store::link::{StaticMeta, StaticReceiver};
+    pub use crate::engine::store::registry::Registry;
+    pub use crate::signal::{Signal, WithSender};
+    pub use crate::vocab::family::{BoxError, BoxFuture, Concurrency, EventOf, Family};
+    pub use crate::vocab::phase::Phase;
+    pub use crate::vocab::response::IntoResponse;
     pub use crate::{Delivered, Responses};
     pub use core::marker::PhantomData;
     pub use core::option::Option::{self, None, Some};

@@ -31,9 +31,9 @@
 use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
-use crate::receiver::{ReceiverInfo, ReceiverKind};
+use crate::vocab::receiver::{ReceiverInfo, ReceiverKind};
 
-pub use crate::transaction::Phase;
+pub use crate::vocab::phase::Phase;
 
 /// One row of the map: a receiver of one signal, and when it runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,7 +128,7 @@ impl ReceiverMap {
     /// The map of this process: every link-time receiver linked in, and every runtime
     /// receiver connected right now ([`registry::receivers`](crate::registry::receivers)).
     pub fn current() -> Self {
-        Self::from_receivers(crate::registry::receivers())
+        Self::from_receivers(crate::engine::store::registry::receivers())
     }
 
     /// A map of the given receivers (e.g. `registry::receivers()` filtered to some
@@ -137,14 +137,10 @@ impl ReceiverMap {
     /// by path, file and line. Runtime receivers that tie keep the order they were given
     /// in (for `registry::receivers()`, their connection order).
     pub fn from_receivers(mut receivers: Vec<ReceiverInfo>) -> Self {
-        receivers.sort_by_key(|r| {
-            let runtime = r.kind() != ReceiverKind::Static;
-            let path = if runtime {
-                ("", "", 0)
-            } else {
-                (r.name(), r.file(), r.line())
-            };
-            (r.signal(), std::cmp::Reverse(r.priority()), runtime, path)
+        receivers.sort_by(|a, b| {
+            a.signal()
+                .cmp(b.signal())
+                .then_with(|| crate::vocab::receiver::dispatch_order(a, b))
         });
         let entries = receivers
             .into_iter()

@@ -74,8 +74,8 @@
 
 use std::any::TypeId;
 
-use crate::receiver::ReceiverInfo;
 use crate::signal::Signal;
+use crate::vocab::receiver::ReceiverInfo;
 
 /// Sent after a receiver was connected at runtime.
 #[derive(crate::Signal)]
@@ -143,7 +143,7 @@ pub struct DeliveryLost<'a> {
     pub reason: LostReason,
 }
 
-pub use crate::transaction::LostReason;
+pub use crate::vocab::phase::LostReason;
 
 /// Reports a lost delivery (robustly: a failing watcher cannot make things worse).
 pub(crate) fn lost(receiver: &ReceiverInfo, reason: LostReason) {

@@ -46,6 +46,7 @@
 //! # }
 //! ```
 
+use crate::engine::local::lock;
 use std::any::{Any, TypeId};
 use std::cell::RefCell;
 use std::future::Future;
@@ -55,14 +56,15 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use crate::connect::{ConnectError, ConnectOptions, Connection};
-use crate::receiver::ReceiverInfo;
-use crate::response::IntoResponse;
-use crate::signal::{EventOf, Family, Signal};
+use crate::signal::Signal;
+use crate::vocab::family::{EventOf, Family};
+use crate::vocab::receiver::ReceiverInfo;
+use crate::vocab::response::IntoResponse;
 
 static NEXT_SCOPE: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
-    static ACTIVE: crate::local::Stack<Arc<ScopeState>> = const { RefCell::new(Vec::new()) };
+    static ACTIVE: crate::engine::local::Stack<Arc<ScopeState>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Records sends of family `F`.
@@ -81,14 +83,11 @@ struct Recorder<F: Family, V> {
 impl<F: Family, V: Send> Record<F> for Recorder<F, V> {
     fn record(&self, event: &EventOf<'_, F>, signal: &'static str, sender: Option<&'static str>) {
         let value = (self.project)(event);
-        self.sent
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(Sent {
-                signal,
-                sender,
-                value,
-            });
+        lock(&self.sent).push(Sent {
+            signal,
+            sender,
+            value,
+        });
     }
 }
 
@@ -140,7 +139,7 @@ impl<V: Clone> Captured<V> {
     }
     /// How many sends were captured.
     pub fn len(&self) -> usize {
-        self.sent.lock().unwrap_or_else(|p| p.into_inner()).len()
+        lock(&self.sent).len()
     }
     /// Whether nothing was captured.
     pub fn is_empty(&self) -> bool {
@@ -148,7 +147,7 @@ impl<V: Clone> Captured<V> {
     }
     /// Every captured send, in order.
     pub fn sent(&self) -> Vec<Sent<V>> {
-        self.sent.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        lock(&self.sent).clone()
     }
     /// The projected values, in order.
     pub fn values(&self) -> Vec<V> {
@@ -234,14 +233,10 @@ impl Scope {
             project: Box::new(project),
             sent: Arc::clone(&sent),
         });
-        self.state
-            .recorders
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(AnyRecorder {
-                family: TypeId::of::<S::Family>(),
-                recorder: Box::new(recorder),
-            });
+        lock(&self.state.recorders).push(AnyRecorder {
+            family: TypeId::of::<S::Family>(),
+            recorder: Box::new(recorder),
+        });
         Captured {
             signal: S::NAME,
             sent,
@@ -282,14 +277,14 @@ impl Scope {
 
     /// Runs `f` with this scope active on the current thread.
     pub fn run<T>(&self, f: impl FnOnce() -> T) -> T {
-        let _active = crate::local::push(&ACTIVE, Arc::clone(&self.state));
+        let _active = crate::engine::local::push(&ACTIVE, Arc::clone(&self.state));
         f()
     }
 
     /// Wraps `future` so this scope is active whenever it is polled, on any thread.
     pub fn run_async<F: Future>(&self, future: F) -> Scoped<F> {
         Scoped {
-            inner: crate::local::Within::new(&ACTIVE, Arc::clone(&self.state), future),
+            inner: crate::engine::local::Within::new(&ACTIVE, Arc::clone(&self.state), future),
         }
     }
 }
@@ -298,7 +293,7 @@ pin_project_lite::pin_project! {
     /// A future run inside a [`Scope`]; see [`Scope::run_async`].
     pub struct Scoped<F> {
         #[pin]
-        inner: crate::local::Within<Arc<ScopeState>, F>,
+        inner: crate::engine::local::Within<Arc<ScopeState>, F>,
     }
 }
 
@@ -339,12 +334,7 @@ where
 pub(crate) fn on_send<S: Signal>(event: &S) {
     ACTIVE.with_borrow(|stack| {
         for state in stack {
-            for recorder in state
-                .recorders
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .iter()
-            {
+            for recorder in lock(&state.recorders).iter() {
                 if recorder.family == TypeId::of::<S::Family>() {
                     if let Some(r) = recorder
                         .recorder

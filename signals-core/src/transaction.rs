@@ -95,60 +95,15 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use crate::SendError;
-use crate::erased::BoxFuture;
-use crate::error::ReceiverError;
-use crate::receiver::ReceiverInfo;
-use crate::registry::lock;
-use crate::response::Failure;
-use crate::signal::{EventOf, Signal};
-
-/// When a receiver runs relative to the transaction its signal was sent in.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Phase {
-    /// During the send (the default).
-    #[default]
-    Immediate,
-    /// After the outermost transaction commits; dropped if it rolls back.
-    Commit,
-    /// After the outermost transaction rolls back; dropped if it commits.
-    Rollback,
-    /// After the outermost transaction ends, either way.
-    Completion,
-}
-
-impl Phase {
-    /// The phase's name: `immediate`, `commit`, `rollback`, `completion`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Immediate => "immediate",
-            Phase::Commit => "commit",
-            Phase::Rollback => "rollback",
-            Phase::Completion => "completion",
-        }
-    }
-
-    /// Whether a delivery in this phase runs when the transaction ends with `committed`.
-    fn runs_on(self, committed: bool) -> bool {
-        match self {
-            Phase::Immediate => false,
-            Phase::Commit => committed,
-            Phase::Rollback => !committed,
-            Phase::Completion => true,
-        }
-    }
-
-    /// Whether a receiver in this phase runs during a send made outside any transaction.
-    pub(crate) fn runs_without_transaction(self) -> bool {
-        !matches!(self, Phase::Rollback)
-    }
-}
-
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::engine::local::lock;
+use crate::signal::Signal;
+use crate::vocab::error::ReceiverError;
+use crate::vocab::family::BoxFuture;
+use crate::vocab::family::EventOf;
+pub use crate::vocab::phase::LostReason;
+pub use crate::vocab::phase::Phase;
+use crate::vocab::receiver::ReceiverInfo;
+use crate::vocab::response::Failure;
 
 /// A queued delivery: one deferred receiver and the owned payload it will see.
 pub(crate) struct Delivery {
@@ -174,7 +129,7 @@ struct TxState {
 }
 
 thread_local! {
-    static ACTIVE: crate::local::Stack<Arc<TxState>> = const { RefCell::new(Vec::new()) };
+    static ACTIVE: crate::engine::local::Stack<Arc<TxState>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The transaction active here (the innermost on this thread, or the one whose future is
@@ -246,7 +201,7 @@ fn report_lost(info: &ReceiverInfo, reason: LostReason) {
 /// panic from a `Drop` in it: a commit or rollback never unwinds because of one.
 pub(crate) fn quiet_drop<T>(info: &ReceiverInfo, value: T) {
     if let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
-        crate::trace::drop_panicked(Some(info), &*panic);
+        crate::engine::trace::drop_panicked(Some(info), &*panic);
     }
 }
 
@@ -288,14 +243,14 @@ impl Transaction {
 
     /// Runs `f` with this transaction active on the current thread.
     pub fn run<T>(&self, f: impl FnOnce() -> T) -> T {
-        let _active = crate::local::push(&ACTIVE, Arc::clone(&self.state));
+        let _active = crate::engine::local::push(&ACTIVE, Arc::clone(&self.state));
         f()
     }
 
     /// Wraps `future` so this transaction is active whenever it is polled.
     pub fn run_async<F: Future>(&self, future: F) -> InTransaction<F> {
         InTransaction {
-            inner: crate::local::Within::new(&ACTIVE, Arc::clone(&self.state), future),
+            inner: crate::engine::local::Within::new(&ACTIVE, Arc::clone(&self.state), future),
         }
     }
 
@@ -435,7 +390,7 @@ impl Running {
         Running {
             info: delivery.info,
             position,
-            span: crate::trace::delivery_span(&delivery.info, delivery.queued_by.as_ref()),
+            span: crate::engine::trace::delivery_span(&delivery.info, delivery.queued_by.as_ref()),
             started: Instant::now(),
         }
     }
@@ -455,7 +410,7 @@ impl Running {
                 Err(ReceiverError::Panicked { .. }) => "panic",
                 Err(_) => "error",
             };
-            crate::trace::finish(span, name, self.started);
+            crate::engine::trace::finish(span, name, self.started);
         }
         if let Err(error) = outcome {
             self.in_span(|| failed(failures, &self.info, self.position, error));
@@ -500,7 +455,10 @@ impl Deliveries {
         let started = running.in_span(|| catch_unwind(AssertUnwindSafe(run)));
         // The rest of the delivery (its span link) holds no user data.
         drop(delivery.queued_by);
-        Some((running, started.map_err(crate::dispatch::panic_error)))
+        Some((
+            running,
+            started.map_err(crate::engine::dispatch::panic_error),
+        ))
     }
 
     /// Runs every delivery in place; async ones fail with `AsyncInSyncSend`.
@@ -533,7 +491,7 @@ impl Future for Deliveries {
                 let outcome = match polled {
                     Ok(Poll::Pending) => return Poll::Pending,
                     Ok(Poll::Ready(result)) => result,
-                    Err(panic) => Err(crate::dispatch::panic_error(panic)),
+                    Err(panic) => Err(crate::engine::dispatch::panic_error(panic)),
                 };
                 if let Some((running, future)) = this.in_flight.take() {
                     // A future that panicked still holds its payload: drop it quietly.
@@ -723,42 +681,11 @@ fn detach<T: 'static>(future: BoxFuture<'static, T>) {
     }
 }
 
-/// Why a deferred delivery could not run (see [`lost_deliveries`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum LostReason {
-    /// Its [`Transaction`] was dropped without [`commit`](Transaction::commit) or
-    /// [`rollback`](Transaction::rollback): whether the database committed is unknown.
-    Unfinished,
-    /// The detached run finishing a cancelled commit or rollback was itself dropped
-    /// (its runtime shut down, or no thread could be started for it).
-    Cancelled,
-}
-
-impl LostReason {
-    /// `unfinished` or `cancelled`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LostReason::Unfinished => "unfinished",
-            LostReason::Cancelled => "cancelled",
-        }
-    }
-}
-
-impl fmt::Display for LostReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            LostReason::Unfinished => "the transaction was dropped without commit() or rollback()",
-            LostReason::Cancelled => "the detached run of a cancelled commit was dropped",
-        })
-    }
-}
-
 pin_project_lite::pin_project! {
     /// A future running inside a [`Transaction`]; see [`Transaction::run_async`].
     pub struct InTransaction<F> {
         #[pin]
-        inner: crate::local::Within<Arc<TxState>, F>,
+        inner: crate::engine::local::Within<Arc<TxState>, F>,
     }
 }
 
@@ -792,7 +719,7 @@ where
         + Sync,
     for<'x> EventOf<'x, S::AnySender>: Send,
 {
-    crate::dispatch::send_owned(owned, build)
+    crate::engine::dispatch::send_owned(owned, build)
 }
 
 /// The async form of [`send_owned`]: immediate receivers (sync and async) run now.
@@ -814,5 +741,5 @@ where
         + Sync,
     for<'x> EventOf<'x, S::AnySender>: Send,
 {
-    crate::dispatch::send_owned_async(owned, build).await
+    crate::engine::dispatch::send_owned_async(owned, build).await
 }

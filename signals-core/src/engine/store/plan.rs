@@ -18,11 +18,12 @@
 use std::any::TypeId;
 use std::sync::Arc;
 
-use crate::erased::{Plan, PlanBuilder};
-use crate::receiver::ReceiverInfo;
-use crate::registry::{DynEntry, StaticSlot};
-use crate::signal::Family;
-use crate::transaction::Phase;
+use crate::engine::hooks;
+use crate::engine::store::erased::{Plan, PlanBuilder};
+use crate::engine::store::registry::{DynEntry, StaticSlot};
+use crate::vocab::family::Family;
+use crate::vocab::phase::Phase;
+use crate::vocab::receiver::ReceiverInfo;
 
 /// What a plan step carries besides its call: where the receiver lives and its phase.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -272,16 +273,19 @@ impl<'r> View<'r> {
         }
     }
 
-    /// Whether an active test scope keeps this receiver from running here.
-    #[cfg(feature = "testing")]
+    /// Whether an active test scope keeps this receiver from running here (constant
+    /// `false` without the `testing` feature).
     #[inline(always)]
     pub(crate) fn skipped(&self, meta: &Meta) -> bool {
+        if !hooks::ENABLED {
+            return false;
+        }
         match meta.dynamic {
             true => {
                 let entry = &self.dynamic[meta.index as usize];
-                crate::testing::skips(&entry.info, entry.scope)
+                hooks::skips(&entry.info, entry.scope)
             }
-            false => crate::testing::skips(&self.statics[meta.index as usize].info, 0),
+            false => hooks::skips(&self.statics[meta.index as usize].info, 0),
         }
     }
 }
@@ -289,9 +293,9 @@ impl<'r> View<'r> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::erased::{Call, ErasedDyn, ErasedFn};
-    use crate::receiver::ReceiverKind;
-    use crate::signal::BoxError;
+    use crate::engine::store::erased::{Call, ErasedDyn, ErasedFn};
+    use crate::vocab::family::BoxError;
+    use crate::vocab::receiver::ReceiverKind;
 
     macro_rules! families {
         ($($name:ident),*) => {$(

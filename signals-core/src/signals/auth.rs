@@ -18,8 +18,8 @@
 //! # Ok::<(), signals_core::SendError>(())
 //! ```
 
-use crate::models::Model;
-use crate::request::RequestMeta;
+use crate::signals::models::Model;
+use crate::signals::request::RequestMeta;
 
 /// Sent after a user logged in (Django's `user_logged_in`).
 #[derive(crate::Signal)]

@@ -24,8 +24,8 @@ use std::time::Instant;
 use tracing::Span;
 use tracing::field::Empty;
 
-use crate::receiver::ReceiverInfo;
 use crate::signal::Signal;
+use crate::vocab::receiver::ReceiverInfo;
 
 /// The span of one send; `None` (and nothing to record or drop) when `DEBUG` is off for
 /// every subscriber. A span that is built but disabled by a filter is `Some`.
@@ -135,7 +135,7 @@ pub(crate) fn record_receivers(span: Option<&Span>, ran: usize) {
 /// disconnect.
 #[cold]
 pub(crate) fn drop_panicked(receiver: Option<&ReceiverInfo>, panic: &(dyn std::any::Any + Send)) {
-    let message = crate::dispatch::panic_message(panic);
+    let message = crate::engine::dispatch::panic_message(panic);
     match receiver {
         Some(info) => tracing::error!(
             target: "signals_core::registry",

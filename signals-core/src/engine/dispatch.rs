@@ -17,16 +17,19 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 use tracing::Instrument;
 
-use crate::transaction::{self, Delivery, Pending, Phase};
-use crate::{recursion, trace};
+use crate::engine::{hooks, recursion, trace};
+use crate::transaction::{self, Delivery, Pending};
+use crate::vocab::phase::Phase;
 
-use crate::erased::{Call, Plan};
-use crate::error::{ReceiverError, SendError};
-use crate::plan::{Meta, Source, View};
-use crate::receiver::ReceiverInfo;
-use crate::registry::{DynEntry, Loaded, Snapshot, StaticList, StaticSlot};
-use crate::response::{Collect, Failure, Report};
-use crate::signal::{BoxError, Callee, Concurrency, EventOf, Signal};
+use crate::engine::store::erased::Callee;
+use crate::engine::store::erased::{Call, Plan};
+use crate::engine::store::plan::{Meta, Source, View};
+use crate::engine::store::registry::{DynEntry, Loaded, Snapshot, StaticList, StaticSlot};
+use crate::signal::Signal;
+use crate::vocab::error::{ReceiverError, SendError};
+use crate::vocab::family::{BoxError, Concurrency, EventOf};
+use crate::vocab::receiver::ReceiverInfo;
+use crate::vocab::response::{Collect, Failure, Report};
 
 type Outcome<R> = Result<R, BoxError>;
 
@@ -83,7 +86,7 @@ impl Source<'_> {
 
     /// As [`Source::call`], for sync and async receivers alike.
     async fn run<S: Signal>(self, event: &S) -> Option<Outcome<S::Response>> {
-        use crate::signal::AsyncCallee;
+        use crate::engine::store::erased::AsyncCallee;
         if !self.info().is_async {
             return self.call(event);
         }
@@ -107,12 +110,12 @@ impl Source<'_> {
 
     /// Whether an active test scope keeps this receiver from running here (decided when
     /// a delivery is queued, not when it runs).
-    #[cfg(feature = "testing")]
     fn skipped(&self) -> bool {
-        match self {
-            Source::Static(s) => crate::testing::skips(&s.info, 0),
-            Source::Dynamic(d) => crate::testing::skips(&d.info, d.scope),
-        }
+        hooks::ENABLED
+            && match self {
+                Source::Static(s) => hooks::skips(&s.info, 0),
+                Source::Dynamic(d) => hooks::skips(&d.info, d.scope),
+            }
     }
 }
 
@@ -201,8 +204,7 @@ fn send_with_mode<S: Signal>(
     sink: impl FnMut(&ReceiverInfo, S::Response),
     owned: bool,
 ) -> Result<usize, SendError> {
-    #[cfg(feature = "testing")]
-    crate::testing::on_send(event);
+    hooks::on_send(event);
     // The fast path (nobody listens) stays inline in the caller; the rest does not.
     let Some(loaded) = load::<S>() else {
         return Ok(0);
@@ -218,7 +220,7 @@ fn send_with_loaded<S: Signal>(
     event: &S,
     sink: impl FnMut(&ReceiverInfo, S::Response),
     owned: bool,
-    registry: &'static crate::registry::Registry,
+    registry: &'static crate::engine::store::registry::Registry,
     statics: &'static StaticList,
     state: usize,
 ) -> Result<usize, Box<SendError>> {
@@ -278,7 +280,6 @@ fn send_loaded<S: Signal>(
         if phased && deferred_out(meta.phase, in_transaction) {
             continue;
         }
-        #[cfg(feature = "testing")]
         if view.skipped(meta) {
             continue;
         }
@@ -370,8 +371,7 @@ fn traced_call<R>(
 
 #[inline]
 pub(crate) fn send<S: Signal>(event: &S) -> Result<S::Output, SendError> {
-    #[cfg(feature = "testing")]
-    crate::testing::on_send(event);
+    hooks::on_send(event);
     // Nobody listens: one load, and nothing here needs a saved register, because the rest
     // is a tail call to a function that returns the caller's own result.
     let Some(loaded) = load::<S>() else {
@@ -385,7 +385,7 @@ pub(crate) fn send<S: Signal>(event: &S) -> Result<S::Output, SendError> {
 #[inline(never)]
 fn send_collect<S: Signal>(
     event: &S,
-    registry: &'static crate::registry::Registry,
+    registry: &'static crate::engine::store::registry::Registry,
     statics: &'static StaticList,
     state: usize,
 ) -> Result<S::Output, SendError> {
@@ -435,8 +435,7 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 }
 
 pub(crate) fn send_robust<S: Signal>(event: &S) -> Report<S::Output> {
-    #[cfg(feature = "testing")]
-    crate::testing::on_send(event);
+    hooks::on_send(event);
     let mut output = S::Output::default();
     let mut failures = Vec::new();
     let mut position = 0;
@@ -499,11 +498,9 @@ impl<S: Signal> Robust<'_, '_, S> {
         } else if matches!(call, Call::Async(_) | Call::AsyncAny(_)) {
             ReceiverError::AsyncInSyncSend
         } else {
-            #[cfg(feature = "testing")]
             if self.view.skipped(meta) {
                 return;
             }
-            let _ = self.view;
             let event = self.event;
             match catch_unwind(AssertUnwindSafe(|| {
                 run_sync(self.parent, call, info, event)
@@ -576,13 +573,7 @@ impl Held {
 /// Whether an active test scope keeps this receiver from running here.
 #[inline(always)]
 fn skipped(view: &View<'_>, meta: &Meta) -> bool {
-    #[cfg(feature = "testing")]
-    return view.skipped(meta);
-    #[cfg(not(feature = "testing"))]
-    {
-        let _ = (view, meta);
-        false
-    }
+    view.skipped(meta)
 }
 
 /// Runs one receiver of an async send inside its own span, a child of `parent`.
@@ -633,8 +624,7 @@ where
 {
     let family = TypeId::of::<S::Family>();
     recursion::Guarded::new(family, async move {
-        #[cfg(feature = "testing")]
-        crate::testing::on_send(event);
+        hooks::on_send(event);
         let Some(held) = Held::take::<S>() else {
             return Ok(S::Output::default());
         };
@@ -725,8 +715,7 @@ where
 {
     let family = TypeId::of::<S::Family>();
     recursion::Guarded::new(family, async move {
-        #[cfg(feature = "testing")]
-        crate::testing::on_send(event);
+        hooks::on_send(event);
         let Some(held) = Held::take::<S>() else {
             return Report::new(S::Output::default(), Vec::new());
         };
@@ -860,14 +849,14 @@ impl Kept {
 /// transaction is open).
 pub(crate) fn send_owned<F, O, B, X, A>(owned: O, build: B) -> Result<X, SendError>
 where
-    F: crate::signal::Family,
+    F: crate::vocab::family::Family,
     O: Send + Sync + 'static,
     B: for<'o> Fn(&'o O) -> EventOf<'o, F> + Send + Sync + 'static,
     for<'o> EventOf<'o, F>:
         Signal<Family = F, Response = F::Response, Output = X, AnySender = A> + Send + Sync,
-    A: crate::signal::Family<Response = F::Response>,
+    A: crate::vocab::family::Family<Response = F::Response>,
     for<'x> EventOf<'x, A>: Send,
-    X: crate::response::Collect<F::Response>,
+    X: crate::vocab::response::Collect<F::Response>,
 {
     if !transaction::is_active() {
         return build(&owned).send();
@@ -891,15 +880,15 @@ where
 /// `transaction::send_owned_async`.
 pub(crate) async fn send_owned_async<F, O, B, X, A>(owned: O, build: B) -> Result<X, SendError>
 where
-    F: crate::signal::Family,
+    F: crate::vocab::family::Family,
     F::Response: Send,
     O: Send + Sync + 'static,
     B: for<'o> Fn(&'o O) -> EventOf<'o, F> + Send + Sync + 'static,
     for<'o> EventOf<'o, F>:
         Signal<Family = F, Response = F::Response, Output = X, AnySender = A> + Send + Sync,
-    A: crate::signal::Family<Response = F::Response>,
+    A: crate::vocab::family::Family<Response = F::Response>,
     for<'x> EventOf<'x, A>: Send,
-    X: crate::response::Collect<F::Response> + Send,
+    X: crate::vocab::response::Collect<F::Response> + Send,
 {
     if !transaction::is_active() {
         return send_async(&build(&owned), <EventOf<'_, F> as Signal>::CONCURRENCY).await;
@@ -930,11 +919,11 @@ fn queue_phased<F, O, B, A>(
     queued_by: Option<&tracing::Span>,
 ) -> usize
 where
-    F: crate::signal::Family,
+    F: crate::vocab::family::Family,
     O: Send + Sync + 'static,
     B: for<'o> Fn(&'o O) -> EventOf<'o, F> + Send + Sync + 'static,
     for<'o> EventOf<'o, F>: Signal<Family = F, Response = F::Response, AnySender = A> + Send + Sync,
-    A: crate::signal::Family<Response = F::Response>,
+    A: crate::vocab::family::Family<Response = F::Response>,
     for<'x> EventOf<'x, A>: Send,
 {
     let Some(loaded) = load::<EventOf<'_, F>>() else {
@@ -950,7 +939,6 @@ where
         if meta.phase == Phase::Immediate {
             continue;
         }
-        #[cfg(feature = "testing")]
         if view.source(meta).skipped() {
             continue;
         }

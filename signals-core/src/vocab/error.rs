@@ -18,8 +18,8 @@
 use std::error::Error;
 use std::fmt;
 
-use crate::receiver::ReceiverInfo;
-use crate::signal::BoxError;
+use crate::vocab::family::BoxError;
+use crate::vocab::receiver::ReceiverInfo;
 
 /// Why [`Signal::send`](crate::Signal::send) stopped.
 ///

@@ -40,7 +40,7 @@ impl<'a> PreMigrate<'a> {
             app,
             verbosity: 1,
             interactive: false,
-            using: crate::models::DEFAULT_DB,
+            using: crate::signals::models::DEFAULT_DB,
             plan,
         }
     }
@@ -85,7 +85,7 @@ impl<'a> PostMigrate<'a> {
             app,
             verbosity: 1,
             interactive: false,
-            using: crate::models::DEFAULT_DB,
+            using: crate::signals::models::DEFAULT_DB,
             plan,
         }
     }

@@ -22,8 +22,9 @@
 use std::any::TypeId;
 use std::ptr::NonNull;
 
-use crate::receiver::ReceiverInfo;
-use crate::signal::{AsyncCallee, BoxError, Callee, EventOf, Family};
+use crate::vocab::family::BoxFuture;
+use crate::vocab::family::{BoxError, EventOf, Family};
+use crate::vocab::receiver::ReceiverInfo;
 
 /// A link-time receiver: a plain function pointer, generic over the payload lifetime.
 pub(crate) type ReceiverFn<F> =
@@ -34,9 +35,6 @@ pub(crate) type DynFn<F> = dyn for<'a, 'b> Fn(&'b EventOf<'a, F>) -> Result<<F a
     + Send
     + Sync;
 
-/// A boxed, `Send` future borrowing for `'b`: what an async receiver returns.
-pub type BoxFuture<'b, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'b>>;
-
 /// A link-time async receiver.
 pub(crate) type AsyncReceiverFn<F> =
     for<'a, 'b> fn(&'b EventOf<'a, F>) -> BoxFuture<'b, Result<<F as Family>::Response, BoxError>>;
@@ -45,6 +43,43 @@ pub(crate) type AsyncReceiverFn<F> =
 pub(crate) type AsyncDynFn<F> = dyn for<'a, 'b> Fn(&'b EventOf<'a, F>) -> BoxFuture<'b, Result<<F as Family>::Response, BoxError>>
     + Send
     + Sync;
+
+/// A receiver of family `F`, about to be called: a link-time function or a runtime closure.
+#[doc(hidden)]
+pub enum Callee<'r, F: Family> {
+    Static(ReceiverFn<F>),
+    Dynamic(&'r DynFn<F>),
+}
+
+impl<F: Family> Callee<'_, F> {
+    #[inline(always)]
+    pub fn call(&self, event: &EventOf<'_, F>) -> Result<F::Response, BoxError> {
+        match self {
+            Callee::Static(f) => f(event),
+            Callee::Dynamic(f) => f(event),
+        }
+    }
+}
+
+/// An async receiver of family `F`, about to be called.
+#[doc(hidden)]
+pub enum AsyncCallee<'r, F: Family> {
+    Static(AsyncReceiverFn<F>),
+    Dynamic(&'r AsyncDynFn<F>),
+}
+
+impl<F: Family> AsyncCallee<'_, F> {
+    #[inline(always)]
+    pub fn call<'b>(
+        &self,
+        event: &'b EventOf<'_, F>,
+    ) -> BoxFuture<'b, Result<F::Response, BoxError>> {
+        match self {
+            AsyncCallee::Static(f) => f(event),
+            AsyncCallee::Dynamic(f) => f(event),
+        }
+    }
+}
 
 /// Tags async receivers apart from sync ones of the same family.
 struct Async<F>(std::marker::PhantomData<F>);
@@ -226,7 +261,7 @@ impl Drop for ErasedDyn {
         // Registry entries release their closure themselves (reporting a panic with the
         // receiver's name); this is the fallback for every other owner.
         if let Err(panic) = self.release() {
-            crate::trace::drop_panicked(None, &*panic);
+            crate::engine::trace::drop_panicked(None, &*panic);
         }
     }
 }
@@ -738,7 +773,7 @@ mod tests {
             dispatch_uid: None,
             kind: crate::ReceiverKind::Static,
             is_async: false,
-            phase: crate::transaction::Phase::Immediate,
+            phase: crate::vocab::phase::Phase::Immediate,
             shadowed_by: None,
         }
     }

@@ -1,10 +1,11 @@
-//! A value active for a stretch of code: pushed on a thread-local stack until a guard
+//! Thread-local and lock helpers. A value active for a stretch of code: pushed on a thread-local stack until a guard
 //! drops, or around every poll of a future (so it follows a task across worker threads).
 //! Test scopes and transactions both use it.
 
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::thread::LocalKey;
 
@@ -58,4 +59,12 @@ impl<T: Clone + 'static, F: Future> Future for Within<T, F> {
         let _active = push(*this.stack, this.value.clone());
         this.future.poll(cx)
     }
+}
+
+/// Locks `mutex`, ignoring poisoning: the data behind the crate's locks is never left
+/// half-updated by a panic (no user code runs while one is held).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

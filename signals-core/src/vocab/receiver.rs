@@ -1,10 +1,7 @@
 //! What the registry knows about each receiver.
 
-use std::any::TypeId;
+use std::cmp::Ordering;
 use std::fmt;
-
-use crate::erased::{AsyncReceiverFn, ErasedFn, ReceiverFn};
-use crate::signal::Signal;
 
 /// Whether a receiver was registered at link time or connected at runtime.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -12,7 +9,7 @@ use crate::signal::Signal;
 pub enum ReceiverKind {
     /// Declared with `#[receiver]`, registered at link time.
     Static,
-    /// Connected at runtime with [`Signal::connect`]; `id` is unique in the process.
+    /// Connected at runtime with [`Signal::connect`](crate::Signal::connect); `id` is unique in the process.
     Dynamic {
         /// A process-unique id for this connection.
         id: u64,
@@ -34,7 +31,7 @@ pub struct ReceiverInfo {
     pub(crate) dispatch_uid: Option<&'static str>,
     pub(crate) kind: ReceiverKind,
     pub(crate) is_async: bool,
-    pub(crate) phase: crate::transaction::Phase,
+    pub(crate) phase: crate::vocab::phase::Phase,
     /// See [`ReceiverInfo::shadowed_by`].
     pub(crate) shadowed_by: Option<&'static str>,
 }
@@ -79,7 +76,7 @@ impl ReceiverInfo {
         self.kind
     }
     /// When it runs relative to the transaction (`on = Commit`, ...).
-    pub fn phase(&self) -> crate::transaction::Phase {
+    pub fn phase(&self) -> crate::vocab::phase::Phase {
         self.phase
     }
     /// Whether the receiver is `async` (reachable only through the async sends).
@@ -105,71 +102,18 @@ impl fmt::Display for ReceiverInfo {
     }
 }
 
-/// Where a `#[receiver]` was declared; built by the macro.
-#[doc(hidden)]
-pub struct StaticMeta {
-    pub name: &'static str,
-    pub module: &'static str,
-    pub file: &'static str,
-    pub line: u32,
-    pub priority: i32,
-    pub dispatch_uid: Option<&'static str>,
-    pub phase: crate::transaction::Phase,
+/// The one dispatch-order rule: higher `priority` first; on equal priority, link-time
+/// receivers before runtime ones; link-time ties by full path, then file and line;
+/// runtime ties are left `Equal`, so a stable sort keeps their connection order (which is
+/// how the registry inserts them). The order never depends on link order, build profile
+/// or platform. Plans, listings and the receiver map all sort with it.
+pub(crate) fn dispatch_order(a: &ReceiverInfo, b: &ReceiverInfo) -> Ordering {
+    let runtime = |r: &ReceiverInfo| r.kind != ReceiverKind::Static;
+    b.priority
+        .cmp(&a.priority)
+        .then_with(|| runtime(a).cmp(&runtime(b)))
+        .then_with(|| match (runtime(a), runtime(b)) {
+            (false, false) => (a.name, a.file, a.line).cmp(&(b.name, b.file, b.line)),
+            _ => Ordering::Equal,
+        })
 }
-
-/// A link-time receiver, submitted to `inventory` by `#[receiver]`.
-#[doc(hidden)]
-pub struct StaticReceiver {
-    /// The signal's registry key: the any-sender family, shared by all its senders.
-    pub(crate) signal_key: TypeId,
-    pub(crate) signal_name: &'static str,
-    pub(crate) sender_name: fn() -> Option<&'static str>,
-    pub(crate) call: ErasedFn,
-    pub(crate) is_async: bool,
-    pub(crate) meta: StaticMeta,
-}
-
-impl StaticReceiver {
-    /// Registers `f` as a receiver of `S` (this sender, or any sender for the any form).
-    pub const fn new<S: Signal>(f: ReceiverFn<S::Family>, meta: StaticMeta) -> Self {
-        StaticReceiver {
-            signal_key: TypeId::of::<S::AnySender>(),
-            signal_name: S::NAME,
-            sender_name: S::sender_name,
-            call: ErasedFn::new::<S::Family>(f),
-            is_async: false,
-            meta,
-        }
-    }
-
-    /// Registers the async function `f` as a receiver of `S`.
-    pub const fn new_async<S: Signal>(f: AsyncReceiverFn<S::Family>, meta: StaticMeta) -> Self {
-        StaticReceiver {
-            signal_key: TypeId::of::<S::AnySender>(),
-            signal_name: S::NAME,
-            sender_name: S::sender_name,
-            call: ErasedFn::new_async::<S::Family>(f),
-            is_async: true,
-            meta,
-        }
-    }
-
-    pub(crate) fn info(&self) -> ReceiverInfo {
-        ReceiverInfo {
-            name: self.meta.name,
-            module: self.meta.module,
-            file: self.meta.file,
-            line: self.meta.line,
-            priority: self.meta.priority,
-            signal: self.signal_name,
-            sender: (self.sender_name)(),
-            dispatch_uid: self.meta.dispatch_uid,
-            kind: ReceiverKind::Static,
-            is_async: self.is_async,
-            phase: self.meta.phase,
-            shadowed_by: None,
-        }
-    }
-}
-
-inventory::collect!(StaticReceiver);

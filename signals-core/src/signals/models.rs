@@ -453,7 +453,7 @@ pub enum ModelError<E> {
 impl<E: std::error::Error + 'static> std::fmt::Display for ModelError<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if f.alternate() {
-            return std::fmt::Display::fmt(&crate::error::chain(self), f);
+            return std::fmt::Display::fmt(&crate::vocab::error::chain(self), f);
         }
         match self {
             ModelError::Aborted { signal, .. } => {
@@ -471,7 +471,7 @@ impl<E: std::error::Error + 'static> std::fmt::Debug for ModelError<E> {
     /// `{:?}`: the report (message and causes); `{:#?}`: the structural dump.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if !f.alternate() {
-            return std::fmt::Debug::fmt(&crate::error::chain(self), f);
+            return std::fmt::Debug::fmt(&crate::vocab::error::chain(self), f);
         }
         match self {
             ModelError::Aborted { signal, source } => f

@@ -2,9 +2,9 @@
 
 use std::fmt;
 
-use crate::error::ReceiverError;
-use crate::receiver::ReceiverInfo;
-use crate::signal::BoxError;
+use crate::vocab::error::ReceiverError;
+use crate::vocab::family::BoxError;
+use crate::vocab::receiver::ReceiverInfo;
 
 /// What a receiver may return for a signal whose response type is `R`:
 /// `R` itself (so `()` for most signals), or `Result<R, E>` for any

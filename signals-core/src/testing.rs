@@ -47,6 +47,7 @@
 //! ```
 
 use crate::engine::local::lock;
+use crate::engine::payload::Payload;
 use std::any::{Any, TypeId};
 use std::cell::RefCell;
 use std::future::Future;
@@ -331,7 +332,7 @@ where
 }
 
 /// Called at the start of every send: records it in the active scopes' captures.
-pub(crate) fn on_send<S: Signal>(event: &S) {
+pub(crate) fn on_send<S: Payload>(event: &S) {
     ACTIVE.with_borrow(|stack| {
         for state in stack {
             for recorder in lock(&state.recorders).iter() {
@@ -340,14 +341,14 @@ pub(crate) fn on_send<S: Signal>(event: &S) {
                         .recorder
                         .downcast_ref::<Box<dyn Record<S::Family>>>()
                     {
-                        event.__as_event(|e| r.record(e, S::NAME, S::sender_name()));
+                        event.as_event(|e| r.record(e, S::NAME, S::sender_name()));
                     }
                 } else if recorder.family == TypeId::of::<S::AnySender>()
                     && let (Some(r), Some(view)) = (
                         recorder
                             .recorder
                             .downcast_ref::<Box<dyn Record<S::AnySender>>>(),
-                        event.__any_view(),
+                        event.any_view(),
                     )
                 {
                     r.record(&view, S::NAME, S::sender_name());

@@ -21,11 +21,11 @@ use crate::engine::{hooks, recursion, trace};
 use crate::transaction::{self, Delivery, Pending};
 use crate::vocab::phase::Phase;
 
+use crate::engine::payload::Payload;
 use crate::engine::store::erased::Callee;
 use crate::engine::store::erased::{Call, Plan};
 use crate::engine::store::plan::{Meta, Source, View};
 use crate::engine::store::registry::{DynEntry, Loaded, Snapshot, StaticList, StaticSlot};
-use crate::signal::Signal;
 use crate::vocab::error::{ReceiverError, SendError};
 use crate::vocab::family::{BoxError, Concurrency, EventOf};
 use crate::vocab::receiver::ReceiverInfo;
@@ -34,24 +34,24 @@ use crate::vocab::response::{Collect, Failure, Report};
 type Outcome<R> = Result<R, BoxError>;
 
 /// A plan step decoded for a send of `S`.
-type CallOf<'p, S> = Call<'p, <S as Signal>::Family, <S as Signal>::AnySender>;
+type CallOf<'p, S> = Call<'p, <S as Payload>::Family, <S as Payload>::AnySender>;
 
 /// Calls a sync receiver; `None` for an async one (sync sends never run those).
 #[inline(always)]
-fn call_sync<S: Signal>(call: CallOf<'_, S>, event: &S) -> Option<Outcome<S::Response>> {
+fn call_sync<S: Payload>(call: CallOf<'_, S>, event: &S) -> Option<Outcome<S::Response>> {
     match call {
-        Call::Sync(f) => Some(event.__call(f)),
-        Call::SyncAny(f) => event.__any_view().map(|view| f.call(&view)),
+        Call::Sync(f) => Some(event.call(f)),
+        Call::SyncAny(f) => event.any_view().map(|view| f.call(&view)),
         Call::Async(_) | Call::AsyncAny(_) => None,
     }
 }
 
 /// Runs a receiver, sync or async.
-async fn call_any<S: Signal>(call: CallOf<'_, S>, event: &S) -> Option<Outcome<S::Response>> {
+async fn call_any<S: Payload>(call: CallOf<'_, S>, event: &S) -> Option<Outcome<S::Response>> {
     match call {
-        Call::Async(f) => Some(event.__call_async(f).await),
+        Call::Async(f) => Some(event.call_async(f).await),
         Call::AsyncAny(f) => {
-            let view: EventOf<'_, S::AnySender> = event.__any_view()?;
+            let view: EventOf<'_, S::AnySender> = event.any_view()?;
             Some(f.call(&view).await)
         }
         sync => call_sync(sync, event),
@@ -61,31 +61,29 @@ async fn call_any<S: Signal>(call: CallOf<'_, S>, event: &S) -> Option<Outcome<S
 impl Source<'_> {
     /// Calls a receiver kept for a deferred delivery (resolved by its tag: it outlives the
     /// plan it came from); `None` if it does not listen to `S`.
-    fn call<S: Signal>(&self, event: &S) -> Option<Outcome<S::Response>> {
+    fn call<S: Payload>(&self, event: &S) -> Option<Outcome<S::Response>> {
         match self {
             Source::Static(s) => {
                 if let Some(f) = s.call.get::<S::Family>() {
-                    Some(event.__call(Callee::Static(f)))
+                    Some(event.call(Callee::Static(f)))
                 } else {
                     let f = s.call.get::<S::AnySender>()?;
-                    event.__any_view().map(|view| Callee::Static(f).call(&view))
+                    event.any_view().map(|view| Callee::Static(f).call(&view))
                 }
             }
             Source::Dynamic(d) => {
                 if let Some(f) = d.call.get::<S::Family>() {
-                    Some(event.__call(Callee::Dynamic(f)))
+                    Some(event.call(Callee::Dynamic(f)))
                 } else {
                     let f = d.call.get::<S::AnySender>()?;
-                    event
-                        .__any_view()
-                        .map(|view| Callee::Dynamic(f).call(&view))
+                    event.any_view().map(|view| Callee::Dynamic(f).call(&view))
                 }
             }
         }
     }
 
     /// As [`Source::call`], for sync and async receivers alike.
-    async fn run<S: Signal>(self, event: &S) -> Option<Outcome<S::Response>> {
+    async fn run<S: Payload>(self, event: &S) -> Option<Outcome<S::Response>> {
         use crate::engine::store::erased::AsyncCallee;
         if !self.info().is_async {
             return self.call(event);
@@ -101,10 +99,10 @@ impl Source<'_> {
             ),
         };
         if let Some(f) = specific {
-            return Some(event.__call_async(f).await);
+            return Some(event.call_async(f).await);
         }
         let f = any?;
-        let view: EventOf<'_, S::AnySender> = event.__any_view()?;
+        let view: EventOf<'_, S::AnySender> = event.any_view()?;
         Some(f.call(&view).await)
     }
 
@@ -121,8 +119,8 @@ impl Source<'_> {
 
 /// Loads the receivers of `S`: one atomic load; `None` when there are none.
 #[inline(always)]
-fn load<S: Signal>() -> Option<Loaded> {
-    S::__registry().load(TypeId::of::<S::AnySender>())
+fn load<S: Payload>() -> Option<Loaded> {
+    S::registry().load(TypeId::of::<S::AnySender>())
 }
 
 /// Whether a receiver that waits for a transaction phase is left out of a send: always
@@ -135,7 +133,7 @@ fn deferred_out(phase: Phase, in_transaction: bool) -> bool {
 
 /// The receivers of a send of `S` for which `keep` holds (for refusal errors).
 #[cold]
-fn matching<S: Signal>(view: View<'_>, keep: impl Fn(&ReceiverInfo) -> bool) -> Vec<ReceiverInfo> {
+fn matching<S: Payload>(view: View<'_>, keep: impl Fn(&ReceiverInfo) -> bool) -> Vec<ReceiverInfo> {
     view.plan::<S::Family>()
         .into_iter()
         .flat_map(|plan| plan.steps())
@@ -147,7 +145,7 @@ fn matching<S: Signal>(view: View<'_>, keep: impl Fn(&ReceiverInfo) -> bool) -> 
 
 /// The plan of a send of `S`, decoded; `None` when no receiver listens to its sender.
 #[inline(always)]
-fn plan_calls<'v, S: Signal>(
+fn plan_calls<'v, S: Payload>(
     view: View<'v>,
 ) -> Option<impl Iterator<Item = (CallOf<'v, S>, &'v ReceiverInfo, &'v Meta)> + Clone> {
     view.plan::<S::Family>()?.calls::<S::Family, S::AnySender>()
@@ -162,18 +160,18 @@ fn plan_calls<'v, S: Signal>(
 macro_rules! for_each_call {
     ($plan:expr, $S:ty, |$call:ident, $info:ident, $meta:ident| $body:block) => {{
         let plan: &Plan<Meta> = $plan;
-        if let Some(steps) = plan.static_calls::<<$S as Signal>::Family>() {
+        if let Some(steps) = plan.static_calls::<<$S as Payload>::Family>() {
             for (f, $info, $meta) in steps {
                 let $call: CallOf<'_, $S> = Call::Sync(Callee::Static(f));
                 $body
             }
-        } else if let Some(steps) = plan.sync_calls::<<$S as Signal>::Family>() {
+        } else if let Some(steps) = plan.sync_calls::<<$S as Payload>::Family>() {
             for (callee, $info, $meta) in steps {
                 let $call: CallOf<'_, $S> = Call::Sync(callee);
                 $body
             }
         } else if let Some(steps) =
-            plan.calls::<<$S as Signal>::Family, <$S as Signal>::AnySender>()
+            plan.calls::<<$S as Payload>::Family, <$S as Payload>::AnySender>()
         {
             for ($call, $info, $meta) in steps {
                 $body
@@ -189,7 +187,7 @@ fn snapshot(guard: &Option<arc_swap::Guard<Option<Arc<Snapshot>>>>) -> Option<&S
 }
 
 #[inline]
-pub(crate) fn send_with<S: Signal>(
+pub(crate) fn send_with<S: Payload>(
     event: &S,
     sink: impl FnMut(&ReceiverInfo, S::Response),
 ) -> Result<usize, SendError> {
@@ -199,7 +197,7 @@ pub(crate) fn send_with<S: Signal>(
 /// `owned`: the payload is owned by `transaction::send_owned`, which queues the phased
 /// receivers itself; otherwise reaching one inside a transaction is an error.
 #[inline(always)]
-fn send_with_mode<S: Signal>(
+fn send_with_mode<S: Payload>(
     event: &S,
     sink: impl FnMut(&ReceiverInfo, S::Response),
     owned: bool,
@@ -216,7 +214,7 @@ fn send_with_mode<S: Signal>(
 /// `send_with` once there are receivers (outlined; its rare error boxed so that its result
 /// fits in two registers).
 #[inline(never)]
-fn send_with_loaded<S: Signal>(
+fn send_with_loaded<S: Payload>(
     event: &S,
     sink: impl FnMut(&ReceiverInfo, S::Response),
     owned: bool,
@@ -230,7 +228,7 @@ fn send_with_loaded<S: Signal>(
 
 /// The sync send's walk, shared by `send` and `send_with` (inlined in each).
 #[inline(always)]
-fn send_loaded<S: Signal>(
+fn send_loaded<S: Payload>(
     event: &S,
     mut sink: impl FnMut(&ReceiverInfo, S::Response),
     owned: bool,
@@ -302,7 +300,7 @@ fn send_loaded<S: Signal>(
     }
 }
 
-fn too_deep_error<S: Signal>(too_deep: recursion::TooDeep) -> SendError {
+fn too_deep_error<S: Payload>(too_deep: recursion::TooDeep) -> SendError {
     tracing::error!(
         target: "signals_core::dispatch",
         signal = S::NAME,
@@ -321,7 +319,7 @@ fn too_deep_error<S: Signal>(too_deep: recursion::TooDeep) -> SendError {
 /// Calls a sync receiver, inside its own span (a child of `parent`) when tracing is on;
 /// `None` for an async one.
 #[inline(always)]
-fn run_sync<S: Signal>(
+fn run_sync<S: Payload>(
     parent: Option<&tracing::Span>,
     call: CallOf<'_, S>,
     info: &ReceiverInfo,
@@ -334,7 +332,7 @@ fn run_sync<S: Signal>(
 }
 
 /// Runs a receiver of a concurrent async send: a sync one at once, an async one awaited.
-async fn run_any<S: Signal>(
+async fn run_any<S: Payload>(
     parent: Option<&tracing::Span>,
     call: CallOf<'_, S>,
     info: &ReceiverInfo,
@@ -370,7 +368,7 @@ fn traced_call<R>(
 }
 
 #[inline]
-pub(crate) fn send<S: Signal>(event: &S) -> Result<S::Output, SendError> {
+pub(crate) fn send<S: Payload>(event: &S) -> Result<S::Output, SendError> {
     hooks::on_send(event);
     // Nobody listens: one load, and nothing here needs a saved register, because the rest
     // is a tail call to a function that returns the caller's own result.
@@ -383,7 +381,7 @@ pub(crate) fn send<S: Signal>(event: &S) -> Result<S::Output, SendError> {
 
 /// `send` once there are receivers: collects their responses into the signal's output.
 #[inline(never)]
-fn send_collect<S: Signal>(
+fn send_collect<S: Payload>(
     event: &S,
     registry: &'static crate::engine::store::registry::Registry,
     statics: &'static StaticList,
@@ -434,7 +432,7 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-pub(crate) fn send_robust<S: Signal>(event: &S) -> Report<S::Output> {
+pub(crate) fn send_robust<S: Payload>(event: &S) -> Report<S::Output> {
     hooks::on_send(event);
     let mut output = S::Output::default();
     let mut failures = Vec::new();
@@ -477,7 +475,7 @@ struct Robust<'e, 'v, S> {
     in_transaction: bool,
 }
 
-impl<S: Signal> Robust<'_, '_, S> {
+impl<S: Payload> Robust<'_, '_, S> {
     /// Runs one receiver, catching its panic; records its response or failure.
     #[inline(always)]
     fn run(
@@ -530,7 +528,7 @@ struct Held {
 
 impl Held {
     #[inline(always)]
-    fn take<S: Signal>() -> Option<Held> {
+    fn take<S: Payload>() -> Option<Held> {
         let loaded = load::<S>()?;
         Some(Held {
             statics: loaded.statics,
@@ -544,7 +542,7 @@ impl Held {
     }
 
     /// The receivers this send runs now, with their info.
-    fn runs<S: Signal>(&self) -> impl Iterator<Item = (CallOf<'_, S>, &ReceiverInfo)> {
+    fn runs<S: Payload>(&self) -> impl Iterator<Item = (CallOf<'_, S>, &ReceiverInfo)> {
         let view = self.view();
         plan_calls::<S>(view)
             .into_iter()
@@ -562,7 +560,7 @@ impl Held {
 
     /// The phased receivers of `S` left out while a transaction is active.
     #[inline(always)]
-    fn phased<S: Signal>(&self) -> Vec<ReceiverInfo> {
+    fn phased<S: Payload>(&self) -> Vec<ReceiverInfo> {
         if !self.in_transaction {
             return Vec::new();
         }
@@ -577,7 +575,7 @@ fn skipped(view: &View<'_>, meta: &Meta) -> bool {
 }
 
 /// Runs one receiver of an async send inside its own span, a child of `parent`.
-async fn run_traced<S: Signal>(
+async fn run_traced<S: Payload>(
     parent: &tracing::Span,
     call: CallOf<'_, S>,
     info: &ReceiverInfo,
@@ -601,7 +599,7 @@ async fn run_traced<S: Signal>(
 }
 
 /// `Signal::send_async`.
-pub(crate) fn send_async<S: Signal + Sync>(
+pub(crate) fn send_async<S: Payload + Sync>(
     event: &S,
     concurrency: Concurrency,
 ) -> impl Future<Output = Result<S::Output, SendError>> + '_
@@ -614,7 +612,7 @@ where
 /// An async send: one state machine inside the recursion guard (which pushes the family
 /// around each poll), so nothing is nested, and moved, more than once. Nothing runs until
 /// the first poll.
-fn send_async_mode<S: Signal + Sync>(
+fn send_async_mode<S: Payload + Sync>(
     event: &S,
     concurrency: Concurrency,
     owned: bool,
@@ -664,7 +662,7 @@ where
                         (call @ (Call::Sync(_) | Call::SyncAny(_)), _) => {
                             run_sync(parent, call, info, event)
                         }
-                        (Call::Async(f), None) => Some(event.__call_async(f).await),
+                        (Call::Async(f), None) => Some(event.call_async(f).await),
                         (call, None) => call_any(call, event).await,
                         // Boxed: the traced run is large and would grow this state machine.
                         (call, Some(parent)) => {
@@ -706,7 +704,7 @@ where
 }
 
 /// `Signal::send_async_robust`: built like [`send_async_mode`].
-pub(crate) fn send_async_robust<S: Signal + Sync>(
+pub(crate) fn send_async_robust<S: Payload + Sync>(
     event: &S,
     concurrency: Concurrency,
 ) -> impl Future<Output = Report<S::Output>> + '_
@@ -799,7 +797,7 @@ fn flatten<R>(
 }
 
 #[inline]
-pub(crate) fn has_receivers<S: Signal>(any_sender: bool) -> bool {
+pub(crate) fn has_receivers<S: Payload>(any_sender: bool) -> bool {
     let Some(loaded) = load::<S>() else {
         return false;
     };
@@ -814,7 +812,7 @@ pub(crate) fn has_receivers<S: Signal>(any_sender: bool) -> bool {
         .is_some_and(|plan| !plan.is_empty())
 }
 
-pub(crate) fn receivers<S: Signal>() -> Vec<ReceiverInfo> {
+pub(crate) fn receivers<S: Payload>() -> Vec<ReceiverInfo> {
     let Some(loaded) = load::<S>() else {
         return Vec::new();
     };
@@ -853,13 +851,13 @@ where
     O: Send + Sync + 'static,
     B: for<'o> Fn(&'o O) -> EventOf<'o, F> + Send + Sync + 'static,
     for<'o> EventOf<'o, F>:
-        Signal<Family = F, Response = F::Response, Output = X, AnySender = A> + Send + Sync,
+        Payload<Family = F, Response = F::Response, Output = X, AnySender = A> + Send + Sync,
     A: crate::vocab::family::Family<Response = F::Response>,
     for<'x> EventOf<'x, A>: Send,
     X: crate::vocab::response::Collect<F::Response>,
 {
     if !transaction::is_active() {
-        return build(&owned).send();
+        return send(&build(&owned));
     }
     let owned = Arc::new(owned);
     let build = Arc::new(build);
@@ -885,19 +883,19 @@ where
     O: Send + Sync + 'static,
     B: for<'o> Fn(&'o O) -> EventOf<'o, F> + Send + Sync + 'static,
     for<'o> EventOf<'o, F>:
-        Signal<Family = F, Response = F::Response, Output = X, AnySender = A> + Send + Sync,
+        Payload<Family = F, Response = F::Response, Output = X, AnySender = A> + Send + Sync,
     A: crate::vocab::family::Family<Response = F::Response>,
     for<'x> EventOf<'x, A>: Send,
     X: crate::vocab::response::Collect<F::Response> + Send,
 {
     if !transaction::is_active() {
-        return send_async(&build(&owned), <EventOf<'_, F> as Signal>::CONCURRENCY).await;
+        return send_async(&build(&owned), <EventOf<'_, F> as Payload>::CONCURRENCY).await;
     }
     let owned = Arc::new(owned);
     let build = Arc::new(build);
     let event = build(&owned);
     let span = trace::send_span::<EventOf<'_, F>>("owned_async");
-    let send = send_async_mode(&event, <EventOf<'_, F> as Signal>::CONCURRENCY, true);
+    let send = send_async_mode(&event, <EventOf<'_, F> as Payload>::CONCURRENCY, true);
     let output = match &span {
         Some(span) => send.instrument(span.clone()).await?,
         None => send.await?,
@@ -922,7 +920,8 @@ where
     F: crate::vocab::family::Family,
     O: Send + Sync + 'static,
     B: for<'o> Fn(&'o O) -> EventOf<'o, F> + Send + Sync + 'static,
-    for<'o> EventOf<'o, F>: Signal<Family = F, Response = F::Response, AnySender = A> + Send + Sync,
+    for<'o> EventOf<'o, F>:
+        Payload<Family = F, Response = F::Response, AnySender = A> + Send + Sync,
     A: crate::vocab::family::Family<Response = F::Response>,
     for<'x> EventOf<'x, A>: Send,
 {

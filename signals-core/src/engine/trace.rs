@@ -24,13 +24,13 @@ use std::time::Instant;
 use tracing::Span;
 use tracing::field::Empty;
 
-use crate::signal::Signal;
+use crate::engine::payload::Payload;
 use crate::vocab::receiver::ReceiverInfo;
 
 /// The span of one send; `None` (and nothing to record or drop) when `DEBUG` is off for
 /// every subscriber. A span that is built but disabled by a filter is `Some`.
 #[inline(always)]
-pub(crate) fn send_span<S: Signal>(mode: &'static str) -> Option<Span> {
+pub(crate) fn send_span<S: Payload>(mode: &'static str) -> Option<Span> {
     if !tracing::level_enabled!(tracing::Level::DEBUG) {
         return None;
     }
@@ -39,7 +39,7 @@ pub(crate) fn send_span<S: Signal>(mode: &'static str) -> Option<Span> {
 }
 
 #[inline(never)]
-fn send_span_enabled<S: Signal>(mode: &'static str) -> Span {
+fn send_span_enabled<S: Payload>(mode: &'static str) -> Span {
     tracing::debug_span!(
         target: "signals_core::dispatch",
         "signal.send",

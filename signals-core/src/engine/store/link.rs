@@ -3,6 +3,8 @@
 use std::any::TypeId;
 
 use crate::engine::store::erased::{AsyncReceiverFn, ErasedFn, ReceiverFn};
+// The one place the engine names the public trait: a registration's `Signal` bound is
+// the diagnostic a user sees for `#[receiver(NotASignal)]`.
 use crate::signal::Signal;
 use crate::vocab::receiver::{ReceiverInfo, ReceiverKind};
 

@@ -82,6 +82,25 @@ pub enum ConnectError {
     },
 }
 
+impl std::fmt::Debug for ConnectError {
+    /// `{:?}`: the message (it has no cause); `{:#?}`: the structural dump.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !f.alternate() {
+            return std::fmt::Debug::fmt(&crate::vocab::error::chain(self), f);
+        }
+        match self {
+            ConnectError::DuplicateDispatchUid {
+                dispatch_uid,
+                existing,
+            } => f
+                .debug_struct("DuplicateDispatchUid")
+                .field("dispatch_uid", dispatch_uid)
+                .field("existing", existing)
+                .finish(),
+        }
+    }
+}
+
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A runtime receiver's connection. Dropping it disconnects the receiver, Rust's answer to

@@ -47,9 +47,7 @@
 //! ```
 
 use crate::engine::local::lock;
-use crate::engine::payload::Payload;
-use std::any::{Any, TypeId};
-use std::cell::RefCell;
+use std::any::TypeId;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,21 +55,12 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use crate::connect::{ConnectError, ConnectOptions, Connection};
+use crate::engine::hooks::{ACTIVE, AnyRecorder, Record, ScopeState};
 use crate::signal::Signal;
 use crate::vocab::family::{EventOf, Family};
-use crate::vocab::receiver::ReceiverInfo;
 use crate::vocab::response::IntoResponse;
 
 static NEXT_SCOPE: AtomicU64 = AtomicU64::new(1);
-
-thread_local! {
-    static ACTIVE: crate::engine::local::Stack<Arc<ScopeState>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Records sends of family `F`.
-trait Record<F: Family>: Send + Sync {
-    fn record(&self, event: &EventOf<'_, F>, signal: &'static str, sender: Option<&'static str>);
-}
 
 /// What a capture keeps of each payload.
 type Projection<F, V> = Box<dyn for<'a, 'b> Fn(&'b EventOf<'a, F>) -> V + Send + Sync>;
@@ -90,20 +79,6 @@ impl<F: Family, V: Send> Record<F> for Recorder<F, V> {
             value,
         });
     }
-}
-
-/// A recorder with its family erased: a `Box<dyn Record<F>>` inside `dyn Any`.
-struct AnyRecorder {
-    family: TypeId,
-    recorder: Box<dyn Any + Send + Sync>,
-}
-
-#[derive(Default)]
-struct ScopeState {
-    id: u64,
-    mute_all: bool,
-    muted: Vec<&'static str>,
-    recorders: Mutex<Vec<AnyRecorder>>,
 }
 
 /// One send captured by a [`Scope`].
@@ -329,53 +304,6 @@ where
     let scope = Scope::new();
     let _connection = scope.connect::<S, O, H>(handler);
     scope.run(f)
-}
-
-/// Called at the start of every send: records it in the active scopes' captures.
-pub(crate) fn on_send<S: Payload>(event: &S) {
-    ACTIVE.with_borrow(|stack| {
-        for state in stack {
-            for recorder in lock(&state.recorders).iter() {
-                if recorder.family == TypeId::of::<S::Family>() {
-                    if let Some(r) = recorder
-                        .recorder
-                        .downcast_ref::<Box<dyn Record<S::Family>>>()
-                    {
-                        event.as_event(|e| r.record(e, S::NAME, S::sender_name()));
-                    }
-                } else if recorder.family == TypeId::of::<S::AnySender>()
-                    && let (Some(r), Some(view)) = (
-                        recorder
-                            .recorder
-                            .downcast_ref::<Box<dyn Record<S::AnySender>>>(),
-                        event.any_view(),
-                    )
-                {
-                    r.record(&view, S::NAME, S::sender_name());
-                }
-            }
-        }
-    });
-}
-
-/// Whether a receiver must not run for a send made here: muted by an active scope, or
-/// connected through a scope that is not active here.
-pub(crate) fn skips(info: &ReceiverInfo, scope: u64) -> bool {
-    ACTIVE.with_borrow(|stack| {
-        if scope != 0 {
-            return !stack.iter().any(|s| s.id == scope);
-        }
-        stack
-            .iter()
-            .any(|s| s.mute_all || s.muted.iter().any(|m| matches_name(info.name, m)))
-    })
-}
-
-fn matches_name(full: &str, wanted: &str) -> bool {
-    full == wanted
-        || full
-            .strip_suffix(wanted)
-            .is_some_and(|head| head.ends_with("::"))
 }
 
 /// `assert_sent!(captured)`: at least one send; `assert_sent!(captured, times = n)`:

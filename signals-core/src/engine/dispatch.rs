@@ -17,8 +17,8 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 use tracing::Instrument;
 
+use crate::engine::queue::{self, Delivery, Pending};
 use crate::engine::{hooks, recursion, trace};
-use crate::transaction::{self, Delivery, Pending};
 use crate::vocab::phase::Phase;
 
 use crate::engine::payload::Payload;
@@ -239,7 +239,7 @@ fn send_loaded<S: Payload>(
     let Some(plan) = view.plan::<S::Family>() else {
         return Ok(0);
     };
-    let in_transaction = loaded.may_have_phased() && transaction::is_active();
+    let in_transaction = loaded.may_have_phased() && queue::is_active();
     if in_transaction && !owned {
         let receivers = matching::<S>(view, |info| info.phase != Phase::Immediate);
         if !receivers.is_empty() {
@@ -457,7 +457,7 @@ pub(crate) fn send_robust<S: Payload>(event: &S) -> Report<S::Output> {
         view,
         parent,
         phased: loaded.may_have_phased(),
-        in_transaction: loaded.may_have_phased() && transaction::is_active(),
+        in_transaction: loaded.may_have_phased() && queue::is_active(),
     };
     for_each_call!(plan, S, |call, info, meta| {
         robust.run(call, info, meta, &mut output, &mut failures, &mut position);
@@ -533,7 +533,7 @@ impl Held {
         Some(Held {
             statics: loaded.statics,
             dynamic: loaded.dynamic_full(),
-            in_transaction: loaded.may_have_phased() && transaction::is_active(),
+            in_transaction: loaded.may_have_phased() && queue::is_active(),
         })
     }
 
@@ -856,7 +856,7 @@ where
     for<'x> EventOf<'x, A>: Send,
     X: crate::vocab::response::Collect<F::Response>,
 {
-    if !transaction::is_active() {
+    if !queue::is_active() {
         return send(&build(&owned));
     }
     let owned = Arc::new(owned);
@@ -888,7 +888,7 @@ where
     for<'x> EventOf<'x, A>: Send,
     X: crate::vocab::response::Collect<F::Response> + Send,
 {
-    if !transaction::is_active() {
+    if !queue::is_active() {
         return send_async(&build(&owned), <EventOf<'_, F> as Payload>::CONCURRENCY).await;
     }
     let owned = Arc::new(owned);
@@ -950,7 +950,7 @@ where
         let run: Box<dyn FnOnce() -> Pending + Send> = if info.is_async {
             Box::new(move || {
                 if !keep.is_connected() {
-                    transaction::quiet_drop(&info, (owned, build));
+                    queue::quiet_drop(&info, (owned, build));
                     return Pending::Disconnected;
                 }
                 Pending::Future(Box::pin(async move {
@@ -962,7 +962,7 @@ where
                         }
                     };
                     // The payload's `Drop` is not the receiver's failure.
-                    transaction::quiet_drop(&info, (owned, build));
+                    queue::quiet_drop(&info, (owned, build));
                     outcome
                 }))
             })
@@ -975,12 +975,12 @@ where
                         _ => Ok(()),
                     }
                 });
-                transaction::quiet_drop(&info, (owned, build));
+                queue::quiet_drop(&info, (owned, build));
                 outcome.map_or(Pending::Disconnected, Pending::Done)
             })
         };
         // Only called with a transaction active (checked by the callers).
-        transaction::enqueue(Delivery {
+        queue::enqueue(Delivery {
             phase: info.phase,
             info,
             run,

@@ -41,6 +41,7 @@ pub(crate) mod dispatch;
 pub(crate) mod hooks;
 pub(crate) mod local;
 pub(crate) mod payload;
+pub(crate) mod queue;
 pub(crate) mod recursion;
 #[allow(unsafe_code)]
 pub(crate) mod store;

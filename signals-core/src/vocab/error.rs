@@ -354,25 +354,6 @@ impl fmt::Debug for SendError {
     }
 }
 
-impl fmt::Debug for crate::ConnectError {
-    /// `{:?}`: the message (it has no cause); `{:#?}`: the structural dump.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if !f.alternate() {
-            return fmt::Debug::fmt(&chain(self), f);
-        }
-        match self {
-            crate::ConnectError::DuplicateDispatchUid {
-                dispatch_uid,
-                existing,
-            } => f
-                .debug_struct("DuplicateDispatchUid")
-                .field("dispatch_uid", dispatch_uid)
-                .field("existing", existing)
-                .finish(),
-        }
-    }
-}
-
 /// Prints `error` with its causes, walking [`source()`](Error::source): `{}` on one line
 /// (`message: cause: deeper cause`), `{:?}` as a report with one cause per line:
 ///

@@ -13,7 +13,7 @@ use crate::vocab::receiver::ReceiverInfo;
 /// `&'static str` message.
 ///
 /// The error is converted with `Into<BoxError>`, so
-/// [`SendError::downcast_ref`](crate::SendError::downcast_ref) and
+/// [`SendError::downcast_ref`](crate::vocab::error::SendError::downcast_ref) and
 /// `std::error::Error::source` reach the receiver's own error: the `E` returned, or the
 /// error inside a returned `BoxError`. An `anyhow::Error` converts to anyhow's own wrapper,
 /// which displays and chains sources like the error it was made from but does not downcast
@@ -179,7 +179,7 @@ impl fmt::Display for Failure {
 pub struct Report<O> {
     output: O,
     failures: Vec<Failure>,
-    stopped: Option<crate::SendError>,
+    stopped: Option<crate::vocab::error::SendError>,
 }
 
 impl<O> Report<O> {
@@ -190,7 +190,7 @@ impl<O> Report<O> {
             stopped: None,
         }
     }
-    pub(crate) fn stopped(output: O, error: crate::SendError) -> Self {
+    pub(crate) fn stopped(output: O, error: crate::vocab::error::SendError) -> Self {
         Report {
             output,
             failures: Vec::new(),
@@ -198,8 +198,8 @@ impl<O> Report<O> {
         }
     }
     /// Why no receiver ran at all, if the send was refused as a whole (the recursion
-    /// limit: [`SendError::Recursion`](crate::SendError::Recursion)).
-    pub fn stopped_by(&self) -> Option<&crate::SendError> {
+    /// limit: [`SendError::Recursion`](crate::vocab::error::SendError::Recursion)).
+    pub fn stopped_by(&self) -> Option<&crate::vocab::error::SendError> {
         self.stopped.as_ref()
     }
     /// The responses of the receivers that succeeded.

@@ -110,12 +110,21 @@ impl<'a, M: ?Sized + Model> PreInit<'a, M> {
 pub struct PostInit<'a, M: ?Sized + Model = dyn Model> {
     /// The new instance.
     pub instance: &'a M,
+    /// The connection (or transaction) of the write, for receivers that query or write
+    /// in the same transaction; `None` when the sender lends none (see
+    /// [`Connection`](crate::db::Connection)).
+    pub db: Option<&'a dyn crate::db::Connection>,
 }
 
 impl<'a, M: ?Sized + Model> PostInit<'a, M> {
     /// A `PostInit` for `instance`.
     pub fn new(instance: &'a M) -> Self {
-        PostInit { instance }
+        PostInit { instance, db: None }
+    }
+    /// Lends the write's connection to the receivers (see [`Connection`](crate::db::Connection)).
+    pub fn db(mut self, db: &'a dyn crate::db::Connection) -> Self {
+        self.db = Some(db);
+        self
     }
 }
 
@@ -133,6 +142,10 @@ pub struct PreSave<'a, M: ?Sized + Model = dyn Model> {
     pub using: &'a str,
     /// The fields being written, or `None` for all of them.
     pub update_fields: Option<&'a [&'a str]>,
+    /// The connection (or transaction) of the write, for receivers that query or write
+    /// in the same transaction; `None` when the sender lends none (see
+    /// [`Connection`](crate::db::Connection)).
+    pub db: Option<&'a dyn crate::db::Connection>,
 }
 
 impl<'a, M: ?Sized + Model> PreSave<'a, M> {
@@ -143,11 +156,17 @@ impl<'a, M: ?Sized + Model> PreSave<'a, M> {
             raw: false,
             using: DEFAULT_DB,
             update_fields: None,
+            db: None,
         }
     }
     /// Sets the database alias.
     pub fn using(mut self, using: &'a str) -> Self {
         self.using = using;
+        self
+    }
+    /// Lends the write's connection to the receivers (see [`Connection`](crate::db::Connection)).
+    pub fn db(mut self, db: &'a dyn crate::db::Connection) -> Self {
+        self.db = Some(db);
         self
     }
     /// Marks the save as raw (fixture loading).
@@ -177,6 +196,10 @@ pub struct PostSave<'a, M: ?Sized + Model = dyn Model> {
     pub using: &'a str,
     /// The fields written, or `None` for all of them.
     pub update_fields: Option<&'a [&'a str]>,
+    /// The connection (or transaction) of the write, for receivers that query or write
+    /// in the same transaction; `None` when the sender lends none (see
+    /// [`Connection`](crate::db::Connection)).
+    pub db: Option<&'a dyn crate::db::Connection>,
 }
 
 impl<'a, M: ?Sized + Model> PostSave<'a, M> {
@@ -188,11 +211,17 @@ impl<'a, M: ?Sized + Model> PostSave<'a, M> {
             raw: false,
             using: DEFAULT_DB,
             update_fields: None,
+            db: None,
         }
     }
     /// Sets the database alias.
     pub fn using(mut self, using: &'a str) -> Self {
         self.using = using;
+        self
+    }
+    /// Lends the write's connection to the receivers (see [`Connection`](crate::db::Connection)).
+    pub fn db(mut self, db: &'a dyn crate::db::Connection) -> Self {
+        self.db = Some(db);
         self
     }
     /// Marks the save as raw (fixture loading).
@@ -219,6 +248,10 @@ pub struct PreDelete<'a, M: ?Sized + Model = dyn Model> {
     pub using: &'a str,
     /// The instance whose deletion caused this one (cascades), if not the instance itself.
     pub origin: Option<&'a dyn Model>,
+    /// The connection (or transaction) of the write, for receivers that query or write
+    /// in the same transaction; `None` when the sender lends none (see
+    /// [`Connection`](crate::db::Connection)).
+    pub db: Option<&'a dyn crate::db::Connection>,
 }
 
 impl<'a, M: ?Sized + Model> PreDelete<'a, M> {
@@ -228,11 +261,17 @@ impl<'a, M: ?Sized + Model> PreDelete<'a, M> {
             instance,
             using: DEFAULT_DB,
             origin: None,
+            db: None,
         }
     }
     /// Sets the database alias.
     pub fn using(mut self, using: &'a str) -> Self {
         self.using = using;
+        self
+    }
+    /// Lends the write's connection to the receivers (see [`Connection`](crate::db::Connection)).
+    pub fn db(mut self, db: &'a dyn crate::db::Connection) -> Self {
+        self.db = Some(db);
         self
     }
     /// Sets the instance whose deletion cascaded to this one.
@@ -254,6 +293,10 @@ pub struct PostDelete<'a, M: ?Sized + Model = dyn Model> {
     pub using: &'a str,
     /// The instance whose deletion caused this one (cascades), if not the instance itself.
     pub origin: Option<&'a dyn Model>,
+    /// The connection (or transaction) of the write, for receivers that query or write
+    /// in the same transaction; `None` when the sender lends none (see
+    /// [`Connection`](crate::db::Connection)).
+    pub db: Option<&'a dyn crate::db::Connection>,
 }
 
 impl<'a, M: ?Sized + Model> PostDelete<'a, M> {
@@ -263,11 +306,17 @@ impl<'a, M: ?Sized + Model> PostDelete<'a, M> {
             instance,
             using: DEFAULT_DB,
             origin: None,
+            db: None,
         }
     }
     /// Sets the database alias.
     pub fn using(mut self, using: &'a str) -> Self {
         self.using = using;
+        self
+    }
+    /// Lends the write's connection to the receivers (see [`Connection`](crate::db::Connection)).
+    pub fn db(mut self, db: &'a dyn crate::db::Connection) -> Self {
+        self.db = Some(db);
         self
     }
     /// Sets the instance whose deletion cascaded to this one.
@@ -315,6 +364,10 @@ pub struct M2mChanged<'a, M: ?Sized + Model = dyn Model> {
     pub using: &'a str,
     /// `true` when loading fixtures.
     pub raw: bool,
+    /// The connection (or transaction) of the write, for receivers that query or write
+    /// in the same transaction; `None` when the sender lends none (see
+    /// [`Connection`](crate::db::Connection)).
+    pub db: Option<&'a dyn crate::db::Connection>,
     /// The through model (sender).
     pub through: PhantomData<&'a M>,
 }
@@ -335,6 +388,7 @@ impl<'a, M: ?Sized + Model> M2mChanged<'a, M> {
             pk_set,
             using: DEFAULT_DB,
             raw: false,
+            db: None,
             through: PhantomData,
         }
     }
@@ -346,6 +400,11 @@ impl<'a, M: ?Sized + Model> M2mChanged<'a, M> {
     /// Sets the database alias.
     pub fn using(mut self, using: &'a str) -> Self {
         self.using = using;
+        self
+    }
+    /// Lends the write's connection to the receivers (see [`Connection`](crate::db::Connection)).
+    pub fn db(mut self, db: &'a dyn crate::db::Connection) -> Self {
+        self.db = Some(db);
         self
     }
     /// Marks the change as made while loading fixtures.
@@ -511,6 +570,7 @@ pub fn save_with<M: Model, T, E>(
         raw: options.raw,
         using: options.using,
         update_fields: options.update_fields,
+        db: None,
     };
     pre.send().map_err(|source| ModelError::Aborted {
         signal: "PreSave",
@@ -526,6 +586,7 @@ pub fn save_with<M: Model, T, E>(
         raw: options.raw,
         using: options.using,
         update_fields: options.update_fields,
+        db: None,
     };
     post.send().map_err(|source| ModelError::AfterWrite {
         signal: "PostSave",
@@ -553,6 +614,7 @@ pub fn delete_using<M: Model, T, E>(
         instance,
         using,
         origin: None,
+        db: None,
     }
     .send()
     .map_err(|source| ModelError::Aborted {
@@ -564,6 +626,7 @@ pub fn delete_using<M: Model, T, E>(
         instance,
         using,
         origin: None,
+        db: None,
     }
     .send()
     .map_err(|source| ModelError::AfterWrite {

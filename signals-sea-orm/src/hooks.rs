@@ -29,7 +29,23 @@ use signals_core::models::{
 };
 use signals_core::{SendError, Signal, transaction};
 
+use crate::conn::{Lent, TxnHandle, open_txn};
 use crate::{ModelKey, SignalError, alias, stash};
+
+/// Inside a signals transaction, the handle of the transaction `db` is (lent to the
+/// receivers of owned sends); `None` outside one (borrowed sends lend `db` itself).
+fn txn_handle<C>(db: &C) -> Option<TxnHandle> {
+    if transaction::is_active() {
+        open_txn(db)
+    } else {
+        None
+    }
+}
+
+fn lent(conn: &Option<TxnHandle>) -> Option<&dyn signals_core::db::Connection> {
+    conn.as_ref()
+        .map(|h| h as &dyn signals_core::db::Connection)
+}
 
 /// What a save signal is built from, owned, so that deferred receivers (`on = Commit`, ...)
 /// get it after the hook returned.
@@ -39,10 +55,12 @@ struct SaveOwned<M> {
     created: bool,
     using: &'static str,
     fields: Option<Vec<&'static str>>,
+    conn: Option<TxnHandle>,
 }
 
 fn pre_save_event<A: Model>(o: &SaveOwned<A>) -> PreSave<'_, A> {
     let mut event = PreSave::new(&o.instance).using(o.using);
+    event.db = lent(&o.conn);
     if let Some(fields) = &o.fields {
         event = event.update_fields(fields);
     }
@@ -51,6 +69,7 @@ fn pre_save_event<A: Model>(o: &SaveOwned<A>) -> PreSave<'_, A> {
 
 fn post_save_event<M: Model>(o: &SaveOwned<M>) -> PostSave<'_, M> {
     let mut event = PostSave::new(&o.instance, o.created).using(o.using);
+    event.db = lent(&o.conn);
     if let Some(fields) = &o.fields {
         event = event.update_fields(fields);
     }
@@ -62,14 +81,19 @@ fn post_save_event<M: Model>(o: &SaveOwned<M>) -> PostSave<'_, M> {
 struct DeleteOwned<M> {
     instance: M,
     using: &'static str,
+    conn: Option<TxnHandle>,
 }
 
 fn pre_delete_event<M: Model>(o: &DeleteOwned<M>) -> PreDelete<'_, M> {
-    PreDelete::new(&o.instance).using(o.using)
+    let mut event = PreDelete::new(&o.instance).using(o.using);
+    event.db = lent(&o.conn);
+    event
 }
 
 fn post_delete_event<M: Model>(o: &DeleteOwned<M>) -> PostDelete<'_, M> {
-    PostDelete::new(&o.instance).using(o.using)
+    let mut event = PostDelete::new(&o.instance).using(o.using);
+    event.db = lent(&o.conn);
+    event
 }
 
 /// What an `M2mChanged` of one junction row is built from, owned.
@@ -80,25 +104,32 @@ struct M2mOwned {
     model: &'static str,
     pk_set: [i64; 1],
     using: &'static str,
+    conn: Option<TxnHandle>,
 }
 
 fn m2m_event<M: Model>(o: &M2mOwned) -> M2mChanged<'_, M> {
-    M2mChanged::new(&o.instance, o.action, o.model, Some(&o.pk_set)).using(o.using)
+    let mut event = M2mChanged::new(&o.instance, o.action, o.model, Some(&o.pk_set)).using(o.using);
+    event.db = lent(&o.conn);
+    event
 }
 
 /// Sends the signal that `$build` makes from `$owned` (an expression of a `Clone` type):
 /// inside a [`signals_core::transaction::Transaction`] (see [`crate::transaction`]) with
-/// `transaction::send_owned_async` on a clone, so that deferred receivers are queued; else
-/// borrowed, with no clone. Evaluates to `Result<(), SendError>`.
+/// `transaction::send_owned_async` on a clone, so that deferred receivers are queued (the
+/// payload lends the transaction's weak handle, `$owned.conn`); else borrowed, with no
+/// clone, lending the hook's connection `$db` itself. Evaluates to `Result<(), SendError>`.
 macro_rules! send_phased {
-    ($signal:ty, $owned:expr, $build:expr) => {{
+    ($signal:ty, $db:expr, $owned:expr, $build:expr) => {{
         let owned = &$owned;
         let sent: Result<(), SendError> = if transaction::is_active() {
             transaction::send_owned_async::<$signal, _>(owned.clone(), $build)
                 .await
                 .map(drop)
         } else {
-            ($build)(owned).send_async().await.map(drop)
+            let lent = Lent($db);
+            let mut event = ($build)(owned);
+            event.db = Some(&lent);
+            event.send_async().await.map(drop)
         };
         sent
     }};
@@ -192,8 +223,9 @@ where
         using: alias(db.get_database_backend()),
         fields: (!insert).then(|| set_columns(&am)),
         instance: am,
+        conn: txn_handle(db),
     };
-    send_phased!(PreSave<'_, A>, owned, pre_save_event::<A>)
+    send_phased!(PreSave<'_, A>, db, owned, pre_save_event::<A>)
         .map_err(|e| SignalError::db_err("PreSave", owned.instance.model_name(), false, e))?;
     let SaveOwned {
         instance: am,
@@ -227,9 +259,11 @@ where
         created: insert,
         using: alias(db.get_database_backend()),
         fields,
+        conn: txn_handle(db),
     };
     send_phased!(
         PostSave<'_, ModelOf<A>>,
+        db,
         owned,
         post_save_event::<ModelOf<A>>
     )
@@ -256,9 +290,11 @@ where
     let owned = DeleteOwned {
         instance: model,
         using: alias(db.get_database_backend()),
+        conn: txn_handle(db),
     };
     send_phased!(
         PreDelete<'_, ModelOf<A>>,
+        db,
         owned,
         pre_delete_event::<ModelOf<A>>
     )
@@ -281,9 +317,11 @@ where
     let owned = DeleteOwned {
         instance: model,
         using: alias(db.get_database_backend()),
+        conn: txn_handle(db),
     };
     send_phased!(
         PostDelete<'_, ModelOf<A>>,
+        db,
         owned,
         post_delete_event::<ModelOf<A>>
     )
@@ -322,9 +360,15 @@ where
         model: J::TO,
         pk_set: [to],
         using: alias(db.get_database_backend()),
+        conn: txn_handle(db),
     };
-    send_phased!(M2mChanged<'_, ModelOf<J>>, owned, m2m_event::<ModelOf<J>>)
-        .map_err(|e| SignalError::db_err("M2mChanged", J::FROM, written, e))
+    send_phased!(
+        M2mChanged<'_, ModelOf<J>>,
+        db,
+        owned,
+        m2m_event::<ModelOf<J>>
+    )
+    .map_err(|e| SignalError::db_err("M2mChanged", J::FROM, written, e))
 }
 
 /// `before_save` of a junction row: an insert sends [`M2mChanged`] `PreAdd` (a receiver

@@ -66,6 +66,46 @@
 //!   exists. No row, no signals.
 //! * **Receivers run through `send_async`**, so sync and `async` receivers both work.
 //!
+//! # Receivers in the write's transaction
+//!
+//! Django runs `post_save` inside the save's transaction, so `create_profile` commits or
+//! rolls back with the user. Here every model signal sent by a hook lends the write's
+//! connection (the pool, SeaORM's `DatabaseTransaction`, or the transaction of
+//! [`transaction`] / [`begin`]) to its immediate receivers: [`db`]`(event)` returns it as
+//! a [`Db`], a SeaORM `ConnectionTrait`:
+//!
+//! ```ignore
+//! #[receiver(PostSave, sender = user::Model)]
+//! async fn create_profile(event: &PostSave<'_, user::Model>) -> Result<(), DbErr> {
+//!     if event.created {
+//!         let db = signals_sea_orm::db(event)?;
+//!         profile::ActiveModel { user_id: Set(event.instance.id), ..Default::default() }
+//!             .insert(&db)
+//!             .await?;
+//!     }
+//!     Ok(())
+//! }
+//! ```
+//!
+//! * Receivers writing through the pool instead are outside the transaction (and, on
+//!   in-memory SQLite, whose pool has one connection, wait for the transaction's).
+//! * Deferred receivers (`on = Commit`, ...) run after the transaction ended: their `db`
+//!   refuses every request with an error; write through the pool there.
+//! * Inside [`transaction`], write through the transaction handle: a write through the
+//!   pool from inside it lends nothing ([`db`] returns an error), since its connection is
+//!   not the transaction's and cannot outlive the hook.
+//! * Sync receivers get the connection too, but SeaORM is `async`: use an `async`
+//!   receiver to query.
+//! * The bulk signals ([`bulk`]) lend the connection as well.
+//!
+//! `examples/atomic_profile.rs` shows the rollback removing both rows.
+//!
+//! # Features
+//!
+//! `sqlite` and `postgres` (both on by default) and `mysql` select SeaORM's sqlx drivers.
+//! A SQLite-only application builds no Postgres driver with
+//! `signals-sea-orm = { version = "0.1", default-features = false, features = ["sqlite"] }`.
+//!
 //! # Errors
 //!
 //! A `PreSave`, `PreDelete` or pre-`M2mChanged` receiver error aborts the write: nothing
@@ -233,6 +273,7 @@
 #![warn(rust_2018_idioms, unreachable_pub)]
 
 pub mod bulk;
+mod conn;
 pub mod hooks;
 mod stash;
 mod txn;
@@ -242,6 +283,7 @@ use std::sync::Arc;
 use sea_orm::{DbBackend, DbErr};
 use signals_core::SendError;
 
+pub use conn::{Db, Lends, db};
 pub use hooks::Junction;
 pub use txn::{SignalsTxn, begin, transaction};
 

@@ -48,8 +48,9 @@ use sea_orm::{
 use signals_core::Signal;
 use signals_core::models::Model;
 
+use crate::SignalError;
+use crate::alias::using;
 use crate::conn::Lent;
-use crate::{SignalError, alias};
 
 macro_rules! bulk_signal {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
@@ -60,7 +61,7 @@ macro_rules! bulk_signal {
         pub struct $name<'a, M: ?Sized + Model = dyn Model> {
             #[doc = concat!("The ", $what, " rows, as returned by the database.")]
             pub instances: &'a [&'a dyn Model],
-            /// The database alias (the backend, see [`alias`](crate::alias)).
+            /// The database alias (see [`Alias`](crate::Alias)).
             pub using: &'a str,
             /// The connection (or transaction) of the write, lent to the receivers: see
             /// [`db`](crate::db).
@@ -134,8 +135,7 @@ where
     if !rows.is_empty() {
         let instances = views(&rows);
         let lent = Lent(db);
-        let mut event =
-            PostBulkInsert::<ModelOf<A::Entity>>::new(&instances, alias(db.get_database_backend()));
+        let mut event = PostBulkInsert::<ModelOf<A::Entity>>::new(&instances, using(db));
         event.db = Some(&lent);
         event
             .send_async()
@@ -157,8 +157,7 @@ where
     if !rows.is_empty() {
         let instances = views(&rows);
         let lent = Lent(db);
-        let mut event =
-            PostBulkUpdate::<ModelOf<E>>::new(&instances, alias(db.get_database_backend()));
+        let mut event = PostBulkUpdate::<ModelOf<E>>::new(&instances, using(db));
         event.db = Some(&lent);
         event
             .send_async()
@@ -180,8 +179,7 @@ where
     if !rows.is_empty() {
         let instances = views(&rows);
         let lent = Lent(db);
-        let mut event =
-            PostBulkDelete::<ModelOf<E>>::new(&instances, alias(db.get_database_backend()));
+        let mut event = PostBulkDelete::<ModelOf<E>>::new(&instances, using(db));
         event.db = Some(&lent);
         event
             .send_async()

@@ -29,8 +29,9 @@ use signals_core::models::{
 };
 use signals_core::{SendError, Signal, transaction};
 
+use crate::alias::using;
 use crate::conn::{Lent, TxnHandle, open_txn};
-use crate::{ModelKey, SignalError, alias, stash};
+use crate::{ModelKey, SignalError, stash};
 
 /// Inside a signals transaction, the handle of the transaction `db` is (lent to the
 /// receivers of owned sends); `None` outside one (borrowed sends lend `db` itself).
@@ -220,7 +221,7 @@ where
 {
     let owned = SaveOwned {
         created: insert,
-        using: alias(db.get_database_backend()),
+        using: using(db),
         fields: (!insert).then(|| set_columns(&am)),
         instance: am,
         conn: txn_handle(db),
@@ -257,7 +258,7 @@ where
     let owned = SaveOwned {
         instance: model,
         created: insert,
-        using: alias(db.get_database_backend()),
+        using: using(db),
         fields,
         conn: txn_handle(db),
     };
@@ -289,7 +290,7 @@ where
     };
     let owned = DeleteOwned {
         instance: model,
-        using: alias(db.get_database_backend()),
+        using: using(db),
         conn: txn_handle(db),
     };
     send_phased!(
@@ -316,7 +317,7 @@ where
     };
     let owned = DeleteOwned {
         instance: model,
-        using: alias(db.get_database_backend()),
+        using: using(db),
         conn: txn_handle(db),
     };
     send_phased!(
@@ -359,7 +360,7 @@ where
         action,
         model: J::TO,
         pk_set: [to],
-        using: alias(db.get_database_backend()),
+        using: using(db),
         conn: txn_handle(db),
     };
     send_phased!(

@@ -56,8 +56,9 @@
 //!   [`model_name`](signals_core::models::Model::model_name) (the entity module's name in
 //!   UpperCamelCase, `user` → `User`, unless given with `name = "..."`) and the integer
 //!   primary key as [`pk`](signals_core::models::Model::pk).
-//! * **`using`.** SeaORM connections have no alias, so `using` names the backend:
-//!   `"sqlite"`, `"postgres"` or `"mysql"` (see [`alias`]).
+//! * **`using`.** The database's alias: the name of the [`Alias`] the write goes through
+//!   (`Alias::new("archive", conn)`, and its transactions), else the backend,
+//!   `"sqlite"`, `"postgres"` or `"mysql"` (see [`alias()`]).
 //! * **`update_fields`.** `None` on insert (all columns); on update, the columns the
 //!   active model has `Set`, primary key excluded: exactly what SeaORM's `UPDATE` writes.
 //!   `PostSave` gets them from `PreSave` of the same write (see `hooks`).
@@ -272,6 +273,7 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 
+mod alias;
 pub mod bulk;
 mod conn;
 pub mod hooks;
@@ -283,12 +285,13 @@ use std::sync::Arc;
 use sea_orm::{DbBackend, DbErr};
 use signals_core::SendError;
 
+pub use alias::Alias;
 pub use conn::{Db, Lends, db};
 pub use hooks::Junction;
 pub use txn::{SignalsTxn, begin, transaction};
 
-/// The `using` value of signals sent for a connection of `backend`: `"sqlite"`,
-/// `"postgres"` or `"mysql"`. SeaORM connections have no alias, so the backend stands in.
+/// The `using` value of signals sent for a connection of `backend` that is not an
+/// [`Alias`]: `"sqlite"`, `"postgres"` or `"mysql"`.
 pub fn alias(backend: DbBackend) -> &'static str {
     match backend {
         DbBackend::Sqlite => "sqlite",

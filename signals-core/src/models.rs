@@ -44,6 +44,12 @@ use crate::{SendError, Signal};
 /// A persisted type that can be the sender of model signals.
 ///
 /// Every method has a default, so `impl Model for User {}` is enough.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a model: it cannot be the sender of model signals",
+    label = "not a `signals_core::models::Model`",
+    note = "for a SeaORM entity, every model signal (PreSave, PostSave, PreDelete, PostDelete, M2mChanged, the bulk signals) takes the entity's `Model` as sender: write `sender = <module>::Model` (the `Model` next to `{Self}`), not its `ActiveModel` or `Entity`",
+    note = "any other type: implement `signals_core::models::Model` for it"
+)]
 pub trait Model: Any + Send + Sync {
     /// The model's name, by default the last segment of its type name (`User`).
     fn model_name(&self) -> &'static str {
@@ -142,6 +148,9 @@ pub struct PreSave<'a, M: ?Sized + Model = dyn Model> {
     pub using: &'a str,
     /// The fields being written, or `None` for all of them.
     pub update_fields: Option<&'a [&'a str]>,
+    /// The ORM's own pending form of the write, when it has one (SeaORM: the
+    /// `ActiveModel`, with its `Set` and `NotSet` columns); see the integration's docs.
+    pub draft: Option<&'a (dyn Any + Send + Sync)>,
     /// The connection (or transaction) of the write, for receivers that query or write
     /// in the same transaction; `None` when the sender lends none (see
     /// [`Connection`](crate::db::Connection)).
@@ -157,6 +166,7 @@ impl<'a, M: ?Sized + Model> PreSave<'a, M> {
             using: DEFAULT_DB,
             update_fields: None,
             db: None,
+            draft: None,
         }
     }
     /// Sets the database alias.
@@ -571,6 +581,7 @@ pub fn save_with<M: Model, T, E>(
         using: options.using,
         update_fields: options.update_fields,
         db: None,
+        draft: None,
     };
     pre.send().map_err(|source| ModelError::Aborted {
         signal: "PreSave",

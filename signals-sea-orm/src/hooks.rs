@@ -22,7 +22,7 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IdenStatic,
-    Iterable, ModelTrait, PrimaryKeyToColumn, QueryFilter, TryIntoModel,
+    IntoActiveModel, Iterable, ModelTrait, PrimaryKeyToColumn, QueryFilter, TryIntoModel,
 };
 use signals_core::models::{
     M2mAction, M2mChanged, Model, PostDelete, PostSave, PreDelete, PreSave,
@@ -59,9 +59,21 @@ struct SaveOwned<M> {
     conn: Option<TxnHandle>,
 }
 
-fn pre_save_event<A: Model>(o: &SaveOwned<A>) -> PreSave<'_, A> {
+/// What a `PreSave` is built from, owned: the row as it will be written, and the active
+/// model (lent as the payload's `draft`).
+#[derive(Clone)]
+struct PreSaveOwned<M, A> {
+    instance: M,
+    draft: A,
+    using: &'static str,
+    fields: Option<Vec<&'static str>>,
+    conn: Option<TxnHandle>,
+}
+
+fn pre_save_event<M: Model, A: Send + Sync + 'static>(o: &PreSaveOwned<M, A>) -> PreSave<'_, M> {
     let mut event = PreSave::new(&o.instance).using(o.using);
     event.db = lent(&o.conn);
+    event.draft = Some(&o.draft);
     if let Some(fields) = &o.fields {
         event = event.update_fields(fields);
     }
@@ -183,7 +195,7 @@ where
 /// else the row re-read by primary key (parked for [`after_delete`]).
 async fn doomed<A, C>(am: &A, db: &C) -> Result<Option<ModelOf<A>>, DbErr>
 where
-    A: ActiveModelTrait + TryIntoModel<ModelOf<A>> + Model + Clone,
+    A: ActiveModelTrait + TryIntoModel<ModelOf<A>> + Clone + 'static,
     ModelOf<A>: Model,
     C: ConnectionTrait,
 {
@@ -200,7 +212,7 @@ where
 /// The deleted row: what [`doomed`] parked, else the active model itself.
 fn deleted<A>(am: &A) -> Option<ModelOf<A>>
 where
-    A: ActiveModelTrait + TryIntoModel<ModelOf<A>> + Clone + Model,
+    A: ActiveModelTrait + TryIntoModel<ModelOf<A>> + Clone + 'static,
     ModelOf<A>: Model,
 {
     am_key(am)
@@ -208,35 +220,72 @@ where
         .or_else(|| am.clone().try_into_model().ok())
 }
 
-/// `before_save`: sends [`PreSave`] with the active model as sender (the row does not
-/// exist yet on insert, so there is no `Model` to lend). A receiver error aborts the
-/// write with a [`DbErr`] that carries a [`SignalError`].
+/// `before_save`: sends [`PreSave`] with the entity's `Model` as sender, like every
+/// other model signal of the entity. Its `instance` is the row as it will be written: the
+/// active model's values over, for an insert, the columns' `Default`s (an auto-increment
+/// key reads `0`: the database assigns it), for an update of a partial active model, the
+/// stored row (read first, only when a `PreSave` receiver exists). The active model itself
+/// is the payload's `draft` ([`active_model`](crate::active_model)). A receiver error
+/// aborts the write with a [`DbErr`] that carries a [`SignalError`].
 ///
 /// `update_fields` is `None` on insert and the `Set` columns (primary key excluded) on
 /// update, which are exactly the columns SeaORM's `UPDATE` writes.
 pub async fn before_save<A, C>(am: A, db: &C, insert: bool) -> Result<A, DbErr>
 where
-    A: ActiveModelTrait + Model,
+    A: ActiveModelTrait + TryIntoModel<ModelOf<A>> + Send + Sync + 'static,
+    ModelOf<A>: Model + IntoActiveModel<A>,
     C: ConnectionTrait,
 {
-    let owned = SaveOwned {
-        created: insert,
-        using: using(db),
-        fields: (!insert).then(|| set_columns(&am)),
-        instance: am,
-        conn: txn_handle(db),
-    };
-    send_phased!(PreSave<'_, A>, db, owned, pre_save_event::<A>)
+    let fields = (!insert).then(|| set_columns(&am));
+    if PreSave::<ModelOf<A>>::has_receivers()
+        && let Some(instance) = pending_row(&am, db, insert).await?
+    {
+        let owned = PreSaveOwned {
+            instance,
+            draft: am.clone(),
+            using: using(db),
+            fields: fields.clone(),
+            conn: txn_handle(db),
+        };
+        send_phased!(
+            PreSave<'_, ModelOf<A>>,
+            db,
+            owned,
+            pre_save_event::<ModelOf<A>, A>
+        )
         .map_err(|e| SignalError::db_err("PreSave", owned.instance.model_name(), false, e))?;
-    let SaveOwned {
-        instance: am,
-        fields,
-        ..
-    } = owned;
+    }
     if let (Some(fields), Some(key)) = (fields, am_key(&am)) {
         stash::put::<A, Vec<&'static str>>(key, fields);
     }
     Ok(am)
+}
+
+/// The row `am` will write (see [`before_save`]); `None` when a column has neither a
+/// value nor a `Default`.
+async fn pending_row<A, C>(am: &A, db: &C, insert: bool) -> Result<Option<ModelOf<A>>, DbErr>
+where
+    A: ActiveModelTrait + TryIntoModel<ModelOf<A>>,
+    ModelOf<A>: IntoActiveModel<A>,
+    C: ConnectionTrait,
+{
+    if let Ok(model) = am.clone().try_into_model() {
+        return Ok(Some(model));
+    }
+    let mut base = if insert {
+        A::default_values()
+    } else {
+        match reload(am, db).await? {
+            Some(stored) => stored.into_active_model(),
+            None => A::default_values(),
+        }
+    };
+    for column in <A::Entity as EntityTrait>::Column::iter() {
+        if let Some(value) = am.get(column).into_value() {
+            base.try_set(column, value)?;
+        }
+    }
+    Ok(base.try_into_model().ok())
 }
 
 /// `after_save`: sends [`PostSave`] with the saved `Model` as sender, `created` from
@@ -246,7 +295,7 @@ where
 /// [`SignalError::written`] `true`): the row is written, as with Django's `post_save`.
 pub async fn after_save<A, C>(model: ModelOf<A>, db: &C, insert: bool) -> Result<ModelOf<A>, DbErr>
 where
-    A: ActiveModelTrait + Model,
+    A: ActiveModelTrait + 'static,
     ModelOf<A>: Model,
     C: ConnectionTrait,
 {
@@ -278,7 +327,7 @@ where
 /// no row matches, nothing is sent. A receiver error aborts the delete.
 pub async fn before_delete<A, C>(am: A, db: &C) -> Result<A, DbErr>
 where
-    A: ActiveModelTrait + TryIntoModel<ModelOf<A>> + Model + Clone,
+    A: ActiveModelTrait + TryIntoModel<ModelOf<A>> + Clone + 'static,
     ModelOf<A>: Model,
     C: ConnectionTrait,
 {
@@ -308,7 +357,7 @@ where
 /// [`DbErr`] carrying a [`SignalError`]; the row is deleted.
 pub async fn after_delete<A, C>(am: A, db: &C) -> Result<A, DbErr>
 where
-    A: ActiveModelTrait + TryIntoModel<ModelOf<A>> + Model + Clone,
+    A: ActiveModelTrait + TryIntoModel<ModelOf<A>> + Clone + 'static,
     ModelOf<A>: Model,
     C: ConnectionTrait,
 {
@@ -351,7 +400,7 @@ async fn send_m2m<J, C>(
     written: bool,
 ) -> Result<(), DbErr>
 where
-    J: Junction,
+    J: Junction + 'static,
     ModelOf<J>: Model,
     C: ConnectionTrait,
 {
@@ -376,8 +425,8 @@ where
 /// error aborts the insert); an update is an ordinary [`before_save`].
 pub async fn junction_before_save<J, C>(am: J, db: &C, insert: bool) -> Result<J, DbErr>
 where
-    J: Junction + Model,
-    ModelOf<J>: Model,
+    J: Junction + TryIntoModel<ModelOf<J>> + Send + Sync + 'static,
+    ModelOf<J>: Model + IntoActiveModel<J>,
     C: ConnectionTrait,
 {
     if !insert {
@@ -397,7 +446,7 @@ pub async fn junction_after_save<J, C>(
     insert: bool,
 ) -> Result<ModelOf<J>, DbErr>
 where
-    J: Junction + Model,
+    J: Junction + 'static,
     ModelOf<J>: Model,
     C: ConnectionTrait,
 {
@@ -412,7 +461,7 @@ where
 /// aborts the delete). A partial active model is completed by reading the row.
 pub async fn junction_before_delete<J, C>(am: J, db: &C) -> Result<J, DbErr>
 where
-    J: Junction + TryIntoModel<ModelOf<J>> + Model + Clone,
+    J: Junction + TryIntoModel<ModelOf<J>> + Clone + 'static,
     ModelOf<J>: Model,
     C: ConnectionTrait,
 {
@@ -432,7 +481,7 @@ where
 /// `after_delete` of a junction row: sends [`M2mChanged`] `PostRemove`.
 pub async fn junction_after_delete<J, C>(am: J, db: &C) -> Result<J, DbErr>
 where
-    J: Junction + TryIntoModel<ModelOf<J>> + Model + Clone,
+    J: Junction + TryIntoModel<ModelOf<J>> + Clone + 'static,
     ModelOf<J>: Model,
     C: ConnectionTrait,
 {

@@ -39,8 +39,8 @@
 //!
 //! | call | signals |
 //! |---|---|
-//! | `ActiveModel::insert` | `PreSave` (sender `ActiveModel`), `PostSave { created: true }` (sender `Model`) |
-//! | `ActiveModel::update` | `PreSave` (sender `ActiveModel`), `PostSave { created: false }` (sender `Model`), both with `update_fields` = the `Set` columns |
+//! | `ActiveModel::insert` | `PreSave`, `PostSave { created: true }` |
+//! | `ActiveModel::update` | `PreSave`, `PostSave { created: false }`, both with `update_fields` = the `Set` columns |
 //! | `ActiveModel::save` | as `insert` when the primary key is unset, else as `update` |
 //! | `ActiveModel::update_without_returning` | `PreSave` only (SeaORM runs no `after_save`) |
 //! | `ActiveModel::delete` | `PreDelete`, `PostDelete` (sender `Model`) |
@@ -48,13 +48,19 @@
 //! | `Entity::insert(..).exec`, `insert_many`, `update_many`, `delete_many`, `delete_by_id`, raw SQL | nothing (SeaORM runs no hooks, as Django's `bulk_create` and `QuerySet.update`) |
 //! | [`bulk::insert_many`], [`bulk::update_many`], [`bulk::delete_many`] | [`PostBulkInsert`](bulk::PostBulkInsert), [`PostBulkUpdate`](bulk::PostBulkUpdate), [`PostBulkDelete`](bulk::PostBulkDelete) |
 //!
-//! * **Senders.** `PreSave`'s sender is the entity's `ActiveModel`: before an insert the
-//!   row does not exist and its generated columns (the id) are unknown, so there is no
-//!   `Model` to lend. Every other signal's sender is the entity's `Model`:
-//!   `#[receiver(PreSave, sender = user::ActiveModel)]`,
-//!   `#[receiver(PostSave, sender = user::Model)]`. Both types report the same
-//!   [`model_name`](signals_core::models::Model::model_name) (the entity module's name in
-//!   UpperCamelCase, `user` → `User`, unless given with `name = "..."`) and the integer
+//! * **One sender per entity: its `Model`.** Every model signal of an entity (`PreSave`,
+//!   `PostSave`, `PreDelete`, `PostDelete`, `M2mChanged` of a junction, the bulk signals)
+//!   takes the entity's `Model` as sender: `#[receiver(PreSave, sender = user::Model)]`.
+//!   The `Model` is what receivers want to read (`event.instance.email`, a `String`, not
+//!   an `ActiveValue`), and the `Entity` is a unit struct with no row to lend. Naming the
+//!   `ActiveModel` or the `Entity` is a compile error ("`ActiveModel` is not a model")
+//!   whose help names `user::Model`. `PreSave`'s `instance` is the row as it will be
+//!   written: the active model's values over the columns' `Default`s on insert (an
+//!   auto-increment key reads `0`, as it has no value yet) or over the stored row for a
+//!   partial update (one `SELECT`, only when a `PreSave` receiver exists); the active
+//!   model itself is [`active_model`]`::<user::ActiveModel>(event)`. The `Model` reports
+//!   the [`model_name`](signals_core::models::Model::model_name) (the entity module's name
+//!   in UpperCamelCase, `user` → `User`, unless given with `name = "..."`) and the integer
 //!   primary key as [`pk`](signals_core::models::Model::pk).
 //! * **`using`.** The database's alias: the name of the [`Alias`] the write goes through
 //!   (`Alias::new("archive", conn)`, and its transactions), else the backend,
@@ -287,6 +293,22 @@ use signals_core::SendError;
 
 pub use alias::Alias;
 pub use conn::{Db, Lends, db};
+
+/// The active model of the write that sent `event` (`PreSave`'s `draft`): which columns
+/// are `Set`, `NotSet` or `Unchanged`. `None` for other senders, or another `A`.
+///
+/// ```ignore
+/// #[receiver(PreSave, sender = user::Model)]
+/// fn audit(event: &PreSave<'_, user::Model>) {
+///     let am = signals_sea_orm::active_model::<user::ActiveModel>(event).unwrap();
+///     if am.email.is_set() { /* the email changes */ }
+/// }
+/// ```
+pub fn active_model<'a, A: 'static>(
+    event: &signals_core::models::PreSave<'a, impl ?Sized + signals_core::models::Model>,
+) -> Option<&'a A> {
+    event.draft?.downcast_ref::<A>()
+}
 pub use hooks::Junction;
 pub use txn::{SignalsTxn, begin, transaction};
 
@@ -452,8 +474,9 @@ impl signals_core::models::Model for ModelKey {
     }
 }
 
-/// Implements [`signals_core::models::Model`] for an entity's `Model` and `ActiveModel`,
-/// for entities that write their own `ActiveModelBehavior` and call [`hooks`] from it.
+/// Implements [`signals_core::models::Model`] for an entity's `Model` (the sender of all
+/// its model signals; the `ActiveModel` is named for compatibility and gets no impl), for
+/// entities that write their own `ActiveModelBehavior` and call [`hooks`] from it.
 ///
 /// ```ignore
 /// signals_sea_orm::model!(Model, ActiveModel);                 // name from the module
@@ -481,14 +504,10 @@ macro_rules! model {
                 $crate::__private::model_pk(self)
             }
         }
-        impl $crate::__private::SignalModel for $active {
-            fn model_name(&self) -> &'static str {
-                __signals_model_name()
-            }
-            fn pk(&self) -> ::std::option::Option<i64> {
-                $crate::__private::active_pk(self)
-            }
-        }
+        // `$active` is not a `Model`: the entity's model signals all take `$model` as
+        // sender, so naming the active model in `#[receiver(.., sender = ..)]` fails to
+        // compile (see `signals_core::models::Model`'s diagnostic).
+        const _: ::std::marker::PhantomData<$active> = ::std::marker::PhantomData;
     };
 }
 

@@ -29,8 +29,8 @@ fn take() -> Vec<String> {
     std::mem::take(&mut *SEEN.lock().unwrap())
 }
 
-#[receiver(PreSave, sender = note::ActiveModel)]
-fn pre_save(event: &PreSave<'_, note::ActiveModel>) {
+#[receiver(PreSave, sender = note::Model)]
+fn pre_save(event: &PreSave<'_, note::Model>) {
     seen(format!("PreSave {}", event.using));
 }
 

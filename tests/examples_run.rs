@@ -33,6 +33,7 @@ const EXAMPLES: &[&str] = &[
     "migrate_signals",
     "async_welcome_email",
     "receiver_map",
+    "atomic_profile",
 ];
 
 /// Runs `cargo run --quiet --example NAME` and returns its stdout; fails on a non-zero exit.
@@ -548,4 +549,19 @@ fn readme_shows_the_current_receiver_map() {
         readme.contains(mermaid.trim()),
         "README.md's receiver map is stale; replace its mermaid block with:\n{mermaid}"
     );
+}
+
+#[test]
+fn atomic_profile() {
+    let out = assert_prints(
+        "atomic_profile",
+        &[
+            "profile created for ada@example.com (same transaction)",
+            "committed: 1 user(s), 1 profile(s)",
+            "profile created for ghost@example.com (same transaction)",
+            "inside the transaction: 2 user(s), 2 profile(s)",
+            "rolled back (Custom Error: card declined): 1 user(s), 1 profile(s)",
+        ],
+    );
+    assert_eq!(count(&out, "profile created"), 2, "{out}");
 }

@@ -48,7 +48,9 @@ use sea_orm::{
 use signals_core::Signal;
 use signals_core::models::Model;
 
-use crate::{SignalError, alias};
+use crate::SignalError;
+use crate::alias::using;
+use crate::conn::Lent;
 
 macro_rules! bulk_signal {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
@@ -59,16 +61,25 @@ macro_rules! bulk_signal {
         pub struct $name<'a, M: ?Sized + Model = dyn Model> {
             #[doc = concat!("The ", $what, " rows, as returned by the database.")]
             pub instances: &'a [&'a dyn Model],
-            /// The database alias (the backend, see [`alias`](crate::alias)).
+            /// The database alias (see [`Alias`](crate::Alias)).
             pub using: &'a str,
+            /// The connection (or transaction) of the write, lent to the receivers: see
+            /// [`db`](crate::db).
+            pub db: Option<&'a dyn signals_core::db::Connection>,
             /// The sender type.
             pub model: PhantomData<&'a M>,
+        }
+
+        impl<'a, M: ?Sized + Model> crate::Lends<'a> for $name<'a, M> {
+            fn lent(&self) -> Option<&'a dyn signals_core::db::Connection> {
+                self.db
+            }
         }
 
         impl<'a, M: ?Sized + Model> $name<'a, M> {
             #[doc = concat!("A `", stringify!($name), "` for `instances` on the database `using`.")]
             pub fn new(instances: &'a [&'a dyn Model], using: &'a str) -> Self {
-                $name { instances, using, model: PhantomData }
+                $name { instances, using, db: None, model: PhantomData }
             }
         }
 
@@ -123,7 +134,10 @@ where
         .await?;
     if !rows.is_empty() {
         let instances = views(&rows);
-        PostBulkInsert::<ModelOf<A::Entity>>::new(&instances, alias(db.get_database_backend()))
+        let lent = Lent(db);
+        let mut event = PostBulkInsert::<ModelOf<A::Entity>>::new(&instances, using(db));
+        event.db = Some(&lent);
+        event
             .send_async()
             .await
             .map_err(|e| SignalError::db_err("PostBulkInsert", model_name(&rows), true, e))?;
@@ -142,7 +156,10 @@ where
     let rows = query.exec_with_returning(db).await?;
     if !rows.is_empty() {
         let instances = views(&rows);
-        PostBulkUpdate::<ModelOf<E>>::new(&instances, alias(db.get_database_backend()))
+        let lent = Lent(db);
+        let mut event = PostBulkUpdate::<ModelOf<E>>::new(&instances, using(db));
+        event.db = Some(&lent);
+        event
             .send_async()
             .await
             .map_err(|e| SignalError::db_err("PostBulkUpdate", model_name(&rows), true, e))?;
@@ -161,7 +178,10 @@ where
     let rows = query.exec_with_returning(db).await?;
     if !rows.is_empty() {
         let instances = views(&rows);
-        PostBulkDelete::<ModelOf<E>>::new(&instances, alias(db.get_database_backend()))
+        let lent = Lent(db);
+        let mut event = PostBulkDelete::<ModelOf<E>>::new(&instances, using(db));
+        event.db = Some(&lent);
+        event
             .send_async()
             .await
             .map_err(|e| SignalError::db_err("PostBulkDelete", model_name(&rows), true, e))?;

@@ -22,14 +22,31 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IdenStatic,
-    Iterable, ModelTrait, PrimaryKeyToColumn, QueryFilter, TryIntoModel,
+    IntoActiveModel, Iterable, ModelTrait, PrimaryKeyToColumn, QueryFilter, TryIntoModel,
 };
 use signals_core::models::{
     M2mAction, M2mChanged, Model, PostDelete, PostSave, PreDelete, PreSave,
 };
 use signals_core::{SendError, Signal, transaction};
 
-use crate::{ModelKey, SignalError, alias, stash};
+use crate::alias::using;
+use crate::conn::{Lent, TxnHandle, open_txn};
+use crate::{ModelKey, SignalError, stash};
+
+/// Inside a signals transaction, the handle of the transaction `db` is (lent to the
+/// receivers of owned sends); `None` outside one (borrowed sends lend `db` itself).
+fn txn_handle<C>(db: &C) -> Option<TxnHandle> {
+    if transaction::is_active() {
+        open_txn(db)
+    } else {
+        None
+    }
+}
+
+fn lent(conn: &Option<TxnHandle>) -> Option<&dyn signals_core::db::Connection> {
+    conn.as_ref()
+        .map(|h| h as &dyn signals_core::db::Connection)
+}
 
 /// What a save signal is built from, owned, so that deferred receivers (`on = Commit`, ...)
 /// get it after the hook returned.
@@ -39,10 +56,24 @@ struct SaveOwned<M> {
     created: bool,
     using: &'static str,
     fields: Option<Vec<&'static str>>,
+    conn: Option<TxnHandle>,
 }
 
-fn pre_save_event<A: Model>(o: &SaveOwned<A>) -> PreSave<'_, A> {
+/// What a `PreSave` is built from, owned: the row as it will be written, and the active
+/// model (lent as the payload's `draft`).
+#[derive(Clone)]
+struct PreSaveOwned<M, A> {
+    instance: M,
+    draft: A,
+    using: &'static str,
+    fields: Option<Vec<&'static str>>,
+    conn: Option<TxnHandle>,
+}
+
+fn pre_save_event<M: Model, A: Send + Sync + 'static>(o: &PreSaveOwned<M, A>) -> PreSave<'_, M> {
     let mut event = PreSave::new(&o.instance).using(o.using);
+    event.db = lent(&o.conn);
+    event.draft = Some(&o.draft);
     if let Some(fields) = &o.fields {
         event = event.update_fields(fields);
     }
@@ -51,6 +82,7 @@ fn pre_save_event<A: Model>(o: &SaveOwned<A>) -> PreSave<'_, A> {
 
 fn post_save_event<M: Model>(o: &SaveOwned<M>) -> PostSave<'_, M> {
     let mut event = PostSave::new(&o.instance, o.created).using(o.using);
+    event.db = lent(&o.conn);
     if let Some(fields) = &o.fields {
         event = event.update_fields(fields);
     }
@@ -62,14 +94,19 @@ fn post_save_event<M: Model>(o: &SaveOwned<M>) -> PostSave<'_, M> {
 struct DeleteOwned<M> {
     instance: M,
     using: &'static str,
+    conn: Option<TxnHandle>,
 }
 
 fn pre_delete_event<M: Model>(o: &DeleteOwned<M>) -> PreDelete<'_, M> {
-    PreDelete::new(&o.instance).using(o.using)
+    let mut event = PreDelete::new(&o.instance).using(o.using);
+    event.db = lent(&o.conn);
+    event
 }
 
 fn post_delete_event<M: Model>(o: &DeleteOwned<M>) -> PostDelete<'_, M> {
-    PostDelete::new(&o.instance).using(o.using)
+    let mut event = PostDelete::new(&o.instance).using(o.using);
+    event.db = lent(&o.conn);
+    event
 }
 
 /// What an `M2mChanged` of one junction row is built from, owned.
@@ -80,25 +117,32 @@ struct M2mOwned {
     model: &'static str,
     pk_set: [i64; 1],
     using: &'static str,
+    conn: Option<TxnHandle>,
 }
 
 fn m2m_event<M: Model>(o: &M2mOwned) -> M2mChanged<'_, M> {
-    M2mChanged::new(&o.instance, o.action, o.model, Some(&o.pk_set)).using(o.using)
+    let mut event = M2mChanged::new(&o.instance, o.action, o.model, Some(&o.pk_set)).using(o.using);
+    event.db = lent(&o.conn);
+    event
 }
 
 /// Sends the signal that `$build` makes from `$owned` (an expression of a `Clone` type):
 /// inside a [`signals_core::transaction::Transaction`] (see [`crate::transaction`]) with
-/// `transaction::send_owned_async` on a clone, so that deferred receivers are queued; else
-/// borrowed, with no clone. Evaluates to `Result<(), SendError>`.
+/// `transaction::send_owned_async` on a clone, so that deferred receivers are queued (the
+/// payload lends the transaction's weak handle, `$owned.conn`); else borrowed, with no
+/// clone, lending the hook's connection `$db` itself. Evaluates to `Result<(), SendError>`.
 macro_rules! send_phased {
-    ($signal:ty, $owned:expr, $build:expr) => {{
+    ($signal:ty, $db:expr, $owned:expr, $build:expr) => {{
         let owned = &$owned;
         let sent: Result<(), SendError> = if transaction::is_active() {
             transaction::send_owned_async::<$signal, _>(owned.clone(), $build)
                 .await
                 .map(drop)
         } else {
-            ($build)(owned).send_async().await.map(drop)
+            let lent = Lent($db);
+            let mut event = ($build)(owned);
+            event.db = Some(&lent);
+            event.send_async().await.map(drop)
         };
         sent
     }};
@@ -151,7 +195,7 @@ where
 /// else the row re-read by primary key (parked for [`after_delete`]).
 async fn doomed<A, C>(am: &A, db: &C) -> Result<Option<ModelOf<A>>, DbErr>
 where
-    A: ActiveModelTrait + TryIntoModel<ModelOf<A>> + Model + Clone,
+    A: ActiveModelTrait + TryIntoModel<ModelOf<A>> + Clone + 'static,
     ModelOf<A>: Model,
     C: ConnectionTrait,
 {
@@ -168,7 +212,7 @@ where
 /// The deleted row: what [`doomed`] parked, else the active model itself.
 fn deleted<A>(am: &A) -> Option<ModelOf<A>>
 where
-    A: ActiveModelTrait + TryIntoModel<ModelOf<A>> + Clone + Model,
+    A: ActiveModelTrait + TryIntoModel<ModelOf<A>> + Clone + 'static,
     ModelOf<A>: Model,
 {
     am_key(am)
@@ -176,34 +220,72 @@ where
         .or_else(|| am.clone().try_into_model().ok())
 }
 
-/// `before_save`: sends [`PreSave`] with the active model as sender (the row does not
-/// exist yet on insert, so there is no `Model` to lend). A receiver error aborts the
-/// write with a [`DbErr`] that carries a [`SignalError`].
+/// `before_save`: sends [`PreSave`] with the entity's `Model` as sender, like every
+/// other model signal of the entity. Its `instance` is the row as it will be written: the
+/// active model's values over, for an insert, the columns' `Default`s (an auto-increment
+/// key reads `0`: the database assigns it), for an update of a partial active model, the
+/// stored row (read first, only when a `PreSave` receiver exists). The active model itself
+/// is the payload's `draft` ([`active_model`](crate::active_model)). A receiver error
+/// aborts the write with a [`DbErr`] that carries a [`SignalError`].
 ///
 /// `update_fields` is `None` on insert and the `Set` columns (primary key excluded) on
 /// update, which are exactly the columns SeaORM's `UPDATE` writes.
 pub async fn before_save<A, C>(am: A, db: &C, insert: bool) -> Result<A, DbErr>
 where
-    A: ActiveModelTrait + Model,
+    A: ActiveModelTrait + TryIntoModel<ModelOf<A>> + Send + Sync + 'static,
+    ModelOf<A>: Model + IntoActiveModel<A>,
     C: ConnectionTrait,
 {
-    let owned = SaveOwned {
-        created: insert,
-        using: alias(db.get_database_backend()),
-        fields: (!insert).then(|| set_columns(&am)),
-        instance: am,
-    };
-    send_phased!(PreSave<'_, A>, owned, pre_save_event::<A>)
+    let fields = (!insert).then(|| set_columns(&am));
+    if PreSave::<ModelOf<A>>::has_receivers()
+        && let Some(instance) = pending_row(&am, db, insert).await?
+    {
+        let owned = PreSaveOwned {
+            instance,
+            draft: am.clone(),
+            using: using(db),
+            fields: fields.clone(),
+            conn: txn_handle(db),
+        };
+        send_phased!(
+            PreSave<'_, ModelOf<A>>,
+            db,
+            owned,
+            pre_save_event::<ModelOf<A>, A>
+        )
         .map_err(|e| SignalError::db_err("PreSave", owned.instance.model_name(), false, e))?;
-    let SaveOwned {
-        instance: am,
-        fields,
-        ..
-    } = owned;
+    }
     if let (Some(fields), Some(key)) = (fields, am_key(&am)) {
         stash::put::<A, Vec<&'static str>>(key, fields);
     }
     Ok(am)
+}
+
+/// The row `am` will write (see [`before_save`]); `None` when a column has neither a
+/// value nor a `Default`.
+async fn pending_row<A, C>(am: &A, db: &C, insert: bool) -> Result<Option<ModelOf<A>>, DbErr>
+where
+    A: ActiveModelTrait + TryIntoModel<ModelOf<A>>,
+    ModelOf<A>: IntoActiveModel<A>,
+    C: ConnectionTrait,
+{
+    if let Ok(model) = am.clone().try_into_model() {
+        return Ok(Some(model));
+    }
+    let mut base = if insert {
+        A::default_values()
+    } else {
+        match reload(am, db).await? {
+            Some(stored) => stored.into_active_model(),
+            None => A::default_values(),
+        }
+    };
+    for column in <A::Entity as EntityTrait>::Column::iter() {
+        if let Some(value) = am.get(column).into_value() {
+            base.try_set(column, value)?;
+        }
+    }
+    Ok(base.try_into_model().ok())
 }
 
 /// `after_save`: sends [`PostSave`] with the saved `Model` as sender, `created` from
@@ -213,7 +295,7 @@ where
 /// [`SignalError::written`] `true`): the row is written, as with Django's `post_save`.
 pub async fn after_save<A, C>(model: ModelOf<A>, db: &C, insert: bool) -> Result<ModelOf<A>, DbErr>
 where
-    A: ActiveModelTrait + Model,
+    A: ActiveModelTrait + 'static,
     ModelOf<A>: Model,
     C: ConnectionTrait,
 {
@@ -225,11 +307,13 @@ where
     let owned = SaveOwned {
         instance: model,
         created: insert,
-        using: alias(db.get_database_backend()),
+        using: using(db),
         fields,
+        conn: txn_handle(db),
     };
     send_phased!(
         PostSave<'_, ModelOf<A>>,
+        db,
         owned,
         post_save_event::<ModelOf<A>>
     )
@@ -243,7 +327,7 @@ where
 /// no row matches, nothing is sent. A receiver error aborts the delete.
 pub async fn before_delete<A, C>(am: A, db: &C) -> Result<A, DbErr>
 where
-    A: ActiveModelTrait + TryIntoModel<ModelOf<A>> + Model + Clone,
+    A: ActiveModelTrait + TryIntoModel<ModelOf<A>> + Clone + 'static,
     ModelOf<A>: Model,
     C: ConnectionTrait,
 {
@@ -255,10 +339,12 @@ where
     };
     let owned = DeleteOwned {
         instance: model,
-        using: alias(db.get_database_backend()),
+        using: using(db),
+        conn: txn_handle(db),
     };
     send_phased!(
         PreDelete<'_, ModelOf<A>>,
+        db,
         owned,
         pre_delete_event::<ModelOf<A>>
     )
@@ -271,7 +357,7 @@ where
 /// [`DbErr`] carrying a [`SignalError`]; the row is deleted.
 pub async fn after_delete<A, C>(am: A, db: &C) -> Result<A, DbErr>
 where
-    A: ActiveModelTrait + TryIntoModel<ModelOf<A>> + Model + Clone,
+    A: ActiveModelTrait + TryIntoModel<ModelOf<A>> + Clone + 'static,
     ModelOf<A>: Model,
     C: ConnectionTrait,
 {
@@ -280,10 +366,12 @@ where
     };
     let owned = DeleteOwned {
         instance: model,
-        using: alias(db.get_database_backend()),
+        using: using(db),
+        conn: txn_handle(db),
     };
     send_phased!(
         PostDelete<'_, ModelOf<A>>,
+        db,
         owned,
         post_delete_event::<ModelOf<A>>
     )
@@ -312,7 +400,7 @@ async fn send_m2m<J, C>(
     written: bool,
 ) -> Result<(), DbErr>
 where
-    J: Junction,
+    J: Junction + 'static,
     ModelOf<J>: Model,
     C: ConnectionTrait,
 {
@@ -321,18 +409,24 @@ where
         action,
         model: J::TO,
         pk_set: [to],
-        using: alias(db.get_database_backend()),
+        using: using(db),
+        conn: txn_handle(db),
     };
-    send_phased!(M2mChanged<'_, ModelOf<J>>, owned, m2m_event::<ModelOf<J>>)
-        .map_err(|e| SignalError::db_err("M2mChanged", J::FROM, written, e))
+    send_phased!(
+        M2mChanged<'_, ModelOf<J>>,
+        db,
+        owned,
+        m2m_event::<ModelOf<J>>
+    )
+    .map_err(|e| SignalError::db_err("M2mChanged", J::FROM, written, e))
 }
 
 /// `before_save` of a junction row: an insert sends [`M2mChanged`] `PreAdd` (a receiver
 /// error aborts the insert); an update is an ordinary [`before_save`].
 pub async fn junction_before_save<J, C>(am: J, db: &C, insert: bool) -> Result<J, DbErr>
 where
-    J: Junction + Model,
-    ModelOf<J>: Model,
+    J: Junction + TryIntoModel<ModelOf<J>> + Send + Sync + 'static,
+    ModelOf<J>: Model + IntoActiveModel<J>,
     C: ConnectionTrait,
 {
     if !insert {
@@ -352,7 +446,7 @@ pub async fn junction_after_save<J, C>(
     insert: bool,
 ) -> Result<ModelOf<J>, DbErr>
 where
-    J: Junction + Model,
+    J: Junction + 'static,
     ModelOf<J>: Model,
     C: ConnectionTrait,
 {
@@ -367,7 +461,7 @@ where
 /// aborts the delete). A partial active model is completed by reading the row.
 pub async fn junction_before_delete<J, C>(am: J, db: &C) -> Result<J, DbErr>
 where
-    J: Junction + TryIntoModel<ModelOf<J>> + Model + Clone,
+    J: Junction + TryIntoModel<ModelOf<J>> + Clone + 'static,
     ModelOf<J>: Model,
     C: ConnectionTrait,
 {
@@ -387,7 +481,7 @@ where
 /// `after_delete` of a junction row: sends [`M2mChanged`] `PostRemove`.
 pub async fn junction_after_delete<J, C>(am: J, db: &C) -> Result<J, DbErr>
 where
-    J: Junction + TryIntoModel<ModelOf<J>> + Model + Clone,
+    J: Junction + TryIntoModel<ModelOf<J>> + Clone + 'static,
     ModelOf<J>: Model,
     C: ConnectionTrait,
 {

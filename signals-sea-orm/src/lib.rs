@@ -39,8 +39,8 @@
 //!
 //! | call | signals |
 //! |---|---|
-//! | `ActiveModel::insert` | `PreSave` (sender `ActiveModel`), `PostSave { created: true }` (sender `Model`) |
-//! | `ActiveModel::update` | `PreSave` (sender `ActiveModel`), `PostSave { created: false }` (sender `Model`), both with `update_fields` = the `Set` columns |
+//! | `ActiveModel::insert` | `PreSave`, `PostSave { created: true }` |
+//! | `ActiveModel::update` | `PreSave`, `PostSave { created: false }`, both with `update_fields` = the `Set` columns |
 //! | `ActiveModel::save` | as `insert` when the primary key is unset, else as `update` |
 //! | `ActiveModel::update_without_returning` | `PreSave` only (SeaORM runs no `after_save`) |
 //! | `ActiveModel::delete` | `PreDelete`, `PostDelete` (sender `Model`) |
@@ -48,16 +48,23 @@
 //! | `Entity::insert(..).exec`, `insert_many`, `update_many`, `delete_many`, `delete_by_id`, raw SQL | nothing (SeaORM runs no hooks, as Django's `bulk_create` and `QuerySet.update`) |
 //! | [`bulk::insert_many`], [`bulk::update_many`], [`bulk::delete_many`] | [`PostBulkInsert`](bulk::PostBulkInsert), [`PostBulkUpdate`](bulk::PostBulkUpdate), [`PostBulkDelete`](bulk::PostBulkDelete) |
 //!
-//! * **Senders.** `PreSave`'s sender is the entity's `ActiveModel`: before an insert the
-//!   row does not exist and its generated columns (the id) are unknown, so there is no
-//!   `Model` to lend. Every other signal's sender is the entity's `Model`:
-//!   `#[receiver(PreSave, sender = user::ActiveModel)]`,
-//!   `#[receiver(PostSave, sender = user::Model)]`. Both types report the same
-//!   [`model_name`](signals_core::models::Model::model_name) (the entity module's name in
-//!   UpperCamelCase, `user` → `User`, unless given with `name = "..."`) and the integer
+//! * **One sender per entity: its `Model`.** Every model signal of an entity (`PreSave`,
+//!   `PostSave`, `PreDelete`, `PostDelete`, `M2mChanged` of a junction, the bulk signals)
+//!   takes the entity's `Model` as sender: `#[receiver(PreSave, sender = user::Model)]`.
+//!   The `Model` is what receivers want to read (`event.instance.email`, a `String`, not
+//!   an `ActiveValue`), and the `Entity` is a unit struct with no row to lend. Naming the
+//!   `ActiveModel` or the `Entity` is a compile error ("`ActiveModel` is not a model")
+//!   whose help names `user::Model`. `PreSave`'s `instance` is the row as it will be
+//!   written: the active model's values over the columns' `Default`s on insert (an
+//!   auto-increment key reads `0`, as it has no value yet) or over the stored row for a
+//!   partial update (one `SELECT`, only when a `PreSave` receiver exists); the active
+//!   model itself is [`active_model`]`::<user::ActiveModel>(event)`. The `Model` reports
+//!   the [`model_name`](signals_core::models::Model::model_name) (the entity module's name
+//!   in UpperCamelCase, `user` → `User`, unless given with `name = "..."`) and the integer
 //!   primary key as [`pk`](signals_core::models::Model::pk).
-//! * **`using`.** SeaORM connections have no alias, so `using` names the backend:
-//!   `"sqlite"`, `"postgres"` or `"mysql"` (see [`alias`]).
+//! * **`using`.** The database's alias: the name of the [`Alias`] the write goes through
+//!   (`Alias::new("archive", conn)`, and its transactions), else the backend,
+//!   `"sqlite"`, `"postgres"` or `"mysql"` (see [`alias()`]).
 //! * **`update_fields`.** `None` on insert (all columns); on update, the columns the
 //!   active model has `Set`, primary key excluded: exactly what SeaORM's `UPDATE` writes.
 //!   `PostSave` gets them from `PreSave` of the same write (see `hooks`).
@@ -65,6 +72,46 @@
 //!   read the row first so that receivers get a full `Model`, only when a delete receiver
 //!   exists. No row, no signals.
 //! * **Receivers run through `send_async`**, so sync and `async` receivers both work.
+//!
+//! # Receivers in the write's transaction
+//!
+//! Django runs `post_save` inside the save's transaction, so `create_profile` commits or
+//! rolls back with the user. Here every model signal sent by a hook lends the write's
+//! connection (the pool, SeaORM's `DatabaseTransaction`, or the transaction of
+//! [`transaction`] / [`begin`]) to its immediate receivers: [`db`]`(event)` returns it as
+//! a [`Db`], a SeaORM `ConnectionTrait`:
+//!
+//! ```ignore
+//! #[receiver(PostSave, sender = user::Model)]
+//! async fn create_profile(event: &PostSave<'_, user::Model>) -> Result<(), DbErr> {
+//!     if event.created {
+//!         let db = signals_sea_orm::db(event)?;
+//!         profile::ActiveModel { user_id: Set(event.instance.id), ..Default::default() }
+//!             .insert(&db)
+//!             .await?;
+//!     }
+//!     Ok(())
+//! }
+//! ```
+//!
+//! * Receivers writing through the pool instead are outside the transaction (and, on
+//!   in-memory SQLite, whose pool has one connection, wait for the transaction's).
+//! * Deferred receivers (`on = Commit`, ...) run after the transaction ended: their `db`
+//!   refuses every request with an error; write through the pool there.
+//! * Inside [`transaction`], write through the transaction handle: a write through the
+//!   pool from inside it lends nothing ([`db`] returns an error), since its connection is
+//!   not the transaction's and cannot outlive the hook.
+//! * Sync receivers get the connection too, but SeaORM is `async`: use an `async`
+//!   receiver to query.
+//! * The bulk signals ([`bulk`]) lend the connection as well.
+//!
+//! `examples/atomic_profile.rs` shows the rollback removing both rows.
+//!
+//! # Features
+//!
+//! `sqlite` and `postgres` (both on by default) and `mysql` select SeaORM's sqlx drivers.
+//! A SQLite-only application builds no Postgres driver with
+//! `signals-sea-orm = { version = "0.1", default-features = false, features = ["sqlite"] }`.
 //!
 //! # Errors
 //!
@@ -232,7 +279,9 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 
+mod alias;
 pub mod bulk;
+mod conn;
 pub mod hooks;
 mod stash;
 mod txn;
@@ -242,11 +291,29 @@ use std::sync::Arc;
 use sea_orm::{DbBackend, DbErr};
 use signals_core::SendError;
 
+pub use alias::Alias;
+pub use conn::{Db, Lends, db};
+
+/// The active model of the write that sent `event` (`PreSave`'s `draft`): which columns
+/// are `Set`, `NotSet` or `Unchanged`. `None` for other senders, or another `A`.
+///
+/// ```ignore
+/// #[receiver(PreSave, sender = user::Model)]
+/// fn audit(event: &PreSave<'_, user::Model>) {
+///     let am = signals_sea_orm::active_model::<user::ActiveModel>(event).unwrap();
+///     if am.email.is_set() { /* the email changes */ }
+/// }
+/// ```
+pub fn active_model<'a, A: 'static>(
+    event: &signals_core::models::PreSave<'a, impl ?Sized + signals_core::models::Model>,
+) -> Option<&'a A> {
+    event.draft?.downcast_ref::<A>()
+}
 pub use hooks::Junction;
 pub use txn::{SignalsTxn, begin, transaction};
 
-/// The `using` value of signals sent for a connection of `backend`: `"sqlite"`,
-/// `"postgres"` or `"mysql"`. SeaORM connections have no alias, so the backend stands in.
+/// The `using` value of signals sent for a connection of `backend` that is not an
+/// [`Alias`]: `"sqlite"`, `"postgres"` or `"mysql"`.
 pub fn alias(backend: DbBackend) -> &'static str {
     match backend {
         DbBackend::Sqlite => "sqlite",
@@ -407,8 +474,9 @@ impl signals_core::models::Model for ModelKey {
     }
 }
 
-/// Implements [`signals_core::models::Model`] for an entity's `Model` and `ActiveModel`,
-/// for entities that write their own `ActiveModelBehavior` and call [`hooks`] from it.
+/// Implements [`signals_core::models::Model`] for an entity's `Model` (the sender of all
+/// its model signals; the `ActiveModel` is named for compatibility and gets no impl), for
+/// entities that write their own `ActiveModelBehavior` and call [`hooks`] from it.
 ///
 /// ```ignore
 /// signals_sea_orm::model!(Model, ActiveModel);                 // name from the module
@@ -436,14 +504,10 @@ macro_rules! model {
                 $crate::__private::model_pk(self)
             }
         }
-        impl $crate::__private::SignalModel for $active {
-            fn model_name(&self) -> &'static str {
-                __signals_model_name()
-            }
-            fn pk(&self) -> ::std::option::Option<i64> {
-                $crate::__private::active_pk(self)
-            }
-        }
+        // `$active` is not a `Model`: the entity's model signals all take `$model` as
+        // sender, so naming the active model in `#[receiver(.., sender = ..)]` fails to
+        // compile (see `signals_core::models::Model`'s diagnostic).
+        const _: ::std::marker::PhantomData<$active> = ::std::marker::PhantomData;
     };
 }
 

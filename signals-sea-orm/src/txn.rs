@@ -6,10 +6,13 @@ use std::fmt::{Debug, Display};
 use std::future::Future;
 use std::ops::Deref;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use sea_orm::{DbErr, TransactionError, TransactionSession, TransactionTrait};
 use signals_core::Failure;
 use signals_core::transaction::{self, Savepoint, Transaction};
+
+use crate::conn::{Shared, TxnHandle, with_open};
 
 /// The signal queue of a [`SignalsTxn`]: its own for the outermost transaction, a mark in
 /// the enclosing one for a nested transaction (a savepoint).
@@ -41,14 +44,17 @@ enum Queue {
 /// [`rollback`](SignalsTxn::rollback) to await them and get their failures).
 #[must_use = "call commit() or rollback(): dropping it rolls the transaction back"]
 pub struct SignalsTxn<T> {
-    txn: Option<T>,
+    // Shared with the hooks of the writes made through it, which lend it to receivers
+    // (weakly: see `crate::conn`).
+    txn: Option<Arc<Shared<T>>>,
+    handle: TxnHandle,
     queue: Option<Queue>,
 }
 
 impl<T: Debug> Debug for SignalsTxn<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SignalsTxn")
-            .field("txn", &self.txn)
+            .field("txn", &self.txn.as_ref().map(|shared| &shared.0))
             .field("outermost", &self.is_outermost())
             .finish()
     }
@@ -67,14 +73,17 @@ impl<T: Debug> Debug for SignalsTxn<T> {
 pub async fn begin<C>(db: &C) -> Result<SignalsTxn<C::Transaction>, DbErr>
 where
     C: TransactionTrait,
+    C::Transaction: 'static,
 {
-    let txn = db.begin().await?;
+    let txn = Arc::new(Shared(db.begin().await?));
+    let handle = TxnHandle::new(&txn);
     let queue = match transaction::savepoint() {
         Some(savepoint) => Queue::Savepoint(savepoint),
         None => Queue::Outermost(Transaction::begin()),
     };
     Ok(SignalsTxn {
         txn: Some(txn),
+        handle,
         queue: Some(queue),
     })
 }
@@ -82,9 +91,11 @@ where
 impl<T> SignalsTxn<T> {
     /// The database transaction, to write through.
     pub fn conn(&self) -> &T {
-        self.txn
+        &self
+            .txn
             .as_ref()
             .expect("a SignalsTxn holds its transaction until commit or rollback")
+            .0
     }
 
     /// `false` for a nested transaction (a savepoint of the one active when it began).
@@ -94,8 +105,11 @@ impl<T> SignalsTxn<T> {
 
     /// Runs `future` (the transaction's writes) with this transaction's signal queue
     /// active: deferred receivers of the signals it sends are queued until
-    /// [`commit`](SignalsTxn::commit) or [`rollback`](SignalsTxn::rollback).
+    /// [`commit`](SignalsTxn::commit) or [`rollback`](SignalsTxn::rollback). The
+    /// transaction is lent to the immediate receivers of the writes made through it
+    /// ([`db`](crate::db)).
     pub fn run<F: Future>(&self, future: F) -> impl Future<Output = F::Output> {
+        let future = with_open(self.handle.clone(), future);
         let scoped = match &self.queue {
             Some(Queue::Outermost(tx)) => Ok(tx.run_async(future)),
             // A savepoint queues into the enclosing transaction, active around this call.
@@ -131,7 +145,11 @@ impl<T: TransactionSession + Send + 'static> SignalsTxn<T> {
     pub fn commit(mut self) -> impl Future<Output = Result<Vec<Failure>, DbErr>> + Send {
         let (txn, queue) = self.take();
         transaction::run_to_completion(async move {
-            match txn.commit().await {
+            let committed = match txn {
+                Ok(txn) => txn.commit().await,
+                Err(err) => Err(err),
+            };
+            match committed {
                 Ok(()) => Ok(match queue {
                     Queue::Outermost(tx) => tx.commit_async().await,
                     Queue::Savepoint(savepoint) => {
@@ -155,7 +173,10 @@ impl<T: TransactionSession + Send + 'static> SignalsTxn<T> {
     pub fn rollback(mut self) -> impl Future<Output = Result<Vec<Failure>, DbErr>> + Send {
         let (txn, queue) = self.take();
         transaction::run_to_completion(async move {
-            let result = txn.rollback().await;
+            let result = match txn {
+                Ok(txn) => txn.rollback().await,
+                Err(err) => Err(err),
+            };
             let failures = rolled_back(queue).await;
             result.map(|()| failures)
         })
@@ -163,9 +184,18 @@ impl<T: TransactionSession + Send + 'static> SignalsTxn<T> {
 }
 
 impl<T> SignalsTxn<T> {
-    fn take(&mut self) -> (T, Queue) {
+    fn take(&mut self) -> (Result<T, DbErr>, Queue) {
         match (self.txn.take(), self.queue.take()) {
-            (Some(txn), Some(queue)) => (txn, queue),
+            // Receivers borrow the transaction only while they run (a weak handle), so it
+            // is not shared any more, unless a receiver kept a `Db` alive past its return.
+            (Some(txn), Some(queue)) => (
+                Arc::try_unwrap(txn).map(|shared| shared.0).map_err(|_| {
+                    DbErr::Custom(
+                        "signals_sea_orm: the transaction is still in use by a receiver".into(),
+                    )
+                }),
+                queue,
+            ),
             _ => unreachable!("commit and rollback take the SignalsTxn by value"),
         }
     }

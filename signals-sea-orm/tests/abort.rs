@@ -26,13 +26,12 @@ struct MailerDown;
 
 #[tokio::test]
 async fn failing_pre_save_aborts_the_insert_and_the_error_reaches_the_caller() {
-    let _guard =
-        PreSave::<account::ActiveModel>::connect(|e: &PreSave<'_, account::ActiveModel>| {
-            match e.instance.name.try_as_ref() {
-                Some(name) if name == "spammer" => Err(QuotaExceeded(name.clone())),
-                _ => Ok(()),
-            }
-        });
+    let _guard = PreSave::<account::Model>::connect(|e: &PreSave<'_, account::Model>| {
+        match Some(&e.instance.name) {
+            Some(name) if name == "spammer" => Err(QuotaExceeded(name.clone())),
+            _ => Ok(()),
+        }
+    });
     for db in databases().await {
         reset(&db, account::Entity).await;
         let err: DbErr = account::ActiveModel {

@@ -110,9 +110,8 @@ async fn bulk_helpers_send_bulk_signals_with_the_rows() {
 async fn seaorm_bulk_statements_skip_hooks_and_send_nothing() {
     let log = Log::default();
     let l = log.clone();
-    let _a = PreSave::<plain::ActiveModel>::connect(move |_: &PreSave<'_, plain::ActiveModel>| {
-        l.push("PreSave")
-    });
+    let _a =
+        PreSave::<plain::Model>::connect(move |_: &PreSave<'_, plain::Model>| l.push("PreSave"));
     let l = log.clone();
     let _b =
         PostSave::<plain::Model>::connect(move |_: &PostSave<'_, plain::Model>| l.push("PostSave"));

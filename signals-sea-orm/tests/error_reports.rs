@@ -21,8 +21,8 @@ struct EmptyName;
 
 #[tokio::test]
 async fn a_pre_save_veto_shows_its_reason() {
-    let _guard = PreSave::<vetoed::ActiveModel>::connect(|e: &PreSave<'_, vetoed::ActiveModel>| {
-        match e.instance.name.try_as_ref() {
+    let _guard = PreSave::<vetoed::Model>::connect(|e: &PreSave<'_, vetoed::Model>| {
+        match Some(&e.instance.name) {
             Some(name) if name.is_empty() => Err(EmptyName),
             _ => Ok(()),
         }

@@ -159,9 +159,9 @@ fn account_rolled_back(e: &PostSave<'_, account::Model>) {
 }
 
 /// A pre-receiver may wait too: `on = Rollback` sees the write that was attempted.
-#[receiver(PreSave, sender = account::ActiveModel, on = Rollback)]
-fn account_attempt_rolled_back(e: &PreSave<'_, account::ActiveModel>) {
-    let name = e.instance.name.try_as_ref().cloned().unwrap_or_default();
+#[receiver(PreSave, sender = account::Model, on = Rollback)]
+fn account_attempt_rolled_back(e: &PreSave<'_, account::Model>) {
+    let name = e.instance.name.clone();
     ACCOUNT_LOG
         .lock()
         .unwrap()

@@ -14,14 +14,9 @@ entity!(author, "rc_authors");
 
 static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-#[receiver(PreSave, sender = author::ActiveModel)]
-fn normalise_check(event: &PreSave<'_, author::ActiveModel>) {
-    let email = event
-        .instance
-        .email
-        .try_as_ref()
-        .cloned()
-        .unwrap_or_default();
+#[receiver(PreSave, sender = author::Model)]
+fn normalise_check(event: &PreSave<'_, author::Model>) {
+    let email = event.instance.email.clone();
     SEEN.lock().unwrap().push(format!("pre {email}"));
 }
 

@@ -25,16 +25,15 @@ macro_rules! record {
     ($m:ident, $log:expr) => {{
         let log = $log.clone();
         let l = log.clone();
-        let pre_save =
-            PreSave::<$m::ActiveModel>::connect(move |e: &PreSave<'_, $m::ActiveModel>| {
-                l.push(format!(
-                    "PreSave {} pk={:?} fields={} using={}",
-                    e.instance.model_name(),
-                    e.instance.pk(),
-                    fields(e.update_fields),
-                    e.using
-                ))
-            });
+        let pre_save = PreSave::<$m::Model>::connect(move |e: &PreSave<'_, $m::Model>| {
+            l.push(format!(
+                "PreSave {} pk={:?} fields={} using={}",
+                e.instance.model_name(),
+                e.instance.pk(),
+                fields(e.update_fields),
+                e.using
+            ))
+        });
         let l = log.clone();
         let post_save = PostSave::<$m::Model>::connect(move |e: &PostSave<'_, $m::Model>| {
             l.push(format!(
@@ -91,7 +90,7 @@ async fn insert_update_delete_send_model_signals() {
         assert_eq!(
             log.take(),
             [
-                format!("PreSave Member pk=None fields=all using={u}"),
+                format!("PreSave Member pk=Some(0) fields=all using={u}"),
                 format!(
                     "PostSave Member id={} name=ada created=true fields=all using={u}",
                     ada.id
@@ -169,7 +168,7 @@ async fn save_inserts_then_updates() {
         assert_eq!(
             log.take(),
             [
-                format!("PreSave Visitor pk=None fields=all using={u}"),
+                format!("PreSave Visitor pk=Some(0) fields=all using={u}"),
                 format!("PostSave Visitor id={id} name=bob created=true fields=all using={u}"),
             ]
         );

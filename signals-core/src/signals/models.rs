@@ -44,6 +44,12 @@ use crate::{SendError, Signal};
 /// A persisted type that can be the sender of model signals.
 ///
 /// Every method has a default, so `impl Model for User {}` is enough.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a model: it cannot be the sender of model signals",
+    label = "not a `signals_core::models::Model`",
+    note = "for a SeaORM entity, every model signal (PreSave, PostSave, PreDelete, PostDelete, M2mChanged, the bulk signals) takes the entity's `Model` as sender: write `sender = <module>::Model` (the `Model` next to `{Self}`), not its `ActiveModel` or `Entity`",
+    note = "any other type: implement `signals_core::models::Model` for it"
+)]
 pub trait Model: Any + Send + Sync {
     /// The model's name, by default the last segment of its type name (`User`).
     fn model_name(&self) -> &'static str {
@@ -110,12 +116,21 @@ impl<'a, M: ?Sized + Model> PreInit<'a, M> {
 pub struct PostInit<'a, M: ?Sized + Model = dyn Model> {
     /// The new instance.
     pub instance: &'a M,
+    /// The connection (or transaction) of the write, for receivers that query or write
+    /// in the same transaction; `None` when the sender lends none (see
+    /// [`Connection`](crate::db::Connection)).
+    pub db: Option<&'a dyn crate::db::Connection>,
 }
 
 impl<'a, M: ?Sized + Model> PostInit<'a, M> {
     /// A `PostInit` for `instance`.
     pub fn new(instance: &'a M) -> Self {
-        PostInit { instance }
+        PostInit { instance, db: None }
+    }
+    /// Lends the write's connection to the receivers (see [`Connection`](crate::db::Connection)).
+    pub fn db(mut self, db: &'a dyn crate::db::Connection) -> Self {
+        self.db = Some(db);
+        self
     }
 }
 
@@ -133,6 +148,13 @@ pub struct PreSave<'a, M: ?Sized + Model = dyn Model> {
     pub using: &'a str,
     /// The fields being written, or `None` for all of them.
     pub update_fields: Option<&'a [&'a str]>,
+    /// The ORM's own pending form of the write, when it has one (SeaORM: the
+    /// `ActiveModel`, with its `Set` and `NotSet` columns); see the integration's docs.
+    pub draft: Option<&'a (dyn Any + Send + Sync)>,
+    /// The connection (or transaction) of the write, for receivers that query or write
+    /// in the same transaction; `None` when the sender lends none (see
+    /// [`Connection`](crate::db::Connection)).
+    pub db: Option<&'a dyn crate::db::Connection>,
 }
 
 impl<'a, M: ?Sized + Model> PreSave<'a, M> {
@@ -143,11 +165,18 @@ impl<'a, M: ?Sized + Model> PreSave<'a, M> {
             raw: false,
             using: DEFAULT_DB,
             update_fields: None,
+            db: None,
+            draft: None,
         }
     }
     /// Sets the database alias.
     pub fn using(mut self, using: &'a str) -> Self {
         self.using = using;
+        self
+    }
+    /// Lends the write's connection to the receivers (see [`Connection`](crate::db::Connection)).
+    pub fn db(mut self, db: &'a dyn crate::db::Connection) -> Self {
+        self.db = Some(db);
         self
     }
     /// Marks the save as raw (fixture loading).
@@ -177,6 +206,10 @@ pub struct PostSave<'a, M: ?Sized + Model = dyn Model> {
     pub using: &'a str,
     /// The fields written, or `None` for all of them.
     pub update_fields: Option<&'a [&'a str]>,
+    /// The connection (or transaction) of the write, for receivers that query or write
+    /// in the same transaction; `None` when the sender lends none (see
+    /// [`Connection`](crate::db::Connection)).
+    pub db: Option<&'a dyn crate::db::Connection>,
 }
 
 impl<'a, M: ?Sized + Model> PostSave<'a, M> {
@@ -188,11 +221,17 @@ impl<'a, M: ?Sized + Model> PostSave<'a, M> {
             raw: false,
             using: DEFAULT_DB,
             update_fields: None,
+            db: None,
         }
     }
     /// Sets the database alias.
     pub fn using(mut self, using: &'a str) -> Self {
         self.using = using;
+        self
+    }
+    /// Lends the write's connection to the receivers (see [`Connection`](crate::db::Connection)).
+    pub fn db(mut self, db: &'a dyn crate::db::Connection) -> Self {
+        self.db = Some(db);
         self
     }
     /// Marks the save as raw (fixture loading).
@@ -219,6 +258,10 @@ pub struct PreDelete<'a, M: ?Sized + Model = dyn Model> {
     pub using: &'a str,
     /// The instance whose deletion caused this one (cascades), if not the instance itself.
     pub origin: Option<&'a dyn Model>,
+    /// The connection (or transaction) of the write, for receivers that query or write
+    /// in the same transaction; `None` when the sender lends none (see
+    /// [`Connection`](crate::db::Connection)).
+    pub db: Option<&'a dyn crate::db::Connection>,
 }
 
 impl<'a, M: ?Sized + Model> PreDelete<'a, M> {
@@ -228,11 +271,17 @@ impl<'a, M: ?Sized + Model> PreDelete<'a, M> {
             instance,
             using: DEFAULT_DB,
             origin: None,
+            db: None,
         }
     }
     /// Sets the database alias.
     pub fn using(mut self, using: &'a str) -> Self {
         self.using = using;
+        self
+    }
+    /// Lends the write's connection to the receivers (see [`Connection`](crate::db::Connection)).
+    pub fn db(mut self, db: &'a dyn crate::db::Connection) -> Self {
+        self.db = Some(db);
         self
     }
     /// Sets the instance whose deletion cascaded to this one.
@@ -254,6 +303,10 @@ pub struct PostDelete<'a, M: ?Sized + Model = dyn Model> {
     pub using: &'a str,
     /// The instance whose deletion caused this one (cascades), if not the instance itself.
     pub origin: Option<&'a dyn Model>,
+    /// The connection (or transaction) of the write, for receivers that query or write
+    /// in the same transaction; `None` when the sender lends none (see
+    /// [`Connection`](crate::db::Connection)).
+    pub db: Option<&'a dyn crate::db::Connection>,
 }
 
 impl<'a, M: ?Sized + Model> PostDelete<'a, M> {
@@ -263,11 +316,17 @@ impl<'a, M: ?Sized + Model> PostDelete<'a, M> {
             instance,
             using: DEFAULT_DB,
             origin: None,
+            db: None,
         }
     }
     /// Sets the database alias.
     pub fn using(mut self, using: &'a str) -> Self {
         self.using = using;
+        self
+    }
+    /// Lends the write's connection to the receivers (see [`Connection`](crate::db::Connection)).
+    pub fn db(mut self, db: &'a dyn crate::db::Connection) -> Self {
+        self.db = Some(db);
         self
     }
     /// Sets the instance whose deletion cascaded to this one.
@@ -315,6 +374,10 @@ pub struct M2mChanged<'a, M: ?Sized + Model = dyn Model> {
     pub using: &'a str,
     /// `true` when loading fixtures.
     pub raw: bool,
+    /// The connection (or transaction) of the write, for receivers that query or write
+    /// in the same transaction; `None` when the sender lends none (see
+    /// [`Connection`](crate::db::Connection)).
+    pub db: Option<&'a dyn crate::db::Connection>,
     /// The through model (sender).
     pub through: PhantomData<&'a M>,
 }
@@ -335,6 +398,7 @@ impl<'a, M: ?Sized + Model> M2mChanged<'a, M> {
             pk_set,
             using: DEFAULT_DB,
             raw: false,
+            db: None,
             through: PhantomData,
         }
     }
@@ -346,6 +410,11 @@ impl<'a, M: ?Sized + Model> M2mChanged<'a, M> {
     /// Sets the database alias.
     pub fn using(mut self, using: &'a str) -> Self {
         self.using = using;
+        self
+    }
+    /// Lends the write's connection to the receivers (see [`Connection`](crate::db::Connection)).
+    pub fn db(mut self, db: &'a dyn crate::db::Connection) -> Self {
+        self.db = Some(db);
         self
     }
     /// Marks the change as made while loading fixtures.
@@ -511,6 +580,8 @@ pub fn save_with<M: Model, T, E>(
         raw: options.raw,
         using: options.using,
         update_fields: options.update_fields,
+        db: None,
+        draft: None,
     };
     pre.send().map_err(|source| ModelError::Aborted {
         signal: "PreSave",
@@ -526,6 +597,7 @@ pub fn save_with<M: Model, T, E>(
         raw: options.raw,
         using: options.using,
         update_fields: options.update_fields,
+        db: None,
     };
     post.send().map_err(|source| ModelError::AfterWrite {
         signal: "PostSave",
@@ -553,6 +625,7 @@ pub fn delete_using<M: Model, T, E>(
         instance,
         using,
         origin: None,
+        db: None,
     }
     .send()
     .map_err(|source| ModelError::Aborted {
@@ -564,6 +637,7 @@ pub fn delete_using<M: Model, T, E>(
         instance,
         using,
         origin: None,
+        db: None,
     }
     .send()
     .map_err(|source| ModelError::AfterWrite {

@@ -19,6 +19,8 @@ pub async fn databases() -> Vec<DatabaseConnection> {
         .or_else(|_| std::env::var("DATABASE_URL"))
         .ok()
         .filter(|u| u.starts_with("postgres"));
+    // Built without the `postgres` feature: no driver, so the PostgreSQL half cannot run.
+    let url = url.filter(|_| cfg!(feature = "postgres"));
     match url {
         Some(url) => dbs.push(
             Database::connect(url.as_str())

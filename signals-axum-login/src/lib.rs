@@ -1,0 +1,2 @@
+//! axum-login integration for `signals-core` (in progress).
+#![deny(missing_docs)]

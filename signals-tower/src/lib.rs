@@ -107,6 +107,8 @@
 #![warn(rust_2018_idioms, unreachable_pub)]
 
 mod body;
+#[cfg(feature = "debug-page")]
+pub mod debug;
 mod error;
 mod layer;
 

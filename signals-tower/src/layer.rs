@@ -218,17 +218,22 @@ pub struct RemoteAddr(pub std::net::SocketAddr);
 pub(crate) struct RequestInfo {
     method: Method,
     uri: Uri,
-    route: Option<String>,
+    #[cfg(feature = "axum")]
+    route: Option<axum::extract::MatchedPath>,
+    #[cfg(not(feature = "axum"))]
+    #[allow(dead_code)] // without axum there is no route template
+    route: Option<std::convert::Infallible>,
     remote_addr: Option<String>,
 }
 
 impl RequestInfo {
     fn from_request<B>(request: &Request<B>) -> Self {
         #[cfg(feature = "axum")]
+        // `MatchedPath` is a shared string: cloning it does not allocate.
         let route = request
             .extensions()
             .get::<axum::extract::MatchedPath>()
-            .map(|p| p.as_str().to_owned());
+            .cloned();
         #[cfg(not(feature = "axum"))]
         let route = None;
         // Any server may insert the client's address as a `RemoteAddr` extension.
@@ -249,8 +254,9 @@ impl RequestInfo {
         if let Some(query) = self.uri.query() {
             meta = meta.query(query);
         }
+        #[cfg(feature = "axum")]
         if let Some(route) = &self.route {
-            meta = meta.route(route);
+            meta = meta.route(route.as_str());
         }
         if let Some(addr) = &self.remote_addr {
             meta = meta.remote_addr(addr);

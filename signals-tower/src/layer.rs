@@ -1,0 +1,287 @@
+//! The layer and its service.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use http::{Method, Request, Response, Uri};
+use http_body::Body;
+use signals_core::request::{GotRequestException, RequestMeta, RequestStarted};
+use signals_core::transaction::Transaction;
+use signals_core::{Failure, Report, Signal};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::body::{Finish, SignalsBody};
+use crate::error::{CaughtPanic, RequestError, grpc_error};
+
+/// A tower [`Layer`] that sends `signals_core`'s request signals around every request:
+/// [`RequestStarted`] before the inner service runs, [`GotRequestException`] for a failed
+/// one, and `RequestFinished` when its response body has been sent or dropped. See the
+/// [crate documentation](crate) for when each is sent and what it carries.
+///
+/// ```
+/// use axum::{Router, routing::get};
+///
+/// let app: Router = Router::new()
+///     .route("/users/{id}", get(|| async { "ada" }))
+///     .layer(signals_tower::SignalsLayer::new());
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct SignalsLayer {
+    transaction: bool,
+}
+
+impl SignalsLayer {
+    /// A layer that sends the request signals, without a request transaction.
+    pub fn new() -> Self {
+        SignalsLayer::default()
+    }
+
+    /// Runs each request inside a signals [`Transaction`] (Django's `ATOMIC_REQUESTS`,
+    /// for signals): deferred receivers (`on = Commit`, `Rollback`, `Completion`) of the
+    /// sends the handler makes with `transaction::send_owned` (or through an ORM
+    /// integration) wait for the response. A 1xx, 2xx or 3xx response commits, before it
+    /// is handed to the server; any other status, an error from the inner service, or a
+    /// response future dropped before it produced a response (the client went away) rolls
+    /// back. See [Request transactions](crate#request-transactions).
+    pub fn request_transaction(mut self, enabled: bool) -> Self {
+        self.transaction = enabled;
+        self
+    }
+}
+
+impl<S> Layer<S> for SignalsLayer {
+    type Service = Signals<S>;
+
+    fn layer(&self, inner: S) -> Signals<S> {
+        Signals {
+            inner,
+            transaction: self.transaction,
+        }
+    }
+}
+
+/// The service [`SignalsLayer`] wraps around an inner service.
+#[derive(Clone, Debug)]
+pub struct Signals<S> {
+    inner: S,
+    transaction: bool,
+}
+
+/// The response future of [`Signals`].
+pub type ResponseFuture<B, E> =
+    Pin<Box<dyn Future<Output = Result<Response<SignalsBody<B>>, E>> + Send + 'static>>;
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Signals<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: fmt::Display + Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: Body + Send + 'static,
+{
+    type Response = Response<SignalsBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<ResBody, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        // The service that was driven to readiness is the one that is called (tower's
+        // clone-and-swap); it is called after `RequestStarted` has been delivered.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut pending = Pending {
+            info: Some(RequestInfo::from_request(&request)),
+            started: Instant::now(),
+            transaction: self.transaction.then(Transaction::begin),
+        };
+        Box::pin(async move {
+            let report = RequestStarted::new(pending.meta())
+                .send_async_robust()
+                .await;
+            log_failures(RequestStarted::NAME, &report);
+            let result = match &pending.transaction {
+                Some(tx) => {
+                    let future = tx.run(|| inner.call(request));
+                    tx.run_async(future).await
+                }
+                None => inner.call(request).await,
+            };
+            match result {
+                Ok(response) => {
+                    let status = response.status();
+                    let grpc = is_grpc(response.headers());
+                    let error = if let Some(panic) = response.extensions().get::<CaughtPanic>() {
+                        Some(RequestError::Panic {
+                            message: panic.message.clone(),
+                        })
+                    } else if status.is_server_error() {
+                        Some(RequestError::Status(status))
+                    } else if grpc {
+                        grpc_error(response.headers())
+                    } else {
+                        None
+                    };
+                    if let Some(error) = &error {
+                        let event =
+                            GotRequestException::new(pending.meta(), error).status(status.as_u16());
+                        log_failures(GotRequestException::NAME, &event.send_async_robust().await);
+                    }
+                    if let Some(tx) = pending.transaction.take() {
+                        let failures = if error.is_none() && !status.is_client_error() {
+                            tx.commit_async().await
+                        } else {
+                            tx.rollback_async().await
+                        };
+                        log_delivery_failures(&failures);
+                    }
+                    let (parts, body) = response.into_parts();
+                    let finish = Finish {
+                        info: pending.info.take().expect("taken once"),
+                        status: status.as_u16(),
+                        started: pending.started,
+                        grpc,
+                        ended: false,
+                    };
+                    Ok(Response::from_parts(parts, SignalsBody::new(body, finish)))
+                }
+                Err(error) => {
+                    let failure = RequestError::Service(error.to_string());
+                    let event = GotRequestException::new(pending.meta(), &failure);
+                    log_failures(GotRequestException::NAME, &event.send_async_robust().await);
+                    if let Some(tx) = pending.transaction.take() {
+                        log_delivery_failures(&tx.rollback_async().await);
+                    }
+                    // `pending` sends RequestFinished (no status, incomplete) when dropped.
+                    Err(error)
+                }
+            }
+        })
+    }
+}
+
+fn is_grpc(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+}
+
+/// A request whose response has not been produced yet. Dropped before (the future
+/// cancelled, the service failed), it sends `RequestFinished` without a status, incomplete,
+/// and rolls its transaction back (finishing detached).
+struct Pending {
+    info: Option<RequestInfo>,
+    started: Instant,
+    transaction: Option<Transaction>,
+}
+
+impl Pending {
+    fn meta(&self) -> RequestMeta<'_> {
+        self.info
+            .as_ref()
+            .map(RequestInfo::meta)
+            .unwrap_or(RequestMeta::new("", ""))
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(tx) = self.transaction.take() {
+            // Never polled: the rollback deliveries (if any) run detached.
+            drop(tx.rollback_async());
+        }
+        if let Some(info) = self.info.take() {
+            send_now(
+                &signals_core::request::RequestFinished::new(info.meta(), None)
+                    .duration(self.started.elapsed())
+                    .complete(false),
+            );
+        }
+    }
+}
+
+/// The client's address, for [`RequestMeta::remote_addr`]: insert it into the request's
+/// extensions (a `tower::util::MapRequest` in the accept loop, say) and the layer reports
+/// it. (axum's `ConnectInfo` needs axum's `tokio` feature, which this crate leaves off.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RemoteAddr(pub std::net::SocketAddr);
+
+/// What the request signals need from a request, owned (the request itself moves into
+/// the inner service).
+#[derive(Debug)]
+pub(crate) struct RequestInfo {
+    method: Method,
+    uri: Uri,
+    #[cfg(feature = "axum")]
+    route: Option<axum::extract::MatchedPath>,
+    #[cfg(not(feature = "axum"))]
+    #[allow(dead_code)] // without axum there is no route template
+    route: Option<std::convert::Infallible>,
+    remote_addr: Option<String>,
+}
+
+impl RequestInfo {
+    fn from_request<B>(request: &Request<B>) -> Self {
+        #[cfg(feature = "axum")]
+        // `MatchedPath` is a shared string: cloning it does not allocate.
+        let route = request
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .cloned();
+        #[cfg(not(feature = "axum"))]
+        let route = None;
+        // Any server may insert the client's address as a `RemoteAddr` extension.
+        let remote_addr = request
+            .extensions()
+            .get::<RemoteAddr>()
+            .map(|a| a.0.to_string());
+        RequestInfo {
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            route,
+            remote_addr,
+        }
+    }
+
+    pub(crate) fn meta(&self) -> RequestMeta<'_> {
+        let mut meta = RequestMeta::new(self.method.as_str(), self.uri.path());
+        if let Some(query) = self.uri.query() {
+            meta = meta.query(query);
+        }
+        #[cfg(feature = "axum")]
+        if let Some(route) = &self.route {
+            meta = meta.route(route.as_str());
+        }
+        if let Some(addr) = &self.remote_addr {
+            meta = meta.remote_addr(addr);
+        }
+        meta
+    }
+}
+
+/// Sends `event` from a context that cannot await (a body's poll or drop): sync
+/// receivers run; an async one is reported as a failure (logged).
+pub(crate) fn send_now<S: Signal>(event: &S) {
+    log_failures(S::NAME, &event.send_robust());
+}
+
+fn log_failures<O>(signal: &'static str, report: &Report<O>) {
+    if let Some(error) = report.stopped_by() {
+        tracing::warn!(target: "signals_tower", signal, error = %error, "request signal stopped");
+    }
+    for failure in report.failures() {
+        tracing::warn!(target: "signals_tower", signal, failure = %failure, "request signal receiver failed");
+    }
+}
+
+fn log_delivery_failures(failures: &[Failure]) {
+    for failure in failures {
+        tracing::warn!(target: "signals_tower", failure = %failure, "request transaction delivery failed");
+    }
+}

@@ -56,7 +56,7 @@ use std::any::TypeId;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::engine::store::link::StaticReceiver;
+use crate::link::StaticReceiver;
 use crate::signal::Signal;
 use crate::vocab::receiver::{ReceiverInfo, ReceiverKind};
 
@@ -512,7 +512,7 @@ fn raw_statics() -> Vec<Registration> {
 
 /// The link-time receivers that run (without the dropped `dispatch_uid` duplicates).
 fn running_statics() -> Vec<ReceiverInfo> {
-    crate::engine::store::registry::receivers()
+    crate::registry::receivers()
         .into_iter()
         .filter(|r| r.kind == ReceiverKind::Static && r.shadowed_by.is_none())
         .collect()

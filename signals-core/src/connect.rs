@@ -1,19 +1,25 @@
-//! Runtime connections: [`Signal::connect`] and its guard.
+//! Runtime connections: [`Signal::connect`](crate::Signal::connect) and its guard.
+//!
+//! The one import cycle the domain forces: connecting and disconnecting send
+//! [`ReceiverConnected`](crate::meta::ReceiverConnected) /
+//! [`ReceiverDisconnected`](crate::meta::ReceiverDisconnected) (`meta.rs`), which are
+//! signals themselves, and `Signal::connect` comes back here.
 
 use std::any::TypeId;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::engine::payload::Payload;
+use crate::engine::store::entry::DynEntry;
 use crate::engine::store::erased::{AsyncDynFn, DynFn, ErasedDyn};
-use crate::engine::store::registry::{DynEntry, Registry};
+use crate::engine::store::registry::Registry;
 use crate::meta::{self, DisconnectCause};
-use crate::signal::Signal;
 use crate::vocab::family::BoxFuture;
 use crate::vocab::family::EventOf;
 use crate::vocab::receiver::{ReceiverInfo, ReceiverKind};
 use crate::vocab::response::IntoResponse;
 
-/// Options for [`Signal::connect_with`].
+/// Options for [`Signal::connect_with`](crate::Signal::connect_with).
 ///
 /// ```
 /// use signals_core::ConnectOptions;
@@ -43,7 +49,7 @@ impl ConnectOptions {
     }
     /// A unique id for this receiver within the signal and sender: connecting a second
     /// receiver with the same id fails with [`ConnectError::DuplicateDispatchUid`], and
-    /// [`Signal::disconnect`] removes it by id.
+    /// [`Signal::disconnect`](crate::Signal::disconnect) removes it by id.
     pub fn dispatch_uid(mut self, uid: &'static str) -> Self {
         self.dispatch_uid = Some(uid);
         self
@@ -121,7 +127,7 @@ pub struct Connection {
 
 impl Connection {
     /// Disconnects now. Returns whether the receiver was still connected (it may already
-    /// have been removed with [`Signal::disconnect`]).
+    /// have been removed with [`Signal::disconnect`](crate::Signal::disconnect)).
     pub fn disconnect(mut self) -> bool {
         self.armed = false;
         self.remove(DisconnectCause::Disconnect)
@@ -169,7 +175,7 @@ pub(crate) fn connect<S, O, H>(
     caller: &'static Location<'static>,
 ) -> Result<Connection, ConnectError>
 where
-    S: Signal,
+    S: Payload,
     H: for<'a, 'b> Fn(&'b EventOf<'a, S::Family>) -> O + Send + Sync + 'static,
     O: IntoResponse<S::Response>,
 {
@@ -183,7 +189,7 @@ pub(crate) fn connect_async<S, O, H>(
     caller: &'static Location<'static>,
 ) -> Result<Connection, ConnectError>
 where
-    S: Signal,
+    S: Payload,
     H: for<'a, 'b> Fn(&'b EventOf<'a, S::Family>) -> BoxFuture<'b, O> + Send + Sync + 'static,
     O: IntoResponse<S::Response> + 'static,
 {
@@ -199,7 +205,7 @@ where
     )
 }
 
-fn register<S: Signal, H>(
+fn register<S: Payload, H>(
     options: ConnectOptions,
     call: ErasedDyn,
     is_async: bool,
@@ -221,8 +227,8 @@ fn register<S: Signal, H>(
         shadowed_by: None,
     };
     let entry = std::sync::Arc::new(DynEntry::new(info, id, call, options.scope));
-    let registry = S::__registry();
-    match registry.insert(TypeId::of::<S::AnySender>(), entry) {
+    let registry = S::registry();
+    match registry.insert(TypeId::of::<S::AnySender>(), S::LINK_TIME, entry) {
         Ok(()) => {
             let quiet = meta::is_meta::<S>();
             if !quiet {
@@ -247,10 +253,10 @@ fn register<S: Signal, H>(
     }
 }
 
-/// [`Signal::disconnect`]: removes the runtime receiver of `S`
+/// [`Signal::disconnect`](crate::Signal::disconnect): removes the runtime receiver of `S`
 /// (this sender) connected under `uid`, and reports it.
-pub(crate) fn disconnect_uid<S: Signal>(uid: &str) -> bool {
-    let removed = S::__registry().disconnect_uid(TypeId::of::<S::Family>(), uid);
+pub(crate) fn disconnect_uid<S: Payload>(uid: &str) -> bool {
+    let removed = S::registry().disconnect_uid(TypeId::of::<S::Family>(), uid);
     match removed {
         Some(info) => {
             if !meta::is_meta::<S>() {

@@ -76,6 +76,7 @@ mod engine;
 mod vocab;
 
 mod connect;
+mod link;
 pub mod meta;
 pub mod registry;
 mod signal;
@@ -223,8 +224,8 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::engine::store::erased::{AsyncCallee, Callee};
-    pub use crate::engine::store::link::{StaticMeta, StaticReceiver};
     pub use crate::engine::store::registry::Registry;
+    pub use crate::link::{StaticMeta, StaticReceiver};
     pub use crate::signal::{Signal, WithSender};
     pub use crate::vocab::family::{BoxError, BoxFuture, Concurrency, EventOf, Family};
     pub use crate::vocab::phase::Phase;

@@ -128,7 +128,7 @@ impl ReceiverMap {
     /// The map of this process: every link-time receiver linked in, and every runtime
     /// receiver connected right now ([`registry::receivers`](crate::registry::receivers)).
     pub fn current() -> Self {
-        Self::from_receivers(crate::engine::store::registry::receivers())
+        Self::from_receivers(crate::registry::receivers())
     }
 
     /// A map of the given receivers (e.g. `registry::receivers()` filtered to some

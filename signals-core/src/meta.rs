@@ -2,6 +2,10 @@
 //! [`ReceiverDisconnected`] (blinker's `receiver_connected` / `receiver_disconnected`),
 //! and about deferred deliveries that could not run: [`DeliveryLost`].
 //!
+//! The one import cycle the domain forces: `connect.rs` sends these on every runtime
+//! (dis)connection, and they are signals (`#[derive(Signal)]`), connectable in turn. They
+//! are sent through the engine directly, robustly.
+//!
 //! Use them to observe who subscribes at runtime: a debug panel, an audit log, a cache
 //! of "does anybody listen to X" that must be invalidated.
 //!
@@ -35,12 +39,12 @@
 //! # What sends them
 //!
 //! * [`ReceiverConnected`]: every successful runtime connection
-//!   ([`Signal::connect`] and its `_with` / `_async` forms), once
+//!   ([`Signal::connect`](crate::Signal::connect) and its `_with` / `_async` forms), once
 //!   the receiver is in place: a send that starts after the meta-signal already reaches it.
 //!   A connection refused for its `dispatch_uid` sends nothing.
 //! * [`ReceiverDisconnected`]: every runtime disconnection, once the receiver is removed:
 //!   dropping the [`Connection`](crate::Connection), [`Connection::disconnect`] and
-//!   [`Signal::disconnect`] by `dispatch_uid`. Each connection is
+//!   [`Signal::disconnect`](crate::Signal::disconnect) by `dispatch_uid`. Each connection is
 //!   reported at most once, whichever way it goes first.
 //!   [`Connection::detach`] sends nothing (the receiver stays).
 //! * Link-time `#[receiver]`s are not connected at runtime and send neither; list them
@@ -74,7 +78,8 @@
 
 use std::any::TypeId;
 
-use crate::signal::Signal;
+use crate::engine::dispatch;
+use crate::engine::payload::Payload;
 use crate::vocab::receiver::ReceiverInfo;
 
 /// Sent after a receiver was connected at runtime.
@@ -107,7 +112,7 @@ pub enum DisconnectCause {
     Dropped,
     /// [`Connection::disconnect`](crate::Connection::disconnect) was called.
     Disconnect,
-    /// [`Signal::disconnect`] removed it by `dispatch_uid`.
+    /// [`Signal::disconnect`](crate::Signal::disconnect) removed it by `dispatch_uid`.
     DispatchUid,
 }
 
@@ -147,14 +152,14 @@ pub use crate::vocab::phase::LostReason;
 
 /// Reports a lost delivery (robustly: a failing watcher cannot make things worse).
 pub(crate) fn lost(receiver: &ReceiverInfo, reason: LostReason) {
-    let _ = DeliveryLost { receiver, reason }.send_robust();
+    let _ = dispatch::send_robust(&DeliveryLost { receiver, reason });
 }
 
 /// Whether `S` is one of the meta-signals, whose own connections are not reported.
-pub(crate) fn is_meta<S: Signal>() -> bool {
+pub(crate) fn is_meta<S: Payload>() -> bool {
     let key = TypeId::of::<S::AnySender>();
-    key == TypeId::of::<<ReceiverConnected<'static> as Signal>::AnySender>()
-        || key == TypeId::of::<<ReceiverDisconnected<'static> as Signal>::AnySender>()
+    key == TypeId::of::<<ReceiverConnected<'static> as Payload>::AnySender>()
+        || key == TypeId::of::<<ReceiverDisconnected<'static> as Payload>::AnySender>()
 }
 
 /// Reports a runtime connection.
@@ -164,7 +169,7 @@ pub(crate) fn connected(receiver: &ReceiverInfo) {
         signal: receiver.signal,
     };
     // Failures are logged by send_robust; they must not undo or fail the connection.
-    let _ = event.send_robust();
+    let _ = dispatch::send_robust(&event);
 }
 
 /// Reports a runtime disconnection.
@@ -174,5 +179,5 @@ pub(crate) fn disconnected(receiver: &ReceiverInfo, cause: DisconnectCause) {
         signal: receiver.signal,
         cause,
     };
-    let _ = event.send_robust();
+    let _ = dispatch::send_robust(&event);
 }

@@ -5,4 +5,58 @@
 
 #[doc(hidden)]
 pub use crate::engine::store::registry::Registry;
-pub use crate::engine::store::registry::receivers;
+
+use crate::engine::store::registry::runtime_receivers;
+use crate::link::StaticReceiver;
+use crate::vocab::receiver::{ReceiverInfo, dispatch_order};
+
+/// Every receiver in the process: all link-time receivers (whether or not their signal
+/// was ever sent) and every runtime receiver currently connected. A link-time receiver
+/// left out because an earlier one holds its `dispatch_uid` never runs; it is listed all
+/// the same, with [`ReceiverInfo::shadowed_by`] naming the receiver that runs instead.
+///
+/// Sorted by signal name, then in dispatch order within a signal (link-time receivers of
+/// equal priority first). Use it to check at startup that the receivers you expect were
+/// linked in (see [`link!`](crate::link)), or to print a map of who listens to what.
+///
+/// ```
+/// use signals_core::prelude::*;
+///
+/// #[derive(Signal)]
+/// struct Deployed;
+///
+/// #[receiver(Deployed, priority = 5)]
+/// fn notify_ops(_: &Deployed) {}
+///
+/// let all = signals_core::registry::receivers();
+/// let r = all.iter().find(|r| r.name().ends_with("notify_ops")).expect("linked");
+/// assert_eq!((r.signal(), r.priority()), ("Deployed", 5));
+/// ```
+pub fn receivers() -> Vec<ReceiverInfo> {
+    use std::collections::hash_map::Entry;
+    // The link-time receivers in dispatch order; the later holders of a dispatch_uid (which
+    // `collect_statics` leaves out) marked with the receiver that keeps it.
+    let mut statics: Vec<(&StaticReceiver, ReceiverInfo)> = inventory::iter::<StaticReceiver>
+        .into_iter()
+        .map(|r| (r, r.info()))
+        .collect();
+    statics.sort_by(|a, b| dispatch_order(&a.1, &b.1));
+    let mut uids = std::collections::HashMap::new();
+    let mut all: Vec<ReceiverInfo> = statics
+        .into_iter()
+        .map(|(r, mut info)| {
+            if let Some(uid) = info.dispatch_uid {
+                match uids.entry((r.signal_key, r.call.family(), uid)) {
+                    Entry::Occupied(kept) => info.shadowed_by = Some(*kept.get()),
+                    Entry::Vacant(first) => {
+                        first.insert(info.name);
+                    }
+                }
+            }
+            info
+        })
+        .collect();
+    all.extend(runtime_receivers());
+    all.sort_by(|a, b| a.signal.cmp(b.signal).then_with(|| dispatch_order(a, b)));
+    all
+}

@@ -8,7 +8,6 @@
 use crate::SendError;
 use crate::connect::{ConnectError, ConnectOptions, Connection};
 use crate::engine::dispatch;
-use crate::engine::payload::Payload;
 use crate::engine::store::erased::AsyncCallee;
 use crate::engine::store::erased::Callee;
 use crate::engine::store::registry::Registry;
@@ -377,43 +376,5 @@ pub trait Signal: Sized {
     /// [`ReceiverDisconnected`](crate::meta::ReceiverDisconnected)).
     fn disconnect(dispatch_uid: &str) -> bool {
         crate::connect::disconnect_uid::<Self>(dispatch_uid)
-    }
-}
-
-/// Every signal is a payload the engine can dispatch.
-impl<S: Signal> Payload for S {
-    type Response = S::Response;
-    type Family = S::Family;
-    type AnySender = S::AnySender;
-    type Output = S::Output;
-    const NAME: &'static str = S::NAME;
-    const MAX_DEPTH: usize = S::MAX_DEPTH;
-    const CONCURRENCY: Concurrency = S::CONCURRENCY;
-    #[inline(always)]
-    fn sender_name() -> Option<&'static str> {
-        S::sender_name()
-    }
-    #[inline(always)]
-    fn registry() -> &'static Registry {
-        S::__registry()
-    }
-    #[inline(always)]
-    fn call(&self, receiver: Callee<'_, Self::Family>) -> Result<Self::Response, BoxError> {
-        self.__call(receiver)
-    }
-    #[inline(always)]
-    fn call_async<'s>(
-        &'s self,
-        receiver: AsyncCallee<'_, Self::Family>,
-    ) -> BoxFuture<'s, Result<Self::Response, BoxError>> {
-        self.__call_async(receiver)
-    }
-    #[inline(always)]
-    fn as_event<R>(&self, f: impl FnOnce(&EventOf<'_, Self::Family>) -> R) -> R {
-        self.__as_event(f)
-    }
-    #[inline(always)]
-    fn any_view(&self) -> Option<EventOf<'_, Self::AnySender>> {
-        self.__any_view()
     }
 }

@@ -2,8 +2,11 @@
 //! Mermaid diagram renders (an `<svg>` in the DOM after its script ran), and a send made
 //! by a request appears with its receiver and outcome.
 //!
-//! Needs `chromium` (or `SIGNALS_CHROMIUM`) and Mermaid's bundle at `SIGNALS_MERMAID_JS`
-//! (`.ci/run` installs both); without them the test fails, it never skips.
+//! Needs `chromium` (or `SIGNALS_CHROMIUM`) and Mermaid's bundle at `SIGNALS_MERMAID_JS`.
+//! `.ci/run` installs both and sets `SIGNALS_REQUIRE_BROWSER`, under which a missing one
+//! fails the test. Without that variable (a developer's fresh checkout running the
+//! README's `cargo test --workspace`), a missing bundle is reported with a notice past the
+//! test harness's capture and the browser half is not run, as the PostgreSQL tests do.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -116,6 +119,16 @@ fn dump_dom(url: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_loads_renders_the_diagram_and_lists_a_send_made_by_a_request() {
+    if std::env::var_os("SIGNALS_MERMAID_JS").is_none()
+        && std::env::var_os("SIGNALS_REQUIRE_BROWSER").is_none()
+    {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "NOTICE: debug page browser test not run (set SIGNALS_MERMAID_JS, see .ci/run)"
+        );
+        return;
+    }
     let log = SendLog::new(50);
     tracing_subscriber::registry().with(log.layer()).init();
     let run = async {

@@ -22,10 +22,11 @@ use crate::engine::{hooks, recursion, trace};
 use crate::vocab::phase::Phase;
 
 use crate::engine::payload::Payload;
+use crate::engine::store::entry::{DynEntry, StaticSlot};
 use crate::engine::store::erased::Callee;
 use crate::engine::store::erased::{Call, Plan};
 use crate::engine::store::plan::{Meta, Source, View};
-use crate::engine::store::registry::{DynEntry, Loaded, Snapshot, StaticList, StaticSlot};
+use crate::engine::store::registry::{Loaded, Snapshot, StaticList};
 use crate::vocab::error::{ReceiverError, SendError};
 use crate::vocab::family::{BoxError, Concurrency, EventOf};
 use crate::vocab::receiver::ReceiverInfo;
@@ -120,7 +121,7 @@ impl Source<'_> {
 /// Loads the receivers of `S`: one atomic load; `None` when there are none.
 #[inline(always)]
 fn load<S: Payload>() -> Option<Loaded> {
-    S::registry().load(TypeId::of::<S::AnySender>())
+    S::registry().load(TypeId::of::<S::AnySender>(), S::LINK_TIME)
 }
 
 /// Whether a receiver that waits for a transaction phase is left out of a send: always
@@ -278,7 +279,7 @@ fn send_loaded<S: Payload>(
         if phased && deferred_out(meta.phase, in_transaction) {
             continue;
         }
-        if view.skipped(meta) {
+        if skipped(&view, meta) {
             continue;
         }
         match run_sync(parent, call, info, event) {
@@ -415,23 +416,6 @@ fn record_failure(
     });
 }
 
-pub(crate) fn panic_error(panic: Box<dyn std::any::Any + Send>) -> ReceiverError {
-    ReceiverError::Panicked {
-        message: panic_message(&*panic),
-    }
-}
-
-/// A panic's message (`Box<dyn Any>` when its payload is not a string).
-pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = panic.downcast_ref::<&'static str>() {
-        (*s).to_owned()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "Box<dyn Any>".to_owned()
-    }
-}
-
 pub(crate) fn send_robust<S: Payload>(event: &S) -> Report<S::Output> {
     hooks::on_send(event);
     let mut output = S::Output::default();
@@ -496,7 +480,7 @@ impl<S: Payload> Robust<'_, '_, S> {
         } else if matches!(call, Call::Async(_) | Call::AsyncAny(_)) {
             ReceiverError::AsyncInSyncSend
         } else {
-            if self.view.skipped(meta) {
+            if skipped(&self.view, meta) {
                 return;
             }
             let event = self.event;
@@ -510,7 +494,7 @@ impl<S: Payload> Robust<'_, '_, S> {
                     return;
                 }
                 Ok(Some(Err(error))) => ReceiverError::Failed(error),
-                Err(panic) => panic_error(panic),
+                Err(panic) => crate::vocab::error::panic_error(panic),
             }
         };
         record_failure(failures, info, *position, error);
@@ -571,7 +555,7 @@ impl Held {
 /// Whether an active test scope keeps this receiver from running here.
 #[inline(always)]
 fn skipped(view: &View<'_>, meta: &Meta) -> bool {
-    view.skipped(meta)
+    hooks::ENABLED && view.source(meta).skipped()
 }
 
 /// Runs one receiver of an async send inside its own span, a child of `parent`.
@@ -792,7 +776,7 @@ fn flatten<R>(
     match caught {
         Ok(None) => None,
         Ok(Some(outcome)) => Some(outcome.map_err(ReceiverError::Failed)),
-        Err(panic) => Some(Err(panic_error(panic))),
+        Err(panic) => Some(Err(crate::vocab::error::panic_error(panic))),
     }
 }
 

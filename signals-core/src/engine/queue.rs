@@ -125,7 +125,7 @@ pub(crate) fn on_lost(hook: fn(&ReceiverInfo, LostReason)) {
 /// panic from a `Drop` in it: a commit or rollback never unwinds because of one.
 pub(crate) fn quiet_drop<T>(info: &ReceiverInfo, value: T) {
     if let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
-        crate::engine::trace::drop_panicked(Some(info), &*panic);
+        crate::engine::store::drop_panicked(Some(info), &*panic);
     }
 }
 
@@ -223,10 +223,7 @@ impl Deliveries {
         let started = running.in_span(|| catch_unwind(AssertUnwindSafe(run)));
         // The rest of the delivery (its span link) holds no user data.
         drop(delivery.queued_by);
-        Some((
-            running,
-            started.map_err(crate::engine::dispatch::panic_error),
-        ))
+        Some((running, started.map_err(crate::vocab::error::panic_error)))
     }
 
     /// Runs every delivery in place; async ones fail with `AsyncInSyncSend`.
@@ -259,7 +256,7 @@ impl Future for Deliveries {
                 let outcome = match polled {
                     Ok(Poll::Pending) => return Poll::Pending,
                     Ok(Poll::Ready(result)) => result,
-                    Err(panic) => Err(crate::engine::dispatch::panic_error(panic)),
+                    Err(panic) => Err(crate::vocab::error::panic_error(panic)),
                 };
                 if let Some((running, future)) = this.in_flight.take() {
                     // A future that panicked still holds its payload: drop it quietly.

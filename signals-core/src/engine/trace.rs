@@ -129,26 +129,3 @@ pub(crate) fn record_receivers(span: Option<&Span>, ran: usize) {
         span.record("receivers", ran);
     }
 }
-
-/// Logs a panic caught while dropping a receiver's closure (its captured state) or a
-/// deferred delivery's payload: it is never allowed to unwind into a send, a commit or a
-/// disconnect.
-#[cold]
-pub(crate) fn drop_panicked(receiver: Option<&ReceiverInfo>, panic: &(dyn std::any::Any + Send)) {
-    let message = crate::engine::dispatch::panic_message(panic);
-    match receiver {
-        Some(info) => tracing::error!(
-            target: "signals_core::registry",
-            signal = info.signal,
-            receiver = info.name,
-            location = %format_args!("{}:{}", info.file, info.line),
-            panic = %message,
-            "a receiver's captured state panicked when dropped (caught)"
-        ),
-        None => tracing::error!(
-            target: "signals_core::registry",
-            panic = %message,
-            "a receiver's captured state panicked when dropped (caught)"
-        ),
-    }
-}

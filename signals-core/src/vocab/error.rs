@@ -468,3 +468,21 @@ impl Iterator for Messages<'_> {
         }
     }
 }
+
+/// The error of a receiver that panicked (the panic was caught).
+pub(crate) fn panic_error(panic: Box<dyn std::any::Any + Send>) -> ReceiverError {
+    ReceiverError::Panicked {
+        message: panic_message(&*panic),
+    }
+}
+
+/// A panic's message (`Box<dyn Any>` when its payload is not a string).
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_owned()
+    }
+}

@@ -261,7 +261,7 @@ impl Drop for ErasedDyn {
         // Registry entries release their closure themselves (reporting a panic with the
         // receiver's name); this is the fallback for every other owner.
         if let Err(panic) = self.release() {
-            crate::engine::trace::drop_panicked(None, &*panic);
+            crate::engine::store::drop_panicked(None, &*panic);
         }
     }
 }

@@ -1,7 +1,6 @@
 //! The receiver store: type-erased receivers ([`erased`]), their per-family dispatch
-//! plans ([`plan`]), each signal's registry ([`registry`]) and the link-time registrations
-//! ([`link`]). **The only `unsafe` code in the crate lives here** (`#![deny(unsafe_code)]`
-//! holds everywhere else); every block has a `// SAFETY:` comment and is exercised under
+//! plans ([`plan`]) and each signal's registry ([`registry`]). **The only `unsafe` code
+//! in the crate lives here** (`#![deny(unsafe_code)]` holds everywhere else); every block has a `// SAFETY:` comment and is exercised under
 //! Miri (`cargo +nightly miri test -p signals-core`).
 //!
 //! # The invariants the rest of the crate relies on
@@ -20,7 +19,32 @@
 //!    exactly once ([`erased::ErasedDyn::release`]); the registry's writer drops what it
 //!    replaced after unlocking, and a panic from a captured value's `Drop` is caught.
 
+pub(crate) mod entry;
 pub(crate) mod erased;
-pub(crate) mod link;
 pub(crate) mod plan;
 pub(crate) mod registry;
+
+use crate::vocab::receiver::ReceiverInfo;
+
+/// Logs a panic caught while dropping a receiver's closure (its captured state) or a
+/// deferred delivery's payload: it is never allowed to unwind into a send, a commit or a
+/// disconnect.
+#[cold]
+pub(crate) fn drop_panicked(receiver: Option<&ReceiverInfo>, panic: &(dyn std::any::Any + Send)) {
+    let message = crate::vocab::error::panic_message(panic);
+    match receiver {
+        Some(info) => tracing::error!(
+            target: "signals_core::registry",
+            signal = info.signal,
+            receiver = info.name,
+            location = %format_args!("{}:{}", info.file, info.line),
+            panic = %message,
+            "a receiver's captured state panicked when dropped (caught)"
+        ),
+        None => tracing::error!(
+            target: "signals_core::registry",
+            panic = %message,
+            "a receiver's captured state panicked when dropped (caught)"
+        ),
+    }
+}

@@ -18,9 +18,8 @@
 use std::any::TypeId;
 use std::sync::Arc;
 
-use crate::engine::hooks;
+use crate::engine::store::entry::{DynEntry, StaticSlot};
 use crate::engine::store::erased::{Plan, PlanBuilder};
-use crate::engine::store::registry::{DynEntry, StaticSlot};
 use crate::vocab::family::Family;
 use crate::vocab::phase::Phase;
 use crate::vocab::receiver::ReceiverInfo;
@@ -270,22 +269,6 @@ impl<'r> View<'r> {
         match meta.dynamic {
             true => Source::Dynamic(&self.dynamic[meta.index as usize]),
             false => Source::Static(&self.statics[meta.index as usize]),
-        }
-    }
-
-    /// Whether an active test scope keeps this receiver from running here (constant
-    /// `false` without the `testing` feature).
-    #[inline(always)]
-    pub(crate) fn skipped(&self, meta: &Meta) -> bool {
-        if !hooks::ENABLED {
-            return false;
-        }
-        match meta.dynamic {
-            true => {
-                let entry = &self.dynamic[meta.index as usize];
-                hooks::skips(&entry.info, entry.scope)
-            }
-            false => hooks::skips(&self.statics[meta.index as usize].info, 0),
         }
     }
 }

@@ -13,14 +13,13 @@
 //!   duration.
 
 use std::any::TypeId;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use arc_swap::ArcSwapOption;
 
 use crate::engine::local::lock;
-use crate::engine::store::erased::{ErasedDyn, ErasedFn};
-use crate::engine::store::link::StaticReceiver;
+use crate::engine::store::entry::{DynEntry, DynList, StaticSlot};
 use crate::engine::store::plan::{Plans, View};
 use crate::vocab::receiver::ReceiverInfo;
 use crate::vocab::receiver::dispatch_order;
@@ -32,56 +31,6 @@ const HAS_ASYNC_STATIC: u8 = 8;
 const HAS_ASYNC_DYNAMIC: u8 = 16;
 const HAS_PHASED_STATIC: u8 = 32;
 const HAS_PHASED_DYNAMIC: u8 = 64;
-
-/// A link-time receiver, resolved and ready to call.
-pub(crate) struct StaticSlot {
-    pub(crate) info: ReceiverInfo,
-    pub(crate) call: ErasedFn,
-}
-
-/// A runtime receiver.
-///
-/// Shared (`Arc`) by the snapshots that list it, by the sends that loaded one of them and
-/// by the deliveries queued for it; the last owner frees the closure. Wherever that
-/// happens, a panic from a captured value's `Drop` is caught and logged
-/// ([`DynEntry`]'s `Drop`), and it never happens under the registry's lock.
-pub(crate) struct DynEntry {
-    pub(crate) info: ReceiverInfo,
-    pub(crate) id: u64,
-    pub(crate) call: ErasedDyn,
-    /// The test scope it was connected through (0: none); see `testing`.
-    pub(crate) scope: u64,
-    /// Cleared when it is disconnected: a delivery queued for it earlier checks this
-    /// before running, so a disconnected receiver is never called by a later commit.
-    connected: AtomicBool,
-}
-
-impl DynEntry {
-    pub(crate) fn new(info: ReceiverInfo, id: u64, call: ErasedDyn, scope: u64) -> Self {
-        DynEntry {
-            info,
-            id,
-            call,
-            scope,
-            connected: AtomicBool::new(true),
-        }
-    }
-
-    /// Whether it is still connected (false once `disconnect` or the guard's drop ran).
-    pub(crate) fn is_connected(&self) -> bool {
-        self.connected.load(Ordering::Acquire)
-    }
-}
-
-impl Drop for DynEntry {
-    fn drop(&mut self) {
-        if let Err(panic) = self.call.release() {
-            crate::engine::trace::drop_panicked(Some(&self.info), &*panic);
-        }
-    }
-}
-
-pub(crate) type DynList = Vec<Arc<DynEntry>>;
 
 /// The link-time receivers of a signal in dispatch order, and their plans.
 pub(crate) struct StaticList {
@@ -292,14 +241,14 @@ impl Registry {
     /// The receivers as of now, from one atomic load of the state; `None` when the signal
     /// certainly has no receiver (the whole cost of sending to nobody).
     #[inline(always)]
-    pub(crate) fn load(&'static self, signal_key: TypeId) -> Option<Loaded> {
+    pub(crate) fn load(&'static self, signal_key: TypeId, link_time: LinkTime) -> Option<Loaded> {
         let state = self.state.load(Ordering::Acquire);
         // One compare: initialised, and nobody listens.
         if state & (INIT | HAS_STATIC | HAS_DYNAMIC) == INIT {
             return None;
         }
         if state & INIT == 0 {
-            return self.load_first(signal_key);
+            return self.load_first(signal_key, link_time);
         }
         // INIT is set only after the list is, so it is there.
         let statics = self.statics.get()?;
@@ -311,23 +260,23 @@ impl Registry {
     }
 
     #[cold]
-    fn load_first(&'static self, signal_key: TypeId) -> Option<Loaded> {
-        self.statics(signal_key);
-        self.load(signal_key)
+    fn load_first(&'static self, signal_key: TypeId, link_time: LinkTime) -> Option<Loaded> {
+        self.statics(signal_key, link_time);
+        self.load(signal_key, link_time)
     }
 
     #[inline(always)]
-    pub(crate) fn statics(&self, signal_key: TypeId) -> &StaticList {
+    pub(crate) fn statics(&self, signal_key: TypeId, link_time: LinkTime) -> &StaticList {
         match self.statics.get() {
             Some(list) => list,
-            None => self.init_statics(signal_key),
+            None => self.init_statics(signal_key, link_time),
         }
     }
 
     #[cold]
-    fn init_statics(&self, signal_key: TypeId) -> &StaticList {
+    fn init_statics(&self, signal_key: TypeId, link_time: LinkTime) -> &StaticList {
         let list = self.statics.get_or_init(|| {
-            let slots: &'static [StaticSlot] = Box::leak(collect_statics(signal_key));
+            let slots: &'static [StaticSlot] = Box::leak(kept_statics(link_time(signal_key)));
             StaticList {
                 // SAFETY: no runtime entries.
                 plans: unsafe { Plans::build(slots, &[], signal_key) },
@@ -381,9 +330,10 @@ impl Registry {
     pub(crate) fn insert(
         &'static self,
         signal_key: TypeId,
+        link_time: LinkTime,
         entry: Arc<DynEntry>,
     ) -> Result<(), (Box<ReceiverInfo>, Arc<DynEntry>)> {
-        let statics = self.statics(signal_key);
+        let statics = self.statics(signal_key, link_time);
         // The snapshot this replaces: dropped after the lock is released (declared first,
         // so dropped last).
         let replaced: Option<Arc<Snapshot>>;
@@ -448,7 +398,7 @@ impl Registry {
             let (next, removed) = current.removed(at);
             // Before it leaves the list: a delivery that sees it still connected was
             // queued while it was.
-            removed.connected.store(false, Ordering::Release);
+            removed.mark_disconnected();
             self.store_dynamic(next);
             (current, removed)
         };
@@ -471,15 +421,13 @@ impl Registry {
 
 static ALL_REGISTRIES: Mutex<Vec<&'static Registry>> = Mutex::new(Vec::new());
 
-fn collect_statics(signal_key: TypeId) -> Box<[StaticSlot]> {
-    let mut slots: Vec<StaticSlot> = inventory::iter::<StaticReceiver>
-        .into_iter()
-        .filter(|r| r.signal_key == signal_key)
-        .map(|r| StaticSlot {
-            info: r.info(),
-            call: r.call,
-        })
-        .collect();
+/// Where a registry finds its signal's link-time receivers when it is first used: the
+/// public layer's `inventory` collection (`crate::link`), handed down by the payload.
+pub(crate) type LinkTime = fn(TypeId) -> Vec<StaticSlot>;
+
+/// The link-time receivers a send runs, in dispatch order: of several sharing a
+/// `dispatch_uid` (for one sender), the first; the others are logged.
+fn kept_statics(mut slots: Vec<StaticSlot>) -> Box<[StaticSlot]> {
     slots.sort_by(|a, b| dispatch_order(&a.info, &b.info));
     // A dispatch_uid names one receiver per signal and sender: keep the first in order.
     let mut kept: Vec<StaticSlot> = Vec::with_capacity(slots.len());
@@ -512,57 +460,11 @@ fn collect_statics(signal_key: TypeId) -> Box<[StaticSlot]> {
     kept.into_boxed_slice()
 }
 
-/// Every receiver in the process: all link-time receivers (whether or not their signal
-/// was ever sent) and every runtime receiver currently connected. A link-time receiver
-/// left out because an earlier one holds its `dispatch_uid` never runs; it is listed all
-/// the same, with [`ReceiverInfo::shadowed_by`] naming the receiver that runs instead.
-///
-/// Sorted by signal name, then in dispatch order within a signal (link-time receivers of
-/// equal priority first). Use it to check at startup that the receivers you expect were
-/// linked in (see [`link!`](crate::link)), or to print a map of who listens to what.
-///
-/// ```
-/// use signals_core::prelude::*;
-///
-/// #[derive(Signal)]
-/// struct Deployed;
-///
-/// #[receiver(Deployed, priority = 5)]
-/// fn notify_ops(_: &Deployed) {}
-///
-/// let all = signals_core::registry::receivers();
-/// let r = all.iter().find(|r| r.name().ends_with("notify_ops")).expect("linked");
-/// assert_eq!((r.signal(), r.priority()), ("Deployed", 5));
-/// ```
-pub fn receivers() -> Vec<ReceiverInfo> {
-    use std::collections::hash_map::Entry;
-    // The link-time receivers in dispatch order; the later holders of a dispatch_uid (which
-    // `collect_statics` leaves out) marked with the receiver that keeps it.
-    let mut statics: Vec<(&StaticReceiver, ReceiverInfo)> = inventory::iter::<StaticReceiver>
-        .into_iter()
-        .map(|r| (r, r.info()))
-        .collect();
-    statics.sort_by(|a, b| dispatch_order(&a.1, &b.1));
-    let mut uids = std::collections::HashMap::new();
-    let mut all: Vec<ReceiverInfo> = statics
-        .into_iter()
-        .map(|(r, mut info)| {
-            if let Some(uid) = info.dispatch_uid {
-                match uids.entry((r.signal_key, r.call.family(), uid)) {
-                    Entry::Occupied(kept) => info.shadowed_by = Some(*kept.get()),
-                    Entry::Vacant(first) => {
-                        first.insert(info.name);
-                    }
-                }
-            }
-            info
-        })
-        .collect();
+/// Every runtime receiver connected now, in each registry's list order.
+pub(crate) fn runtime_receivers() -> Vec<ReceiverInfo> {
     let registries = lock(&ALL_REGISTRIES).clone();
-    for registry in registries {
-        all.extend(registry.dynamic_infos());
-    }
-    // Stable: link-time receivers keep their dispatch order, runtime ones their list order.
-    all.sort_by(|a, b| a.signal.cmp(b.signal).then_with(|| dispatch_order(a, b)));
-    all
+    registries
+        .into_iter()
+        .flat_map(|registry| registry.dynamic_infos())
+        .collect()
 }

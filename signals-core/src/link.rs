@@ -1,10 +1,17 @@
-//! Link-time receivers: what `#[receiver]` submits to `inventory`.
+//! How signals meet the engine: what `#[receiver]` submits to `inventory` (through
+//! `__private`), the lists the engine asks for when a signal is first used, and the
+//! blanket impl that makes every [`Signal`] an engine payload.
 
 use std::any::TypeId;
 
+use crate::engine::payload::Payload;
+use crate::engine::store::entry::StaticSlot;
+use crate::engine::store::erased::{AsyncCallee, Callee};
 use crate::engine::store::erased::{AsyncReceiverFn, ErasedFn, ReceiverFn};
-// The one place the engine names the public trait: a registration's `Signal` bound is
-// the diagnostic a user sees for `#[receiver(NotASignal)]`.
+use crate::engine::store::registry::{LinkTime, Registry};
+use crate::vocab::family::{BoxError, BoxFuture, Concurrency, EventOf};
+// A registration's `Signal` bound is the diagnostic a user sees for
+// `#[receiver(NotASignal)]`.
 use crate::signal::Signal;
 use crate::vocab::receiver::{ReceiverInfo, ReceiverKind};
 
@@ -76,3 +83,55 @@ impl StaticReceiver {
 }
 
 inventory::collect!(StaticReceiver);
+
+/// The link-time receivers of the signal whose registry key is `signal_key` (unsorted):
+/// the engine's `LinkTime` provider for every signal.
+pub(crate) fn slots(signal_key: TypeId) -> Vec<StaticSlot> {
+    inventory::iter::<StaticReceiver>
+        .into_iter()
+        .filter(|r| r.signal_key == signal_key)
+        .map(|r| StaticSlot {
+            info: r.info(),
+            call: r.call,
+        })
+        .collect()
+}
+
+/// Every signal is a payload the engine can dispatch.
+impl<S: Signal> Payload for S {
+    type Response = S::Response;
+    type Family = S::Family;
+    type AnySender = S::AnySender;
+    type Output = S::Output;
+    const NAME: &'static str = S::NAME;
+    const MAX_DEPTH: usize = S::MAX_DEPTH;
+    const CONCURRENCY: Concurrency = S::CONCURRENCY;
+    const LINK_TIME: LinkTime = slots;
+    #[inline(always)]
+    fn sender_name() -> Option<&'static str> {
+        S::sender_name()
+    }
+    #[inline(always)]
+    fn registry() -> &'static Registry {
+        S::__registry()
+    }
+    #[inline(always)]
+    fn call(&self, receiver: Callee<'_, Self::Family>) -> Result<Self::Response, BoxError> {
+        self.__call(receiver)
+    }
+    #[inline(always)]
+    fn call_async<'s>(
+        &'s self,
+        receiver: AsyncCallee<'_, Self::Family>,
+    ) -> BoxFuture<'s, Result<Self::Response, BoxError>> {
+        self.__call_async(receiver)
+    }
+    #[inline(always)]
+    fn as_event<R>(&self, f: impl FnOnce(&EventOf<'_, Self::Family>) -> R) -> R {
+        self.__as_event(f)
+    }
+    #[inline(always)]
+    fn any_view(&self) -> Option<EventOf<'_, Self::AnySender>> {
+        self.__any_view()
+    }
+}

@@ -68,5 +68,5 @@ pub use error::{BrokerError, JobError, OffloadError};
 pub use job::{DeliveryId, Envelope, Job};
 pub use registry::{DEFAULT_MAX_ATTEMPTS, Offload};
 pub use relay::Relay;
-pub use sqlite::{QUEUE, SqliteBroker};
+pub use sqlite::{Backoff, DeadLetter, QUEUE, SqliteBroker};
 pub use wake::OutboxWritten;

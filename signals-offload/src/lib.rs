@@ -1,0 +1,72 @@
+//! Durable offload of signal receivers: a receiver's work runs on a worker, at least once,
+//! and is never lost to a crash, Celery-style, with a transactional outbox.
+//!
+//! # Design
+//!
+//! ```text
+//!  business transaction            after commit / at startup         worker process(es)
+//! ┌──────────────────────┐        ┌───────────────────────┐        ┌──────────────────┐
+//! │ INSERT user          │ commit │ Relay                 │  push  │ Broker (apalis)  │
+//! │ INSERT outbox rows ──┼───────►│ pending rows ─────────┼───────►│ job ─► handler   │
+//! │ (one per handler)    │        │ mark relayed          │ id key │ retry, dead      │
+//! └──────────────────────┘        └───────────────────────┘        └──────────────────┘
+//! ```
+//!
+//! The anchor is Spring Modulith's Event Publication Registry: publications are stored in
+//! the business transaction, completed once handed on, resubmitted at restart.
+//!
+//! 1. **Outbox.** [`Offload::enqueue`] writes one row of the `signals_offload_outbox` table
+//!    ([`outbox`]) per (event, offloaded handler), through the connection the model write
+//!    used: inside `signals_sea_orm::transaction` the rows commit or roll back with the
+//!    model. A rollback leaves nothing; outside a transaction the rows are written at once.
+//! 2. **Relay.** [`Relay`] pushes pending rows to the [`Broker`] with the row id as
+//!    idempotency key and marks them relayed. It is woken after the commit (an
+//!    `on = Commit` receiver of the crate's own signal, through the `signals_core`
+//!    transaction queue), sweeps on an interval, and sweeps at startup: a row committed by
+//!    a process killed before it pushed is relayed at the next start.
+//! 3. **Broker.** A small trait of this crate ([`Broker`]), so that apalis' API stays
+//!    behind it. [`SqliteBroker`] (apalis-sqlite, its own SQLite file) is the embedded
+//!    default.
+//! 4. **Worker.** [`Broker::run_worker`] runs jobs with the handlers registered in an
+//!    [`Offload`]; a handler gets a [`Job`]: the payload, the stable [`DeliveryId`] (the
+//!    outbox row id) and the attempt number. Delivery is at least once: use the delivery
+//!    id to make effects idempotent.
+//!
+//! # Example
+//!
+//! ```ignore
+//! let mut offload = Offload::new();
+//! offload.register::<Welcome, _, _, _>("mail", "send_welcome", |job: Job<Welcome>| async move {
+//!     send_mail(&job.payload.email).await
+//! })?;
+//! let offload = Arc::new(offload);
+//! outbox::create_table(&db).await?;
+//!
+//! signals_sea_orm::transaction(&db, |txn| Box::pin({
+//!     let offload = offload.clone();
+//!     async move {
+//!         let user = signup.insert(txn).await?;
+//!         offload.enqueue(txn, &Welcome { email: user.email.clone() }).await?;
+//!         Ok::<_, OffloadError>(user)
+//!     }
+//! })).await?;
+//! ```
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod broker;
+mod error;
+mod job;
+pub mod outbox;
+mod registry;
+mod relay;
+mod sqlite;
+mod wake;
+
+pub use broker::Broker;
+pub use error::{BrokerError, JobError, OffloadError};
+pub use job::{DeliveryId, Envelope, Job};
+pub use registry::{DEFAULT_MAX_ATTEMPTS, Offload};
+pub use relay::Relay;
+pub use sqlite::{Backoff, DeadLetter, QUEUE, SqliteBroker};
+pub use wake::OutboxWritten;

@@ -1,0 +1,216 @@
+//! The registry of offloaded handlers and the write path into the outbox.
+
+use std::any::{TypeId, type_name};
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::future::Future;
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::Notify;
+
+use crate::error::{JobError, OffloadError};
+use crate::job::{DeliveryId, Envelope, Job};
+use crate::outbox;
+
+/// How many attempts a handler gets unless it says otherwise ([`Offload::register_with`]).
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+
+type Handler = Arc<
+    dyn Fn(serde_json::Value, DeliveryId, u32) -> BoxFuture<'static, Result<(), JobError>>
+        + Send
+        + Sync,
+>;
+
+#[derive(Debug, Clone)]
+struct Route {
+    queue: String,
+    handler: String,
+    max_attempts: u32,
+}
+
+/// The offloaded handlers of an application, and its outbox writer.
+///
+/// Register each handler once, at startup, in the application (which writes the outbox)
+/// and in the workers (which run the jobs): the two must agree on the `(queue, name)`
+/// pairs. A worker meeting a job whose handler it does not know dead-letters it.
+///
+/// ```ignore
+/// let mut offload = Offload::new();
+/// offload.register::<Welcome, _, _, _>("mail", "send_welcome", |job: Job<Welcome>| async move {
+///     mailer.send(&job.payload.email, job.delivery_id).await
+/// })?;
+/// ```
+pub struct Offload {
+    handlers: HashMap<(String, String), Handler>,
+    routes: HashMap<TypeId, (&'static str, Vec<Route>)>,
+    wake: Arc<Notify>,
+}
+
+impl std::fmt::Debug for Offload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Offload")
+            .field("handlers", &self.handlers.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Offload {
+    fn default() -> Self {
+        Offload::new()
+    }
+}
+
+impl Offload {
+    /// An empty registry.
+    pub fn new() -> Offload {
+        Offload {
+            handlers: HashMap::new(),
+            routes: HashMap::new(),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Registers `handler` as the offloaded receiver `queue/name` of events of type `T`,
+    /// with [`DEFAULT_MAX_ATTEMPTS`] attempts.
+    pub fn register<T, F, Fut, E>(
+        &mut self,
+        queue: &str,
+        name: &str,
+        handler: F,
+    ) -> Result<&mut Self, OffloadError>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+        F: Fn(Job<T>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: Display,
+    {
+        self.register_with(queue, name, DEFAULT_MAX_ATTEMPTS, handler)
+    }
+
+    /// [`register`](Offload::register) with the number of attempts (at least 1) the job
+    /// gets before it is dead-lettered.
+    pub fn register_with<T, F, Fut, E>(
+        &mut self,
+        queue: &str,
+        name: &str,
+        max_attempts: u32,
+        handler: F,
+    ) -> Result<&mut Self, OffloadError>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+        F: Fn(Job<T>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: Display,
+    {
+        let key = (queue.to_owned(), name.to_owned());
+        if self.handlers.contains_key(&key) {
+            return Err(OffloadError::DuplicateHandler {
+                queue: key.0,
+                handler: key.1,
+            });
+        }
+        let handler = Arc::new(handler);
+        let erased: Handler = Arc::new(move |value, delivery_id, attempt| {
+            let payload = match serde_json::from_value::<T>(value) {
+                Ok(payload) => payload,
+                Err(err) => {
+                    return futures_util::future::ready(Err(JobError::BadPayload(err.to_string())))
+                        .boxed();
+                }
+            };
+            let run = handler(Job {
+                payload,
+                delivery_id,
+                attempt,
+            });
+            async move { run.await.map_err(|err| JobError::Failed(err.to_string())) }.boxed()
+        });
+        self.handlers.insert(key, erased);
+        self.routes
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| (type_name::<T>(), Vec::new()))
+            .1
+            .push(Route {
+                queue: queue.to_owned(),
+                handler: name.to_owned(),
+                max_attempts: max_attempts.max(1),
+            });
+        Ok(self)
+    }
+
+    /// Whether a handler `queue/name` is registered.
+    pub fn has_handler(&self, queue: &str, name: &str) -> bool {
+        self.handlers
+            .contains_key(&(queue.to_owned(), name.to_owned()))
+    }
+
+    /// Writes one outbox row per offloaded handler of `T` for `event`, through `conn`, and
+    /// returns their delivery ids.
+    ///
+    /// Pass the connection the model write used: inside a SeaORM transaction
+    /// (`signals_sea_orm::transaction`, [`SignalsTxn::conn`](signals_sea_orm::SignalsTxn::conn),
+    /// or `signals_sea_orm::db(event)` in a receiver of a model signal) the rows are part of
+    /// that transaction: committed with the model write, gone if it rolls back. The relay
+    /// is woken once the `signals_core` transaction commits (or at once when none is
+    /// active); it also sweeps on its interval and at startup, so a wake-up lost to a crash
+    /// loses no row.
+    pub async fn enqueue<T, C>(&self, conn: &C, event: &T) -> Result<Vec<DeliveryId>, OffloadError>
+    where
+        T: Serialize + 'static,
+        C: ConnectionTrait,
+    {
+        let Some((signal, routes)) = self.routes.get(&TypeId::of::<T>()) else {
+            return Err(OffloadError::NoHandler(type_name::<T>()));
+        };
+        let payload = serde_json::to_string(event)?;
+        let now = outbox::now();
+        let mut ids = Vec::with_capacity(routes.len());
+        for route in routes {
+            let row = outbox::ActiveModel {
+                signal: Set((*signal).to_owned()),
+                queue: Set(route.queue.clone()),
+                handler: Set(route.handler.clone()),
+                max_attempts: Set(route.max_attempts as i32),
+                payload: Set(payload.clone()),
+                status: Set(outbox::Status::Pending.as_str().to_owned()),
+                created_at: Set(now),
+                relayed_at: Set(None),
+                ..Default::default()
+            }
+            .insert(conn)
+            .await?;
+            ids.push(DeliveryId(row.id));
+        }
+        crate::wake::after_commit(self.wake.clone());
+        Ok(ids)
+    }
+
+    /// Runs the handler an envelope names (what a worker does with a job).
+    pub fn dispatch(
+        &self,
+        envelope: Envelope,
+        attempt: u32,
+    ) -> BoxFuture<'static, Result<(), JobError>> {
+        match self
+            .handlers
+            .get(&(envelope.queue.clone(), envelope.handler.clone()))
+        {
+            Some(handler) => handler(envelope.payload, envelope.delivery_id, attempt),
+            None => futures_util::future::ready(Err(JobError::UnknownReceiver {
+                queue: envelope.queue,
+                handler: envelope.handler,
+            }))
+            .boxed(),
+        }
+    }
+
+    /// The notifier the relay waits on.
+    pub(crate) fn wake(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+}

@@ -1,0 +1,211 @@
+//! The write path and the relay on real SQLite files: the outbox rows commit and roll back
+//! with the model write; a committed row reaches a worker once.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait};
+use serde::{Deserialize, Serialize};
+use signals_offload::{
+    Broker, DeliveryId, Job, Offload, OffloadError, Relay, SqliteBroker, outbox,
+};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Welcome {
+    email: String,
+}
+
+type Seen = Arc<Mutex<Vec<(DeliveryId, u32, String)>>>;
+
+fn offload(seen: Seen) -> Offload {
+    let mut offload = Offload::new();
+    offload
+        .register::<Welcome, _, _, _>("mail", "send_welcome", move |job: Job<Welcome>| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().map_err(|_| "poisoned")?.push((
+                    job.delivery_id,
+                    job.attempt,
+                    job.payload.email,
+                ));
+                Ok::<(), &'static str>(())
+            }
+        })
+        .expect("registered once");
+    offload
+}
+
+async fn app_db(dir: &tempfile::TempDir) -> DatabaseConnection {
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("app.db").display());
+    let db = Database::connect(url).await.expect("app database");
+    db.execute_unprepared("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL)")
+        .await
+        .expect("users table");
+    outbox::create_table(&db).await.expect("outbox table");
+    // Idempotent.
+    outbox::create_table(&db)
+        .await
+        .expect("outbox table, again");
+    db
+}
+
+async fn signup(
+    db: &DatabaseConnection,
+    offload: &Arc<Offload>,
+    email: &str,
+    commit: bool,
+) -> Result<(), String> {
+    let offload = offload.clone();
+    let email = email.to_owned();
+    signals_sea_orm::transaction(db, move |txn| {
+        Box::pin(async move {
+            txn.execute_unprepared(&format!("INSERT INTO users (email) VALUES ('{email}')"))
+                .await?;
+            offload.enqueue(txn, &Welcome { email }).await?;
+            if commit {
+                Ok(())
+            } else {
+                Err(OffloadError::UnknownDelivery(0))
+            }
+        })
+    })
+    .await
+    .map_err(|err| err.to_string())
+}
+
+async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql.to_owned(),
+        ))
+        .await
+        .expect("query")
+        .expect("a row");
+    row.try_get_by_index::<i64>(0).expect("a count")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_leaves_a_pending_row_per_handler() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = app_db(&dir).await;
+    let offload = Arc::new(offload(Arc::default()));
+    signup(&db, &offload, "ada@example.com", true)
+        .await
+        .expect("committed");
+
+    let rows = outbox::Entity::find().all(&db).await.expect("rows");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].status, "pending");
+    assert_eq!(
+        (rows[0].queue.as_str(), rows[0].handler.as_str()),
+        ("mail", "send_welcome")
+    );
+    let payload: Welcome = serde_json::from_str(&rows[0].payload).expect("json");
+    assert_eq!(payload.email, "ada@example.com");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM users").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_leaves_no_row() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = app_db(&dir).await;
+    let offload = Arc::new(offload(Arc::default()));
+    signup(&db, &offload, "bob@example.com", false)
+        .await
+        .expect_err("rolled back");
+
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM signals_offload_outbox").await,
+        0
+    );
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM users").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enqueue_of_an_event_without_handler_fails() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = app_db(&dir).await;
+    let offload = Offload::new();
+    let err = offload
+        .enqueue(&db, &Welcome { email: "x".into() })
+        .await
+        .expect_err("no handler");
+    assert!(matches!(err, OffloadError::NoHandler(_)), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_row_is_relayed_and_run_once_with_delivery_id_and_attempt_1() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = app_db(&dir).await;
+        let seen: Seen = Arc::default();
+        let offload = Arc::new(offload(seen.clone()));
+        let broker = Arc::new(
+            SqliteBroker::open(dir.path().join("broker.db"))
+                .await
+                .expect("broker"),
+        );
+
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        let relay = Relay::new(db.clone(), broker.clone(), &offload);
+        let relay_task = tokio::spawn({
+            let stop = stopped(stop_rx.clone());
+            async move { relay.run(Duration::from_secs(30), stop).await }
+        });
+        let worker = tokio::spawn(broker.run_worker(
+            "worker-1".into(),
+            offload.clone(),
+            Box::pin(stopped(stop_rx.clone())),
+        ));
+
+        signup(&db, &offload, "ada@example.com", true)
+            .await
+            .expect("committed");
+        let rows = outbox::Entity::find().all(&db).await.expect("rows");
+        let id = DeliveryId(rows[0].id);
+
+        // The commit woke the relay (its interval is 30 s): the job runs well before.
+        loop {
+            if !seen.lock().expect("lock").is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Pushing the row again (a relay that crashed before marking it) queues nothing.
+        broker
+            .push(&signals_offload::Envelope {
+                delivery_id: id,
+                queue: "mail".into(),
+                handler: "send_welcome".into(),
+                max_attempts: 5,
+                payload: serde_json::json!({"email": "ada@example.com"}),
+            })
+            .await
+            .expect("duplicate push");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(
+            *seen.lock().expect("lock"),
+            vec![(id, 1, "ada@example.com".to_owned())]
+        );
+        let row = outbox::Entity::find_by_id(id.0)
+            .one(&db)
+            .await
+            .expect("query")
+            .expect("row");
+        assert_eq!(row.status, "relayed");
+        assert!(row.relayed_at.is_some());
+
+        stop_tx.send(true).expect("stop");
+        relay_task.await.expect("relay stopped");
+        worker
+            .await
+            .expect("worker joined")
+            .expect("worker stopped cleanly");
+    })
+    .await
+    .expect("within 60 s");
+}

@@ -32,7 +32,7 @@ async fn wait_until(what: &str, mut done: impl AsyncFnMut() -> bool) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "flaky: attempts sometimes stall past 30 s and the backoff is not effective; see the crate report"]
+#[ignore = "not yet reliable: apalis-sqlite refetches a failed job without the configured backoff, and attempts sometimes stall past 30 s (issue 13 is open)"]
 async fn retries_then_dead_letters_and_requeues() {
     let dir = tempfile::tempdir().expect("temp dir");
     let attempts: Arc<Mutex<Vec<(i64, u32, Instant)>>> = Arc::default();

@@ -47,7 +47,8 @@
 //! | a junction row's `insert` / `delete`, including SeaORM's many-to-many link path | `M2mChanged` `PreAdd`/`PostAdd`, `PreRemove`/`PostRemove`, one per row |
 //! | [`m2m::Links`] `add` / `remove` / `clear` / `set` | `M2mChanged` as Django's related managers (see [Many-to-many](#many-to-many)) |
 //! | `Entity::insert(..).exec`, `insert_many`, `update_many`, `delete_many`, `delete_by_id`, raw SQL | nothing (SeaORM runs no hooks, as Django's `bulk_create` and `QuerySet.update`) |
-//! | [`bulk::insert_many`], [`bulk::update_many`], [`bulk::delete_many`] | [`PostBulkInsert`](bulk::PostBulkInsert), [`PostBulkUpdate`](bulk::PostBulkUpdate), [`PostBulkDelete`](bulk::PostBulkDelete) |
+//! | [`bulk::insert_many`], [`bulk::update_many`], [`bulk::delete_many`] | [`PreBulkInsert`](bulk::PreBulkInsert) (can veto), [`PostBulkInsert`](bulk::PostBulkInsert); `PreBulkUpdate`, `PostBulkUpdate`; `PreBulkDelete`, `PostBulkDelete` |
+//! | [`bulk::delete_rows`] (opt-in per-row) | `PreDelete` per row, `PreBulkDelete`, `PostBulkDelete`, `PostDelete` per deleted row |
 //!
 //! * **One sender per entity: its `Model`.** Every model signal of an entity (`PreSave`,
 //!   `PostSave`, `PreDelete`, `PostDelete`, `M2mChanged` of a junction, the bulk signals)

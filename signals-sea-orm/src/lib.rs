@@ -46,6 +46,7 @@
 //! | `ActiveModel::delete` | `PreDelete`, `PostDelete` (sender `Model`) |
 //! | a junction row's `insert` / `delete`, including SeaORM's many-to-many link path | `M2mChanged` `PreAdd`/`PostAdd`, `PreRemove`/`PostRemove`, one per row |
 //! | [`m2m::Links`] `add` / `remove` / `clear` / `set` | `M2mChanged` as Django's related managers (see [Many-to-many](#many-to-many)) |
+//! | `Entity::find()..`[`.with_signals()`](SelectExt::with_signals)`.one(db)` / `.all(db)` | `PostInit` per row loaded (opt-in; see [`SelectExt`]) |
 //! | `Entity::insert(..).exec`, `insert_many`, `update_many`, `delete_many`, `delete_by_id`, raw SQL | nothing (SeaORM runs no hooks, as Django's `bulk_create` and `QuerySet.update`) |
 //! | [`bulk::insert_many`], [`bulk::update_many`], [`bulk::delete_many`] | [`PreBulkInsert`](bulk::PreBulkInsert) (can veto), [`PostBulkInsert`](bulk::PostBulkInsert); `PreBulkUpdate`, `PostBulkUpdate`; `PreBulkDelete`, `PostBulkDelete` |
 //! | [`bulk::delete_rows`] (opt-in per-row) | `PreDelete` per row, `PreBulkDelete`, `PostBulkDelete`, `PostDelete` per deleted row |
@@ -299,7 +300,9 @@ pub mod bulk;
 mod conn;
 #[macro_use]
 pub mod hooks;
+mod load;
 pub mod m2m;
+pub use load::{Loading, SelectExt};
 mod stash;
 mod txn;
 

@@ -71,6 +71,7 @@
 //! * **`update_fields`.** `None` on insert (all columns); on update, the columns the
 //!   active model has `Set`, primary key excluded: exactly what SeaORM's `UPDATE` writes.
 //!   `PostSave` gets them from `PreSave` of the same write (see `hooks`).
+//!   [`Changed`]: `event.changed(user::Column::Email)` asks the same question by column.
 //! * **Deletes of partial active models** (`ActiveModel { id: Set(3), ..Default::default() }`)
 //!   read the row first so that receivers get a full `Model`, only when a delete receiver
 //!   exists. No row, no signals.
@@ -300,7 +301,9 @@ pub mod bulk;
 mod conn;
 #[macro_use]
 pub mod hooks;
+pub mod changed;
 mod load;
+pub use changed::Changed;
 pub mod m2m;
 pub use load::{Loading, SelectExt};
 mod stash;

@@ -35,7 +35,7 @@ use crate::{ModelKey, SignalError, stash};
 
 /// Inside a signals transaction, the handle of the transaction `db` is (lent to the
 /// receivers of owned sends); `None` outside one (borrowed sends lend `db` itself).
-fn txn_handle<C>(db: &C) -> Option<TxnHandle> {
+pub(crate) fn txn_handle<C>(db: &C) -> Option<TxnHandle> {
     if transaction::is_active() {
         open_txn(db)
     } else {
@@ -43,7 +43,7 @@ fn txn_handle<C>(db: &C) -> Option<TxnHandle> {
     }
 }
 
-fn lent(conn: &Option<TxnHandle>) -> Option<&dyn signals_core::db::Connection> {
+pub(crate) fn lent(conn: &Option<TxnHandle>) -> Option<&dyn signals_core::db::Connection> {
     conn.as_ref()
         .map(|h| h as &dyn signals_core::db::Connection)
 }
@@ -109,19 +109,23 @@ fn post_delete_event<M: Model>(o: &DeleteOwned<M>) -> PostDelete<'_, M> {
     event
 }
 
-/// What an `M2mChanged` of one junction row is built from, owned.
+/// What an `M2mChanged` is built from, owned: `instance` is the [`ModelKey`] of a junction
+/// row's first side (hooks) or the instance a [`crate::m2m`] call came from.
 #[derive(Clone)]
-struct M2mOwned {
-    instance: ModelKey,
-    action: M2mAction,
-    model: &'static str,
-    pk_set: [i64; 1],
-    using: &'static str,
-    conn: Option<TxnHandle>,
+pub(crate) struct M2mOwned<I> {
+    pub(crate) instance: I,
+    pub(crate) action: M2mAction,
+    pub(crate) reverse: bool,
+    pub(crate) model: &'static str,
+    pub(crate) pk_set: Option<Vec<i64>>,
+    pub(crate) using: &'static str,
+    pub(crate) conn: Option<TxnHandle>,
 }
 
-fn m2m_event<M: Model>(o: &M2mOwned) -> M2mChanged<'_, M> {
-    let mut event = M2mChanged::new(&o.instance, o.action, o.model, Some(&o.pk_set)).using(o.using);
+pub(crate) fn m2m_event<M: Model, I: Model>(o: &M2mOwned<I>) -> M2mChanged<'_, M> {
+    let mut event = M2mChanged::new(&o.instance, o.action, o.model, o.pk_set.as_deref())
+        .using(o.using)
+        .reverse(o.reverse);
     event.db = lent(&o.conn);
     event
 }
@@ -391,6 +395,28 @@ pub trait Junction: ActiveModelTrait {
     fn keys(&self) -> Option<(i64, i64)>;
     /// `(from, to)` keys of a stored row.
     fn model_keys(model: &ModelOf<Self>) -> (i64, i64);
+    /// The `(from, to)` key columns.
+    fn columns() -> (
+        <Self::Entity as EntityTrait>::Column,
+        <Self::Entity as EntityTrait>::Column,
+    );
+    /// A new junction row linking `from` to `to` (other columns as
+    /// `ActiveModelBehavior::new` leaves them).
+    fn with_keys(from: i64, to: i64) -> Self;
+}
+
+/// `true` when the junction row `(from, to)` exists already.
+async fn linked<J: Junction, C: ConnectionTrait>(
+    db: &C,
+    (from, to): (i64, i64),
+) -> Result<bool, DbErr> {
+    let (from_col, to_col) = J::columns();
+    Ok(<J::Entity as EntityTrait>::find()
+        .filter(from_col.eq(from))
+        .filter(to_col.eq(to))
+        .one(db)
+        .await?
+        .is_some())
 }
 
 async fn send_m2m<J, C>(
@@ -407,8 +433,9 @@ where
     let owned = M2mOwned {
         instance: ModelKey::new(J::FROM, from),
         action,
+        reverse: false,
         model: J::TO,
-        pk_set: [to],
+        pk_set: Some(vec![to]),
         using: using(db),
         conn: txn_handle(db),
     };
@@ -416,7 +443,7 @@ where
         M2mChanged<'_, ModelOf<J>>,
         db,
         owned,
-        m2m_event::<ModelOf<J>>
+        m2m_event::<ModelOf<J>, ModelKey>
     )
     .map_err(|e| SignalError::db_err("M2mChanged", J::FROM, written, e))
 }
@@ -432,7 +459,13 @@ where
     if !insert {
         return before_save(am, db, insert).await;
     }
-    if let Some(keys) = am.keys() {
+    // SeaORM's link path runs `before_save` for every requested link, existing ones
+    // included (its `INSERT .. ON CONFLICT DO NOTHING` then skips them, and their
+    // `after_save`): an existing row is no addition, so it gets no `PreAdd`.
+    if let Some(keys) = am.keys()
+        && M2mChanged::<ModelOf<J>>::has_receivers()
+        && !linked::<J, C>(db, keys).await?
+    {
         send_m2m::<J, C>(db, M2mAction::PreAdd, keys, false).await?;
     }
     Ok(am)

@@ -44,9 +44,12 @@
 //! | `ActiveModel::save` | as `insert` when the primary key is unset, else as `update` |
 //! | `ActiveModel::update_without_returning` | `PreSave` only (SeaORM runs no `after_save`) |
 //! | `ActiveModel::delete` | `PreDelete`, `PostDelete` (sender `Model`) |
-//! | a junction row's `insert` / `delete`, including SeaORM's many-to-many link path | `M2mChanged` `PreAdd`/`PostAdd`, `PreRemove`/`PostRemove` |
+//! | a junction row's `insert` / `delete`, including SeaORM's many-to-many link path | `M2mChanged` `PreAdd`/`PostAdd`, `PreRemove`/`PostRemove`, one per row |
+//! | [`m2m::Links`] `add` / `remove` / `clear` / `set` | `M2mChanged` as Django's related managers (see [Many-to-many](#many-to-many)) |
+//! | `Entity::find()..`[`.with_signals()`](SelectExt::with_signals)`.one(db)` / `.all(db)` | `PostInit` per row loaded (opt-in; see [`SelectExt`]) |
 //! | `Entity::insert(..).exec`, `insert_many`, `update_many`, `delete_many`, `delete_by_id`, raw SQL | nothing (SeaORM runs no hooks, as Django's `bulk_create` and `QuerySet.update`) |
-//! | [`bulk::insert_many`], [`bulk::update_many`], [`bulk::delete_many`] | [`PostBulkInsert`](bulk::PostBulkInsert), [`PostBulkUpdate`](bulk::PostBulkUpdate), [`PostBulkDelete`](bulk::PostBulkDelete) |
+//! | [`bulk::insert_many`], [`bulk::update_many`], [`bulk::delete_many`] | [`PreBulkInsert`](bulk::PreBulkInsert) (can veto), [`PostBulkInsert`](bulk::PostBulkInsert); `PreBulkUpdate`, `PostBulkUpdate`; `PreBulkDelete`, `PostBulkDelete` |
+//! | [`bulk::delete_rows`] (opt-in per-row) | `PreDelete` per row, `PreBulkDelete`, `PostBulkDelete`, `PostDelete` per deleted row |
 //!
 //! * **One sender per entity: its `Model`.** Every model signal of an entity (`PreSave`,
 //!   `PostSave`, `PreDelete`, `PostDelete`, `M2mChanged` of a junction, the bulk signals)
@@ -68,6 +71,7 @@
 //! * **`update_fields`.** `None` on insert (all columns); on update, the columns the
 //!   active model has `Set`, primary key excluded: exactly what SeaORM's `UPDATE` writes.
 //!   `PostSave` gets them from `PreSave` of the same write (see `hooks`).
+//!   [`Changed`]: `event.changed(user::Column::Email)` asks the same question by column.
 //! * **Deletes of partial active models** (`ActiveModel { id: Set(3), ..Default::default() }`)
 //!   read the row first so that receivers get a full `Model`, only when a delete receiver
 //!   exists. No row, no signals.
@@ -148,18 +152,31 @@
 //!
 //! Declare the junction entity with its two keys:
 //! `signals_sea_orm::behavior!(ActiveModel, junction(post_id => "Post", tag_id => "Tag"));`.
-//! Inserting a junction row sends `M2mChanged` `PreAdd` and `PostAdd`, deleting one
-//! `PreRemove` and `PostRemove`, with the junction `Model` as sender. That covers SeaORM
-//! 2.0's many-to-many link path (`ActiveModelTrait::establish_links`, used by the
-//! `ActiveModelEx` derive's nested saves), which runs these hooks on each junction row it
-//! adds and each leftover it removes. What SeaORM's hooks cannot tell, and so differs from
-//! Django:
 //!
-//! * one signal per junction row, with a one-key `pk_set`, not one per `add()` call;
+//! **Django's semantics: [`m2m`].** `m2m::links::<post_tag::ActiveModel, _>(&post)?`
+//! `.add(&db, [1, 2])`, `.remove(..)`, `.clear(..)`, `.set(..)` send one `M2mChanged` pair
+//! per call, as Django's related managers: `PreAdd`/`PostAdd` with only the keys actually
+//! added (an already-linked key is in neither), `PreRemove`/`PostRemove` with the keys
+//! submitted, `PreClear`/`PostClear` with no key set; `instance` is the caller's model and
+//! `reverse` is `true` when the call starts from the second side (a tag), including the
+//! second side of a self-referential junction ([`m2m::reverse_links`]).
+//!
+//! **SeaORM's writes.** Inserting a junction row sends `M2mChanged` `PreAdd` and
+//! `PostAdd`, deleting one `PreRemove` and `PostRemove`, with the junction `Model` as
+//! sender. That covers SeaORM 2.0's many-to-many link path
+//! (`ActiveModelTrait::establish_links`, used by the `ActiveModelEx` derive's nested
+//! saves), which runs these hooks on each junction row it adds and each leftover it
+//! removes. SeaORM runs `before_save` for already-linked rows too (its
+//! `ON CONFLICT DO NOTHING` then skips them): the hook reads the junction row first (one
+//! `SELECT` per link, only when an `M2mChanged` receiver exists) and sends no `PreAdd`
+//! for an existing one, so `PreAdd` and `PostAdd` report the same keys. What these hooks
+//! cannot tell, and so differs from Django:
+//!
+//! * one signal per junction row, with a one-key `pk_set`, not one per call;
 //! * `instance` is a [`ModelKey`] (model name and key of the `junction(first => ..)` side),
 //!   not the owning instance, which the hooks never see; `reverse` is always `false`;
 //! * `PreClear`/`PostClear` are never sent: SeaORM clears links (`delete_links`) with
-//!   `delete_many`, which runs no hooks.
+//!   `delete_many`, which runs no hooks. Use [`m2m::Links::clear`].
 //!
 //! Updates of junction rows send the ordinary `PreSave`/`PostSave`.
 //!
@@ -282,7 +299,13 @@
 mod alias;
 pub mod bulk;
 mod conn;
+#[macro_use]
 pub mod hooks;
+pub mod changed;
+mod load;
+pub use changed::Changed;
+pub mod m2m;
+pub use load::{Loading, SelectExt};
 mod stash;
 mod txn;
 
@@ -607,6 +630,18 @@ macro_rules! __behavior_impl {
             }
             fn model_keys(model: &$model) -> (i64, i64) {
                 (model.$from as i64, model.$to as i64)
+            }
+            fn columns() -> (Column, Column) {
+                (
+                    stringify!($from).parse().expect("junction key column"),
+                    stringify!($to).parse().expect("junction key column"),
+                )
+            }
+            fn with_keys(from: i64, to: i64) -> Self {
+                let mut am = <Self as $crate::__private::sea_orm::ActiveModelBehavior>::new();
+                am.$from = $crate::__private::sea_orm::ActiveValue::Set(from as _);
+                am.$to = $crate::__private::sea_orm::ActiveValue::Set(to as _);
+                am
             }
         }
         #[$crate::__private::async_trait]

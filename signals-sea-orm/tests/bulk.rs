@@ -5,11 +5,15 @@ mod common;
 use common::{Log, databases, reset};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    Set,
 };
 use signals_core::Signal;
-use signals_core::models::{PostDelete, PostSave, PreSave};
-use signals_sea_orm::bulk::{self, PostBulkDelete, PostBulkInsert, PostBulkUpdate};
+use signals_core::models::{PostDelete, PostSave, PreDelete, PreSave};
+use signals_sea_orm::bulk::{
+    self, PostBulkDelete, PostBulkInsert, PostBulkUpdate, PreBulkDelete, PreBulkInsert,
+    PreBulkUpdate,
+};
 
 entity!(item, "bk_items");
 entity!(plain, "bk_plain");
@@ -159,5 +163,182 @@ async fn seaorm_bulk_statements_skip_hooks_and_send_nothing() {
         let am: plain::ActiveModel = p0.into();
         am.delete(&db).await.unwrap();
         assert_eq!(log.take(), ["PostDelete"]);
+    }
+}
+
+entity!(guarded, "bk_guarded");
+
+fn new_guarded(name: &str, score: i32) -> guarded::ActiveModel {
+    guarded::ActiveModel {
+        name: Set(name.into()),
+        email: Set(format!("{name}@example.com")),
+        score: Set(score),
+        ..Default::default()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("vetoed: {0}")]
+struct Vetoed(String);
+
+#[tokio::test]
+async fn pre_bulk_receivers_see_the_write_and_can_veto_it() {
+    let log = Log::default();
+    let l = log.clone();
+    let _a =
+        PreBulkInsert::<guarded::Model>::connect(move |e: &PreBulkInsert<'_, guarded::Model>| {
+            let names: Vec<String> = e
+                .active_models::<guarded::ActiveModel>()
+                .map(|am| am.name.as_ref().clone())
+                .collect();
+            l.push(format!("pre-insert {}", names.join(",")));
+            if names.iter().any(|n| n == "evil") {
+                return Err(Vetoed("insert".into()));
+            }
+            Ok(())
+        });
+    let l = log.clone();
+    let _b =
+        PreBulkUpdate::<guarded::Model>::connect(move |e: &PreBulkUpdate<'_, guarded::Model>| {
+            l.push("pre-update");
+            if e.statement.contains("999") {
+                return Err(Vetoed("update".into()));
+            }
+            assert!(e.statement.starts_with("UPDATE"), "{}", e.statement);
+            Ok(())
+        });
+    let l = log.clone();
+    let _c =
+        PreBulkDelete::<guarded::Model>::connect(move |e: &PreBulkDelete<'_, guarded::Model>| {
+            l.push("pre-delete");
+            if e.statement.contains("777") {
+                return Err(Vetoed("delete".into()));
+            }
+            assert!(e.statement.starts_with("DELETE"), "{}", e.statement);
+            Ok(())
+        });
+    for db in databases().await {
+        reset(&db, guarded::Entity).await;
+        bulk::insert_many(&db, [new_guarded("a", 1), new_guarded("b", 2)])
+            .await
+            .unwrap();
+        let err = bulk::insert_many(&db, [new_guarded("c", 3), new_guarded("evil", 4)])
+            .await
+            .unwrap_err();
+        let signal = signals_sea_orm::signal_error(&err).unwrap();
+        assert_eq!(signal.signal(), "PreBulkInsert");
+        assert!(!signal.written());
+        assert!(signal.downcast_ref::<Vetoed>().is_some());
+        assert_eq!(guarded::Entity::find().count(&db).await.unwrap(), 2);
+
+        let err = bulk::update_many(
+            &db,
+            guarded::Entity::update_many().col_expr(guarded::Column::Score, Expr::value(999)),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            signals_sea_orm::signal_error(&err).unwrap().signal(),
+            "PreBulkUpdate"
+        );
+        let err = bulk::delete_many(
+            &db,
+            guarded::Entity::delete_many().filter(guarded::Column::Score.ne(777)),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            signals_sea_orm::signal_error(&err).unwrap().signal(),
+            "PreBulkDelete"
+        );
+        let rows = guarded::Entity::find().all(&db).await.unwrap();
+        assert_eq!(
+            rows.iter().map(|r| r.score).collect::<Vec<_>>(),
+            [1, 2],
+            "vetoed update and delete wrote nothing"
+        );
+        bulk::delete_many(
+            &db,
+            guarded::Entity::delete_many().filter(guarded::Column::Score.eq(1)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            log.take(),
+            [
+                "pre-insert a,b",
+                "pre-insert c,evil",
+                "pre-update",
+                "pre-delete",
+                "pre-delete"
+            ]
+        );
+        assert_eq!(guarded::Entity::find().count(&db).await.unwrap(), 1);
+    }
+}
+
+entity!(row, "bk_rows");
+
+#[tokio::test]
+async fn delete_rows_sends_per_row_delete_signals() {
+    let log = Log::default();
+    let l = log.clone();
+    let _a = PreDelete::<row::Model>::connect(move |e: &PreDelete<'_, row::Model>| {
+        l.push(format!("PreDelete {}", e.instance.name));
+        if e.instance.name == "keep" {
+            return Err(Vetoed("keep".into()));
+        }
+        Ok(())
+    });
+    let l = log.clone();
+    let _b = PostDelete::<row::Model>::connect(move |e: &PostDelete<'_, row::Model>| {
+        l.push(format!("PostDelete {}", e.instance.name));
+    });
+    let l = log.clone();
+    let _c = PostBulkDelete::<row::Model>::connect(move |e: &PostBulkDelete<'_, row::Model>| {
+        l.push(format!("PostBulkDelete {}", e.instances.len()));
+    });
+    for db in databases().await {
+        reset(&db, row::Entity).await;
+        let rows = ["a", "b", "c", "keep"].map(|n| row::ActiveModel {
+            name: Set(n.into()),
+            email: Set(format!("{n}@example.com")),
+            score: Set(if n == "keep" { 9 } else { 1 }),
+            ..Default::default()
+        });
+        row::Entity::insert_many(rows).exec(&db).await.unwrap();
+
+        let select = || row::Entity::find().order_by_asc(row::Column::Id);
+        // A PreDelete veto on one row aborts the whole delete.
+        let err = bulk::delete_rows(&db, select()).await.unwrap_err();
+        assert_eq!(
+            signals_sea_orm::signal_error(&err).unwrap().signal(),
+            "PreDelete"
+        );
+        assert_eq!(row::Entity::find().count(&db).await.unwrap(), 4);
+        log.take();
+
+        let gone = bulk::delete_rows(&db, select().filter(row::Column::Score.eq(1)))
+            .await
+            .unwrap();
+        assert_eq!(gone.len(), 3);
+        let mut lines = log.take();
+        lines[5..].sort();
+        assert_eq!(
+            lines,
+            [
+                "PreDelete a",
+                "PreDelete b",
+                "PreDelete c",
+                "PostBulkDelete 3",
+                "PostDelete a",
+                "PostDelete b",
+                "PostDelete c",
+            ][..]
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(row::Entity::find().count(&db).await.unwrap(), 1);
     }
 }

@@ -67,6 +67,13 @@ pub async fn create_table<E: EntityTrait>(db: &DatabaseConnection, entity: E) {
         .expect("create table");
 }
 
+/// Held by the tests of one binary that connect receivers to the same signal: receivers
+/// are global, so such tests run one at a time (`let _serial = common::serial().await;`).
+pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    SERIAL.lock().await
+}
+
 /// A log receivers write to, shared with the test.
 #[derive(Clone, Default)]
 pub struct Log(Arc<Mutex<Vec<String>>>);

@@ -11,17 +11,10 @@
 
 use proc_macro::TokenStream;
 
+mod ctxt;
 mod krate;
 mod receiver;
 mod signal;
-
-/// Folds errors into one, keeping their order; `None` if there are none.
-fn combine(errors: impl IntoIterator<Item = syn::Error>) -> Option<syn::Error> {
-    errors.into_iter().reduce(|mut all, e| {
-        all.combine(e);
-        all
-    })
-}
 
 /// Registers a function as a receiver of one or more signals. See
 /// `signals_core::receiver` for the documentation.

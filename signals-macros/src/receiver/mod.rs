@@ -6,6 +6,9 @@ mod validate;
 
 use proc_macro2::TokenStream;
 use quote::quote;
+use syn::parse::{ParseStream, Parser};
+
+use crate::ctxt::Ctxt;
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     // Names the registration item apart from those of other `#[receiver]`s on the same
@@ -16,24 +19,27 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         args.to_string().hash(&mut hasher);
         hasher.finish()
     };
-    let args = syn::parse2::<parse::Args>(args);
-    let func = validate::function(item.clone(), args.as_ref().ok());
-    let checked = match (&args, &func) {
-        (Ok(args), Ok(func)) => validate::combination(args, func),
-        _ => Ok(()),
-    };
-    match (args, func, checked) {
-        (Ok(args), Ok(func), Ok(())) => {
+    let cx = Ctxt::new();
+    let args = (|input: ParseStream<'_>| parse::args(input, &cx))
+        .parse2(args)
+        .map_err(|e| cx.syn_error(e))
+        .ok()
+        // Arguments with errors give no hints about the function.
+        .filter(|_| !cx.has_errors());
+    let func = validate::function(&cx, item.clone(), args.as_ref());
+    if let (Some(args), Some(func)) = (&args, &func) {
+        validate::combination(&cx, args, func);
+    }
+    match (cx.check(), args, func) {
+        (Ok(()), Some(args), Some(func)) => {
             let registrations = expand::receiver(&args, &func, tag);
             quote! { #item #registrations }
         }
-        (args, func, checked) => {
-            let errors = crate::combine(
-                [args.err(), func.err(), checked.err()]
-                    .into_iter()
-                    .flatten(),
-            )
-            .map(syn::Error::into_compile_error);
+        (result, _, _) => {
+            let errors = result
+                .err()
+                .map(syn::Error::into_compile_error)
+                .expect("no arguments or no function, but no error");
             // Keep the function: the error is the only thing the user has to fix.
             quote! { #item #errors }
         }

@@ -3,6 +3,8 @@
 use proc_macro2::Span;
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
+
+use crate::ctxt::Ctxt;
 use syn::{Ident, LitInt, LitStr, Path, Token, Type};
 
 pub(crate) struct Args {
@@ -24,194 +26,156 @@ fn is_key_value(input: ParseStream<'_>) -> bool {
     input.peek(Ident::peek_any) && input.peek2(Token![=]) && !input.peek2(Token![==])
 }
 
-impl Parse for Args {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let mut args = Args {
-            signals: Vec::new(),
-            sender: None,
-            priority: None,
-            dispatch_uid: None,
-            krate: None,
-            phase: None,
-        };
-        let mut errors: Option<syn::Error> = None;
-        let push = |e: syn::Error, errors: &mut Option<syn::Error>| match errors {
-            Some(all) => all.combine(e),
-            None => *errors = Some(e),
-        };
-        let mut seen_key = false;
-        while !input.is_empty() {
-            if is_key_value(input) {
-                seen_key = true;
-                let key = Ident::parse_any(input)?;
-                input.parse::<Token![=]>()?;
-                let name = key.to_string();
-                let duplicate =
-                    || syn::Error::new(key.span(), format!("duplicate `{name}` argument"));
-                match name.as_str() {
-                    "sender" => {
-                        if input.peek(LitStr) {
-                            // Django's lazy `sender="app.User"`: here the sender is a type.
-                            let lit: LitStr = input.parse()?;
-                            let name = lit.value();
-                            let name = name.rsplit('.').next().unwrap_or_default().trim();
-                            let name = if name.is_empty() { "User" } else { name };
-                            push(
-                                syn::Error::new(
-                                    lit.span(),
-                                    format!(
-                                        "`sender` is a type, not a string: write `sender = {name}`"
-                                    ),
-                                ),
-                                &mut errors,
-                            );
-                        } else {
-                            let ty: Type = input.parse()?;
-                            if args.sender.replace(ty).is_some() {
-                                push(duplicate(), &mut errors);
-                            }
-                        }
-                    }
-                    "priority" => {
-                        let literal =
-                            input.peek(LitInt) || (input.peek(Token![-]) && input.peek2(LitInt));
-                        let value = if literal {
-                            quote::ToTokens::into_token_stream(parse_priority(input)?)
-                        } else {
-                            quote::ToTokens::into_token_stream(input.parse::<syn::Expr>()?)
-                        };
-                        if args.priority.replace(value).is_some() {
-                            push(duplicate(), &mut errors);
-                        }
-                    }
-                    "dispatch_uid" => {
+/// Parses the arguments, reporting what it can go past into `cx`; an `Err` is a parse
+/// error it cannot go past.
+pub(crate) fn args(input: ParseStream<'_>, cx: &Ctxt) -> syn::Result<Args> {
+    let mut args = Args {
+        signals: Vec::new(),
+        sender: None,
+        priority: None,
+        dispatch_uid: None,
+        krate: None,
+        phase: None,
+    };
+    let mut seen_key = false;
+    while !input.is_empty() {
+        if is_key_value(input) {
+            seen_key = true;
+            let key = Ident::parse_any(input)?;
+            input.parse::<Token![=]>()?;
+            let name = key.to_string();
+            let duplicate = || syn::Error::new(key.span(), format!("duplicate `{name}` argument"));
+            match name.as_str() {
+                "sender" => {
+                    if input.peek(LitStr) {
+                        // Django's lazy `sender="app.User"`: here the sender is a type.
                         let lit: LitStr = input.parse()?;
-                        if lit.value().is_empty() {
-                            push(
-                                syn::Error::new(lit.span(), "`dispatch_uid` cannot be empty"),
-                                &mut errors,
-                            );
-                        }
-                        if args.dispatch_uid.replace(lit).is_some() {
-                            push(duplicate(), &mut errors);
+                        let name = lit.value();
+                        let name = name.rsplit('.').next().unwrap_or_default().trim();
+                        let name = if name.is_empty() { "User" } else { name };
+                        cx.syn_error(syn::Error::new(
+                            lit.span(),
+                            format!("`sender` is a type, not a string: write `sender = {name}`"),
+                        ));
+                    } else {
+                        let ty: Type = input.parse()?;
+                        if args.sender.replace(ty).is_some() {
+                            cx.syn_error(duplicate());
                         }
                     }
-                    "on" => {
-                        // `None`: a string or a path, reported by `parse_phase`.
-                        match parse_phase(input, &mut errors)? {
-                            Some(phase) if !PHASES.contains(&phase.to_string().as_str()) => push(
+                }
+                "priority" => {
+                    let literal =
+                        input.peek(LitInt) || (input.peek(Token![-]) && input.peek2(LitInt));
+                    let value = if literal {
+                        quote::ToTokens::into_token_stream(parse_priority(input)?)
+                    } else {
+                        quote::ToTokens::into_token_stream(input.parse::<syn::Expr>()?)
+                    };
+                    if args.priority.replace(value).is_some() {
+                        cx.syn_error(duplicate());
+                    }
+                }
+                "dispatch_uid" => {
+                    let lit: LitStr = input.parse()?;
+                    if lit.value().is_empty() {
+                        cx.syn_error(syn::Error::new(
+                            lit.span(),
+                            "`dispatch_uid` cannot be empty",
+                        ));
+                    }
+                    if args.dispatch_uid.replace(lit).is_some() {
+                        cx.syn_error(duplicate());
+                    }
+                }
+                "on" => {
+                    // `None`: a string or a path, reported by `parse_phase`.
+                    match parse_phase(input, cx)? {
+                            Some(phase) if !PHASES.contains(&phase.to_string().as_str()) => cx.syn_error(
                                 syn::Error::new(
                                     phase.span(),
                                     format!(
                                         "unknown phase `{phase}`; expected one of `Immediate`, `Commit`, `Rollback`, `Completion`"
                                     ),
-                                ),
-                                &mut errors,
-                            ),
+                                )),
                             Some(phase) => {
                                 let previous = args.phase.replace(phase);
                                 if previous.is_some() {
-                                    push(duplicate(), &mut errors);
+                                    cx.syn_error(duplicate());
                                 }
                             }
                             None => {}
                         }
-                    }
-                    "crate" => {
-                        let path = input.call(Path::parse_mod_style)?;
-                        if args.krate.replace(path).is_some() {
-                            push(duplicate(), &mut errors);
-                        }
-                    }
-                    _ => {
-                        // Skip the value so the rest still parses.
-                        let _: syn::Expr = input.parse()?;
-                        push(
-                            syn::Error::new(
-                                key.span(),
-                                format!(
-                                    "unknown argument `{name}`; expected a signal type or one of {KEYS}"
-                                ),
-                            ),
-                            &mut errors,
-                        );
+                }
+                "crate" => {
+                    let path = input.call(Path::parse_mod_style)?;
+                    if args.krate.replace(path).is_some() {
+                        cx.syn_error(duplicate());
                     }
                 }
-            } else if input.peek(syn::token::Bracket) {
-                // `#[receiver([PostSave, PostDelete])]`: a Python list of signals.
-                let content;
-                let bracket = syn::bracketed!(content in input);
-                let listed = content.parse_terminated(Type::parse, Token![,])?;
-                let names: Vec<String> = listed
-                    .iter()
-                    .map(|ty| quote::ToTokens::to_token_stream(ty).to_string())
-                    .collect();
-                let names = if names.is_empty() {
-                    "PostSave, PostDelete".to_owned()
-                } else {
-                    names.join(", ")
-                };
-                push(
-                    syn::Error::new(
-                        bracket.span.join(),
-                        format!("list the signals without brackets: `#[receiver({names})]`"),
-                    ),
-                    &mut errors,
-                );
-                args.signals.extend(listed);
-            } else {
-                let ty: Type = input.parse()?;
-                if seen_key {
-                    push(
-                        syn::Error::new_spanned(
-                            &ty,
-                            "signal types come before `key = value` arguments",
+                _ => {
+                    // Skip the value so the rest still parses.
+                    let _: syn::Expr = input.parse()?;
+                    cx.syn_error(syn::Error::new(
+                        key.span(),
+                        format!(
+                            "unknown argument `{name}`; expected a signal type or one of {KEYS}"
                         ),
-                        &mut errors,
-                    );
+                    ));
                 }
-                args.signals.push(ty);
             }
-            if input.is_empty() {
-                break;
+        } else if input.peek(syn::token::Bracket) {
+            // `#[receiver([PostSave, PostDelete])]`: a Python list of signals.
+            let content;
+            let bracket = syn::bracketed!(content in input);
+            let listed = content.parse_terminated(Type::parse, Token![,])?;
+            let names: Vec<String> = listed
+                .iter()
+                .map(|ty| quote::ToTokens::to_token_stream(ty).to_string())
+                .collect();
+            let names = if names.is_empty() {
+                "PostSave, PostDelete".to_owned()
+            } else {
+                names.join(", ")
+            };
+            cx.syn_error(syn::Error::new(
+                bracket.span.join(),
+                format!("list the signals without brackets: `#[receiver({names})]`"),
+            ));
+            args.signals.extend(listed);
+        } else {
+            let ty: Type = input.parse()?;
+            if seen_key {
+                cx.error_spanned_by(&ty, "signal types come before `key = value` arguments");
             }
-            input.parse::<Token![,]>()?;
+            args.signals.push(ty);
         }
-        if args.signals.is_empty() && errors.is_none() {
-            push(
-                syn::Error::new(
-                    Span::call_site(),
-                    "expected at least one signal: `#[receiver(PostSave, sender = User)]`",
-                ),
-                &mut errors,
-            );
+        if input.is_empty() {
+            break;
         }
-        match errors {
-            Some(e) => Err(e),
-            None => Ok(args),
-        }
+        input.parse::<Token![,]>()?;
     }
+    if args.signals.is_empty() && !cx.has_errors() {
+        cx.syn_error(syn::Error::new(
+            Span::call_site(),
+            "expected at least one signal: `#[receiver(PostSave, sender = User)]`",
+        ));
+    }
+    Ok(args)
 }
 
 /// The phase after `on =`: an identifier. A string (`on = "commit"`) or a path
 /// (`on = Phase::Commit`) is reported, suggesting the identifier; `None` then.
-fn parse_phase(
-    input: ParseStream<'_>,
-    errors: &mut Option<syn::Error>,
-) -> syn::Result<Option<Ident>> {
-    let mut report = |tokens: &dyn quote::ToTokens, what: &str, wanted: Option<&str>| {
+fn parse_phase(input: ParseStream<'_>, cx: &Ctxt) -> syn::Result<Option<Ident>> {
+    let report = |tokens: &dyn quote::ToTokens, what: &str, wanted: Option<&str>| {
         let fix = match wanted {
             Some(phase) => format!("write `on = {phase}`; the phases are {PHASE_LIST}"),
             None => format!("write one of {PHASE_LIST}"),
         };
-        let e = syn::Error::new_spanned(
+        cx.error_spanned_by(
             tokens,
             format!("`on` takes a phase name, not {what}: {fix}"),
         );
-        match errors {
-            Some(all) => all.combine(e),
-            None => *errors = Some(e),
-        }
     };
     let known = |name: &str| {
         PHASES

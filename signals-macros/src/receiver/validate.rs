@@ -6,6 +6,7 @@ use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, ItemFn, PathArguments, ReturnType, Type, TypeParamBound};
 
 use super::parse::Args;
+use crate::ctxt::Ctxt;
 
 /// Names of Django's receiver keyword arguments (`def f(sender, instance, created, **kwargs)`).
 const DJANGO_KWARGS: &[&str] = &[
@@ -35,8 +36,9 @@ pub(crate) struct Function {
     pub(crate) is_async: bool,
 }
 
-/// Checks the function; `args` (when they parsed) only improve the hints.
-pub(crate) fn function(item: TokenStream, args: Option<&Args>) -> syn::Result<Function> {
+/// Checks the function, reporting into `cx`; `None` if anything has been reported. `args`
+/// (when they parsed without errors) only improve the hints.
+pub(crate) fn function(cx: &Ctxt, item: TokenStream, args: Option<&Args>) -> Option<Function> {
     let func: ItemFn = match syn::parse2(item.clone()) {
         Ok(func) => func,
         Err(_) => {
@@ -48,49 +50,49 @@ pub(crate) fn function(item: TokenStream, args: Option<&Args>) -> syn::Result<Fu
                     other => other.span(),
                 })
                 .unwrap_or_else(proc_macro2::Span::call_site);
-            return Err(syn::Error::new(
+            cx.syn_error(syn::Error::new(
                 span,
                 "#[receiver] applies to free functions: `fn handler(event: &Signal) { ... }`",
             ));
+            return None;
         }
     };
     let sig = &func.sig;
-    let mut errors: Vec<syn::Error> = Vec::new();
     if let Some(t) = &sig.constness {
-        errors.push(syn::Error::new(
+        cx.syn_error(syn::Error::new(
             t.span(),
             "a receiver cannot be a `const fn`",
         ));
     }
     if let syn::Safety::Unsafe(t) = &sig.safety {
-        errors.push(syn::Error::new(
+        cx.syn_error(syn::Error::new(
             t.span(),
             "a receiver cannot be `unsafe`: the dispatcher calls it from safe code",
         ));
     }
     if let Some(abi) = &sig.abi {
-        errors.push(syn::Error::new(
+        cx.syn_error(syn::Error::new(
             abi.span(),
             "a receiver cannot declare an ABI",
         ));
     }
     if let Some(v) = &sig.variadic {
-        errors.push(syn::Error::new(v.span(), "a receiver cannot be variadic"));
+        cx.syn_error(syn::Error::new(v.span(), "a receiver cannot be variadic"));
     }
     let generics = &sig.generics;
     if let Some(param) = generics.type_params().next() {
-        errors.push(syn::Error::new_spanned(
+        cx.error_spanned_by(
             param,
             "a receiver cannot be generic: write one receiver per signal, or take `&dyn Trait`",
-        ));
+        );
     } else if let Some(param) = generics.const_params().next() {
-        errors.push(syn::Error::new(
+        cx.syn_error(syn::Error::new(
             param.span(),
             "a receiver cannot have const parameters",
         ));
     }
     if let Some(clause) = &generics.where_clause {
-        errors.push(syn::Error::new(
+        cx.syn_error(syn::Error::new(
             clause.where_token.span(),
             "a receiver cannot have a where clause",
         ));
@@ -102,7 +104,7 @@ pub(crate) fn function(item: TokenStream, args: Option<&Args>) -> syn::Result<Fu
         .any(|arg| matches!(arg, FnArg::Receiver(_)));
     let kwargs = !has_self && sig.inputs.len() > 1 && sig.inputs.iter().any(is_django_kwarg);
     if kwargs {
-        errors.push(syn::Error::new(
+        cx.syn_error(syn::Error::new(
             sig.paren_token.span.join(),
             kwargs_hint(sig, args),
         ));
@@ -111,7 +113,7 @@ pub(crate) fn function(item: TokenStream, args: Option<&Args>) -> syn::Result<Fu
         match arg {
             // `self` is reported; the parameters after it are not extra ones.
             FnArg::Typed(_) if has_self => {}
-            FnArg::Receiver(r) => errors.push(syn::Error::new(
+            FnArg::Receiver(r) => cx.syn_error(syn::Error::new(
                 r.self_token.span(),
                 "#[receiver] applies to free functions, not methods: move it out of the impl block",
             )),
@@ -120,43 +122,42 @@ pub(crate) fn function(item: TokenStream, args: Option<&Args>) -> syn::Result<Fu
             FnArg::Typed(typed) if i == 0 => {
                 if let Type::Reference(r) = &*typed.ty {
                     if let Some(m) = &r.mutability {
-                        errors.push(syn::Error::new(
+                        cx.syn_error(syn::Error::new(
                             m.span(),
                             "receivers get the payload by shared reference: remove `mut`",
                         ));
                     } else if let Some(e) = static_payload(r) {
-                        errors.push(e);
+                        cx.syn_error(e);
                     } else {
                         param = Some((*typed.ty).clone());
                     }
                 } else {
-                    errors.push(syn::Error::new_spanned(
+                    cx.error_spanned_by(
                         &typed.ty,
                         "receivers get the payload by reference: write `&Payload`",
-                    ));
+                    );
                 }
             }
-            FnArg::Typed(typed) => errors.push(syn::Error::new_spanned(
-                typed,
-                "a receiver takes exactly one parameter, the payload",
-            )),
+            FnArg::Typed(typed) => {
+                cx.error_spanned_by(typed, "a receiver takes exactly one parameter, the payload")
+            }
         }
     }
     if let ReturnType::Type(_, ty) = &sig.output
         && let Some(e) = unsendable_box_error(ty)
     {
-        errors.push(e);
+        cx.syn_error(e);
     }
     if sig.inputs.is_empty() {
-        errors.push(syn::Error::new(
+        cx.syn_error(syn::Error::new(
             sig.paren_token.span.join(),
             "a receiver takes one parameter, the payload: `fn handler(event: &Signal)`",
         ));
     }
-    if let Some(all) = crate::combine(errors) {
-        return Err(all);
+    if cx.has_errors() {
+        return None;
     }
-    Ok(Function {
+    Some(Function {
         name: sig.ident.clone(),
         param: param.expect("checked above"),
         is_async: sig.asyncness.is_some(),
@@ -308,16 +309,15 @@ fn last_args<'t>(ty: &'t Type, name: &str) -> Option<Vec<&'t Type>> {
 }
 
 /// Checks of the arguments against the function: the sender.
-pub(crate) fn combination(args: &Args, func: &Function) -> syn::Result<()> {
-    let mut errors = Vec::new();
+pub(crate) fn combination(cx: &Ctxt, args: &Args, func: &Function) {
     if let Some(Type::TraitObject(object)) = &args.sender {
-        errors.push(syn::Error::new_spanned(
+        cx.error_spanned_by(
             object,
             format!(
                 "`{}` is the any-sender form: omit `sender = ...` to receive every sender",
                 tokens(object)
             ),
-        ));
+        );
     }
     if args.sender.is_none()
         && let Type::Reference(r) = &func.param
@@ -334,16 +334,12 @@ pub(crate) fn combination(args: &Args, func: &Function) -> syn::Result<()> {
     {
         let signal = &last.ident;
         let sender_text = tokens(sender);
-        errors.push(syn::Error::new_spanned(
+        cx.error_spanned_by(
             sender,
             format!(
                 "this receiver has no `sender =`, so it gets `{signal}` from every sender; to receive only `{sender_text}`'s, add it: `#[receiver({signal}, sender = {sender_text})]`"
             ),
-        ));
-    }
-    match crate::combine(errors) {
-        Some(all) => Err(all),
-        None => Ok(()),
+        );
     }
 }
 

@@ -6,12 +6,24 @@ mod validate;
 
 use proc_macro2::TokenStream;
 
+use crate::ctxt::Ctxt;
+
 pub(crate) fn expand(input: TokenStream) -> TokenStream {
-    let result = syn::parse2::<syn::DeriveInput>(input).and_then(|input| {
-        let options = parse::options(&input)?;
-        let signal = validate::signal(&input, options)?;
-        Ok(expand::signal(&signal))
-    });
-    // A derive never re-emits its input, so on error only the error is returned.
-    result.unwrap_or_else(syn::Error::into_compile_error)
+    let input = match syn::parse2::<syn::DeriveInput>(input) {
+        Ok(input) => input,
+        Err(e) => return e.into_compile_error(),
+    };
+    let cx = Ctxt::new();
+    let options = parse::options(&cx, &input);
+    let signal = validate::signal(&cx, &input, &options);
+    match (cx.check(), signal) {
+        (Ok(()), Some(signal)) => expand::signal(&signal),
+        (result, _) => {
+            // A derive never re-emits its input, so on error only the error is returned.
+            result
+                .err()
+                .map(syn::Error::into_compile_error)
+                .expect("no signal, but no error")
+        }
+    }
 }

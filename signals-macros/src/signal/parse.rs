@@ -2,6 +2,8 @@
 
 use syn::{DeriveInput, Ident, LitStr, Path, Type};
 
+use crate::ctxt::Ctxt;
+
 #[derive(Default)]
 pub(crate) struct Options {
     pub(crate) response: Option<Type>,
@@ -12,9 +14,9 @@ pub(crate) struct Options {
     pub(crate) max_depth: Option<syn::LitInt>,
 }
 
-pub(crate) fn options(input: &DeriveInput) -> syn::Result<Options> {
+/// The options, as far as they parse; every error goes to `cx`.
+pub(crate) fn options(cx: &Ctxt, input: &DeriveInput) -> Options {
     let mut options = Options::default();
-    let mut errors: Option<syn::Error> = None;
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("signal")) {
         let result = attr.parse_nested_meta(|meta| {
             let duplicate = || {
@@ -78,14 +80,8 @@ pub(crate) fn options(input: &DeriveInput) -> syn::Result<Options> {
             Ok(())
         });
         if let Err(e) = result {
-            match &mut errors {
-                Some(all) => all.combine(e),
-                None => errors = Some(e),
-            }
+            cx.syn_error(e);
         }
     }
-    match errors {
-        Some(e) => Err(e),
-        None => Ok(options),
-    }
+    options
 }

@@ -3,9 +3,10 @@
 use proc_macro2::{TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::spanned::Spanned;
-use syn::{Data, DeriveInput, Fields, GenericParam, Ident, Lifetime, Type, TypeParamBound};
+use syn::{Data, DeriveInput, Fields, GenericParam, Ident, Lifetime, LitStr, Type, TypeParamBound};
 
 use super::parse::Options;
+use crate::ctxt::Ctxt;
 
 pub(crate) struct Sender {
     pub(crate) ident: Ident,
@@ -50,31 +51,35 @@ fn is_phantom(ty: &Type) -> bool {
     matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "PhantomData"))
 }
 
-pub(crate) fn signal(input: &DeriveInput, options: Options) -> syn::Result<Signal> {
-    let mut errors: Vec<syn::Error> = Vec::new();
+/// Checks the struct, reporting into `cx`; `None` if anything has been reported (the
+/// options' errors included).
+pub(crate) fn signal(cx: &Ctxt, input: &DeriveInput, options: &Options) -> Option<Signal> {
     let data = match &input.data {
         Data::Struct(data) => data,
         Data::Enum(e) => {
-            return Err(syn::Error::new(
+            cx.syn_error(syn::Error::new(
                 e.enum_token.span(),
                 "#[derive(Signal)] supports structs with named fields; an enum cannot be a signal payload",
             ));
+            return None;
         }
         Data::Union(u) => {
-            return Err(syn::Error::new(
+            cx.syn_error(syn::Error::new(
                 u.union_token.span(),
                 "#[derive(Signal)] supports structs with named fields, not unions",
             ));
+            return None;
         }
     };
     let (named, unit) = match &data.fields {
         Fields::Named(named) => (named.named.iter().collect::<Vec<_>>(), false),
         Fields::Unit => (Vec::new(), true),
         Fields::Unnamed(unnamed) => {
-            return Err(syn::Error::new(
+            cx.syn_error(syn::Error::new(
                 unnamed.paren_token.span.join(),
                 "#[derive(Signal)] needs named fields: the field names are the payload's arguments",
             ));
+            return None;
         }
     };
 
@@ -87,7 +92,7 @@ pub(crate) fn signal(input: &DeriveInput, options: Options) -> syn::Result<Signa
     for param in &input.generics.params {
         match param {
             GenericParam::Lifetime(l) => lifetimes.push(l.lifetime.clone()),
-            GenericParam::Const(c) => errors.push(syn::Error::new(
+            GenericParam::Const(c) => cx.syn_error(syn::Error::new(
                 c.const_token.span(),
                 "a signal cannot have const parameters",
             )),
@@ -97,7 +102,7 @@ pub(crate) fn signal(input: &DeriveInput, options: Options) -> syn::Result<Signa
                         // Reported once below, on the `sender = ...` option.
                         continue;
                     }
-                    errors.push(syn::Error::new(
+                    cx.syn_error(syn::Error::new(
                         t.ident.span(),
                         "a signal's only type parameter is its sender: mark it with `#[signal(sender = ...)]`, or make the field type concrete",
                     ));
@@ -108,7 +113,7 @@ pub(crate) fn signal(input: &DeriveInput, options: Options) -> syn::Result<Signa
                         any: any.clone(),
                     });
                 } else {
-                    errors.push(syn::Error::new(
+                    cx.syn_error(syn::Error::new(
                         t.ident.span(),
                         format!(
                             "the sender parameter needs a default naming the any-sender form, e.g. `{}: ?Sized + Model = dyn Model`",
@@ -120,7 +125,7 @@ pub(crate) fn signal(input: &DeriveInput, options: Options) -> syn::Result<Signa
         }
     }
     if let Some(clause) = &input.generics.where_clause {
-        errors.push(syn::Error::new(
+        cx.syn_error(syn::Error::new(
             clause.where_token.span(),
             "a signal cannot have a where clause: put the bounds on the sender parameter",
         ));
@@ -136,7 +141,7 @@ pub(crate) fn signal(input: &DeriveInput, options: Options) -> syn::Result<Signa
         } else {
             format!("the type parameters are {}", params.join(", "))
         };
-        errors.push(syn::Error::new(
+        cx.syn_error(syn::Error::new(
             wanted.span(),
             format!("`{wanted}` is not a type parameter of this struct; {hint}"),
         ));
@@ -155,13 +160,13 @@ pub(crate) fn signal(input: &DeriveInput, options: Options) -> syn::Result<Signa
                 }
                 ty if is_phantom(ty) => FieldKind::Phantom,
                 ty => {
-                    errors.push(syn::Error::new_spanned(
+                    cx.error_spanned_by(
                         ty,
                         format!(
                             "a field that mentions the sender `{0}` must be `&'a {0}` (or `PhantomData`), so that the any-sender form can view it",
                             s.ident
                         ),
-                    ));
+                    );
                     FieldKind::Copy(Box::new(field.ty.clone()))
                 }
             },
@@ -170,21 +175,22 @@ pub(crate) fn signal(input: &DeriveInput, options: Options) -> syn::Result<Signa
         fields.push((ident, kind));
     }
 
-    if let Some(all) = crate::combine(errors) {
-        return Err(all);
+    if cx.has_errors() {
+        return None;
     }
-    Ok(Signal {
+    Some(Signal {
         name: options
             .name
-            .map_or_else(|| input.ident.to_string(), |n| n.value()),
+            .as_ref()
+            .map_or_else(|| input.ident.to_string(), LitStr::value),
         ident: input.ident.clone(),
         lifetimes,
         sender,
-        response: options.response,
+        response: options.response.clone(),
         fields,
         unit,
-        krate: options.krate,
+        krate: options.krate.clone(),
         concurrent: options.concurrent,
-        max_depth: options.max_depth,
+        max_depth: options.max_depth.clone(),
     })
 }

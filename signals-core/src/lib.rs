@@ -234,6 +234,7 @@ pub mod __private {
     pub use core::marker::PhantomData;
     pub use core::option::Option::{self, None, Some};
     pub use core::result::Result;
+    pub use core::unreachable;
     pub use inventory;
     pub use std::any::type_name;
     pub use std::boxed::Box;

@@ -4,9 +4,10 @@
 //! generated code only names `::signals_core::__private`.
 //!
 //! Each macro is split the way dtolnay's derive crates are: `parse` turns tokens into a
-//! plain description, `validate` checks it and collects every problem as a spanned
-//! `syn::Error`, and `expand` writes the code. On error the original item is still
-//! emitted, so one mistake does not cascade into unrelated errors.
+//! plain description, `validate` checks it, both reporting every problem as a spanned
+//! `syn::Error` into one `Ctxt`, and `expand` writes the code. On error `#[receiver]`
+//! still emits the function and `#[derive(Signal)]` a minimal fallback impl, so one
+//! mistake does not cascade into unrelated errors.
 #![deny(missing_docs)]
 
 use proc_macro::TokenStream;

@@ -1,10 +1,12 @@
 //! `#[derive(Signal)]` with `#[signal(...)]` options.
 
 mod expand;
+mod fallback;
 mod parse;
 mod validate;
 
 use proc_macro2::TokenStream;
+use quote::quote;
 
 use crate::ctxt::Ctxt;
 
@@ -19,11 +21,14 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
     match (cx.check(), signal) {
         (Ok(()), Some(signal)) => expand::signal(&signal),
         (result, _) => {
-            // A derive never re-emits its input, so on error only the error is returned.
-            result
+            let errors = result
                 .err()
                 .map(syn::Error::into_compile_error)
-                .expect("no signal, but no error")
+                .expect("no signal, but no error");
+            // A derive never re-emits its input. The fallback impl makes the type a
+            // signal anyway, so that its uses compile and only these errors show.
+            let fallback = fallback::signal(&input, &options);
+            quote! { #errors #fallback }
         }
     }
 }

@@ -1100,7 +1100,7 @@ fn from_tsv(text: &str) -> Vec<Row> {
 /// counting (`valgrind --tool=callgrind`, then the difference between two `ITERS`): exact
 /// where timings on a shared host are not. Cases: `direct`, `dyn_vec`, `fn_list` (the
 /// baselines), `async_vec` (the async floor), `static`, `robust`, `dynamic`, `async_sync`,
-/// `async_async`.
+/// `async_async`, `has_none`, `has_static`, `has_runtime`.
 fn count(case: &str, n: usize, iters: usize) {
     let e = PLAIN;
     let _connections;
@@ -1132,6 +1132,12 @@ fn count(case: &str, n: usize, iters: usize) {
         "dynamic" => {
             _connections = dynamic::connect(n);
             Box::new(|| drop(black_box(send(black_box(&dynamic::EVENT)))))
+        }
+        "has_none" => Box::new(|| drop(black_box(has_receivers::<none::Ev0>()))),
+        "has_static" => Box::new(|| drop(black_box(has_receivers::<st10::Ev10>()))),
+        "has_runtime" => {
+            _connections = dynamic::connect(n);
+            Box::new(|| drop(black_box(has_receivers::<dynamic::DynEv>())))
         }
         "async_sync" => Box::new(send_async_sync_receivers(n)),
         "async_async" => Box::new(send_async_async_receivers(n).0),

@@ -786,14 +786,7 @@ pub(crate) fn has_receivers<S: Payload>(any_sender: bool) -> bool {
         return false;
     };
     // `load` found a receiver of some sender.
-    if any_sender {
-        return true;
-    }
-    let guard = loaded.dynamic();
-    loaded
-        .view(snapshot(&guard))
-        .plan::<S::Family>()
-        .is_some_and(|plan| !plan.is_empty())
+    any_sender || loaded.has_receivers_of::<S::Family>(TypeId::of::<S::AnySender>())
 }
 
 pub(crate) fn receivers<S: Payload>() -> Vec<ReceiverInfo> {

@@ -13,7 +13,7 @@
 //!   duration.
 
 use std::any::TypeId;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use arc_swap::ArcSwapOption;
@@ -21,6 +21,7 @@ use arc_swap::ArcSwapOption;
 use crate::engine::local::lock;
 use crate::engine::store::entry::{DynEntry, DynList, StaticSlot};
 use crate::engine::store::plan::{Plans, View};
+use crate::vocab::family::Family;
 use crate::vocab::receiver::ReceiverInfo;
 use crate::vocab::receiver::dispatch_order;
 
@@ -31,6 +32,38 @@ const HAS_ASYNC_STATIC: u8 = 8;
 const HAS_ASYNC_DYNAMIC: u8 = 16;
 const HAS_PHASED_STATIC: u8 = 32;
 const HAS_PHASED_DYNAMIC: u8 = 64;
+/// More families have runtime receivers than [`Registry::runtime_families`] holds:
+/// `has_receivers` loads the snapshot instead.
+const MANY_FAMILIES: u8 = 128;
+
+/// How many families' fingerprints a registry keeps for `has_receivers`.
+const RUNTIME_FAMILIES: usize = 4;
+
+/// A family's fingerprint: the 64 bits of its `TypeId` that `Hash` writes (what std's own
+/// `TypeId` hashing relies on being random), never `0` (an empty slot). Constant-folded
+/// for a known family.
+#[inline(always)]
+fn fingerprint(family: TypeId) -> u64 {
+    use std::hash::{Hash, Hasher};
+    /// Keeps what `TypeId::hash` writes.
+    struct Bits(u64);
+    impl Hasher for Bits {
+        fn write(&mut self, bytes: &[u8]) {
+            for &b in bytes {
+                self.0 = self.0.rotate_left(8) ^ u64::from(b);
+            }
+        }
+        fn write_u64(&mut self, n: u64) {
+            self.0 ^= n;
+        }
+        fn finish(&self) -> u64 {
+            self.0
+        }
+    }
+    let mut bits = Bits(0);
+    family.hash(&mut bits);
+    bits.0 | 1
+}
 
 /// The link-time receivers of a signal in dispatch order, and their plans.
 pub(crate) struct StaticList {
@@ -187,6 +220,43 @@ impl Loaded {
         self.state & usize::from(HAS_PHASED_STATIC | HAS_PHASED_DYNAMIC) != 0
     }
 
+    /// Whether any receiver (link-time or runtime, any phase) listens to family `F`, whose
+    /// signal's any-sender family is `any`: a state check, no snapshot loaded, unless more
+    /// than a few families have runtime receivers. A fingerprint collision between two
+    /// families (of 64 random bits) would answer `true` for the other: harmless, and
+    /// vanishingly unlikely.
+    #[inline(always)]
+    pub(crate) fn has_receivers_of<F: Family>(&self, any: TypeId) -> bool {
+        if self
+            .statics
+            .plans
+            .get::<F>()
+            .is_some_and(|plan| !plan.is_empty())
+        {
+            return true;
+        }
+        if self.state & usize::from(HAS_DYNAMIC) == 0 {
+            return false;
+        }
+        if self.state & usize::from(MANY_FAMILIES) != 0 {
+            return self.has_runtime_receivers_slow::<F>();
+        }
+        let (own, any) = (fingerprint(TypeId::of::<F>()), fingerprint(any));
+        self.registry.runtime_families.iter().any(|slot| {
+            let fp = slot.load(Ordering::Acquire);
+            fp == own || fp == any
+        })
+    }
+
+    #[cold]
+    fn has_runtime_receivers_slow<F: Family>(&self) -> bool {
+        let guard = self.dynamic();
+        let snapshot = guard.as_ref().and_then(|guard| guard.as_deref());
+        self.view(snapshot)
+            .plan::<F>()
+            .is_some_and(|plan| !plan.is_empty())
+    }
+
     /// A snapshot of the runtime receivers, held for the whole send.
     #[inline(always)]
     pub(crate) fn dynamic(&self) -> Option<arc_swap::Guard<Option<Arc<Snapshot>>>> {
@@ -218,6 +288,9 @@ pub struct Registry {
     dynamic: ArcSwapOption<Snapshot>,
     writer: Mutex<()>,
     listed: OnceLock<()>,
+    /// The fingerprints of the families (senders) runtime receivers listen to, `0` for an
+    /// empty slot, so that `has_receivers` is a state check: no snapshot to load.
+    runtime_families: [AtomicU64; RUNTIME_FAMILIES],
 }
 
 impl Default for Registry {
@@ -235,6 +308,7 @@ impl Registry {
             dynamic: ArcSwapOption::const_empty(),
             writer: Mutex::new(()),
             listed: OnceLock::new(),
+            runtime_families: [const { AtomicU64::new(0) }; RUNTIME_FAMILIES],
         }
     }
 
@@ -303,14 +377,37 @@ impl Registry {
     }
 
     fn store_dynamic(&self, next: Snapshot) {
-        const DYNAMIC_BITS: u8 = HAS_DYNAMIC | HAS_ASYNC_DYNAMIC | HAS_PHASED_DYNAMIC;
+        const DYNAMIC_BITS: u8 =
+            HAS_DYNAMIC | HAS_ASYNC_DYNAMIC | HAS_PHASED_DYNAMIC | MANY_FAMILIES;
         if next.entries.is_empty() {
             // Clear the bits first: a sender that still sees them finds an empty list.
             self.state.fetch_and(!DYNAMIC_BITS, Ordering::AcqRel);
             self.dynamic.store(None);
+            for slot in &self.runtime_families {
+                slot.store(0, Ordering::Release);
+            }
             return;
         }
         let mut bits = HAS_DYNAMIC;
+        // The families, written before the bits are published (and only by this writer).
+        let mut families = [0u64; RUNTIME_FAMILIES];
+        let mut count = 0;
+        for entry in &next.entries {
+            let fp = fingerprint(entry.call.family());
+            if families[..count.min(RUNTIME_FAMILIES)].contains(&fp) {
+                continue;
+            }
+            if count < RUNTIME_FAMILIES {
+                families[count] = fp;
+            }
+            count += 1;
+        }
+        if count > RUNTIME_FAMILIES {
+            bits |= MANY_FAMILIES;
+        }
+        for (slot, fp) in self.runtime_families.iter().zip(families) {
+            slot.store(fp, Ordering::Release);
+        }
         if next.asyncs > 0 {
             bits |= HAS_ASYNC_DYNAMIC;
         }

@@ -79,3 +79,39 @@ fn has_receivers_is_exact_per_sender_with_few_or_many_runtime_families() {
     assert_eq!(Touched { instance: &G }.send().unwrap().receivers(), 1);
     assert_eq!(Touched { instance: &F }.send().unwrap().receivers(), 0);
 }
+
+#[derive(Signal)]
+#[signal(sender = M)]
+pub struct Inferred<'a, M: ?Sized + Model = dyn Model> {
+    pub instance: &'a M,
+}
+
+#[test]
+fn connect_takes_the_sender_from_the_closure_parameter() {
+    use std::sync::{Arc, Mutex};
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (a, any) = (log.clone(), log.clone());
+    // No `::<A>` and no `<Inferred>`: the closure's parameter type says the sender.
+    let only_a = Inferred::connect(move |_: &Inferred<'_, A>| a.lock().unwrap().push("A"));
+    let every = Inferred::connect(move |_: &Inferred<'_>| any.lock().unwrap().push("any"));
+    assert_eq!(Inferred::<A>::receivers().len(), 2);
+    assert_eq!(
+        Inferred::<B>::receivers().len(),
+        1,
+        "only the any-sender one"
+    );
+    Inferred { instance: &A }.send().unwrap();
+    Inferred { instance: &B }.send().unwrap();
+    assert_eq!(*log.lock().unwrap(), ["A", "any", "any"]);
+    // The listing names the user's closure and its `connect` call, not the wrapper.
+    let info = only_a.receiver();
+    assert!(
+        info.name()
+            .contains("connect_takes_the_sender_from_the_closure_parameter"),
+        "{info}"
+    );
+    assert_eq!(info.file(), file!());
+    assert_eq!(info.sender(), Some(std::any::type_name::<A>()));
+    drop((only_a, every));
+    assert!(!Inferred::<A>::has_receivers());
+}

@@ -72,6 +72,13 @@ impl ConnectOptions {
         self.name = Some(name);
         self
     }
+    /// `name` unless a name was given (for the derive's sender-inferring `connect`, which
+    /// wraps the user's closure: the listed name stays the user's closure's type).
+    #[doc(hidden)]
+    pub fn __default_name(mut self, name: &'static str) -> Self {
+        self.name.get_or_insert(name);
+        self
+    }
 }
 
 /// Why a runtime connection was refused.

@@ -230,7 +230,7 @@ pub mod __private {
     pub use crate::vocab::family::{BoxError, BoxFuture, Concurrency, EventOf, Family};
     pub use crate::vocab::phase::Phase;
     pub use crate::vocab::response::IntoResponse;
-    pub use crate::{Delivered, Responses};
+    pub use crate::{ConnectError, ConnectOptions, Connection, Delivered, Responses};
     pub use core::marker::PhantomData;
     pub use core::option::Option::{self, None, Some};
     pub use core::result::Result;

@@ -48,9 +48,12 @@ pub trait WithSender<M: ?Sized> {
 /// `PostSave<'_, dyn Model>`) see every sender's events, with the sender-typed fields
 /// viewed through the default type.
 ///
-/// In expression position Rust does not apply a type parameter's default, so name the
-/// any-sender form as a type: `<PostSave>::connect(...)` or `PostSave::<dyn Model>::connect(...)`
-/// (a bare `PostSave::connect(...)` asks you for the sender).
+/// In expression position Rust does not apply a type parameter's default, so the derive
+/// gives sender-generic signals inherent `connect`, `connect_with`, `connect_async` and
+/// `connect_async_with` that take the sender from the closure's parameter:
+/// `PostSave::connect(|e: &PostSave<'_, User>| ..)` listens to `User`,
+/// `PostSave::connect(|e: &PostSave<'_>| ..)` to every sender. Generic code over
+/// `S: Signal` uses these trait methods, where `S` already names the form.
 ///
 /// # Receiver order
 ///
@@ -261,12 +264,11 @@ pub trait Signal: Sized {
     /// `Result<Response, E>` for any `E: Into<BoxError>`, like a `#[receiver]` function.
     /// Connecting takes a lock (senders never do) and copies the list of runtime receivers.
     ///
-    /// For a signal with a sender parameter, name the form you connect to:
-    /// `<PostSave>::connect(...)` (or `PostSave::<dyn Model>::connect(...)`) for every
-    /// sender, `PostSave::<User>::connect(...)` for one. A bare `PostSave::connect(...)`
-    /// does not compile: in expression position Rust does not apply the parameter's default,
-    /// and rustc reports "type annotations needed ... cannot infer type for type parameter
-    /// `M` declared on the struct `PostSave`".
+    /// For a signal with a sender parameter, `PostSave::connect(|e: &PostSave<'_, User>| ..)`
+    /// connects to `User`'s saves and `PostSave::connect(|e: &PostSave<'_>| ..)` to every
+    /// sender's: the derive's inherent forms take the sender from the closure's parameter
+    /// type. `PostSave::<User>::connect(..)` and `<PostSave>::connect(..)` name it
+    /// explicitly (needed when the closure's parameter is not annotated).
     ///
     /// ```
     /// use signals_core::prelude::*;

@@ -5,7 +5,6 @@ mod common;
 
 use common::{databases, reset};
 use sea_orm::{ActiveModelTrait, DbErr, EntityTrait, PaginatorTrait, Set};
-use signals_core::Signal;
 use signals_core::models::{PostSave, PreDelete, PreSave};
 
 entity!(account, "ab_accounts");

@@ -8,7 +8,6 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder,
     Set,
 };
-use signals_core::Signal;
 use signals_core::models::{PostDelete, PostSave, PreDelete, PreSave};
 use signals_sea_orm::bulk::{
     self, PostBulkDelete, PostBulkInsert, PostBulkUpdate, PreBulkDelete, PreBulkInsert,

@@ -12,7 +12,6 @@ use std::time::Duration;
 use common::{databases, reset};
 use sea_orm::{ActiveModelTrait, DbErr, EntityTrait, PaginatorTrait, Set};
 use signals_core::models::PostSave;
-use signals_core::prelude::*;
 use signals_core::{ConnectOptions, Phase};
 
 entity!(ticket, "cx_tickets");

@@ -4,7 +4,6 @@ mod common;
 
 use common::{Log, databases, reset};
 use sea_orm::{ActiveModelTrait, Set};
-use signals_core::Signal;
 use signals_core::models::PostSave;
 use signals_sea_orm::Changed;
 

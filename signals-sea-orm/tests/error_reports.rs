@@ -8,7 +8,6 @@ use std::error::Error as _;
 
 use common::{databases, reset};
 use sea_orm::{ActiveModelTrait, DbErr, Set};
-use signals_core::Signal;
 use signals_core::error::chain;
 use signals_core::models::PreSave;
 

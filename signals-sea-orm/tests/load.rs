@@ -6,7 +6,6 @@ use common::{Log, databases, reset};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
-use signals_core::Signal;
 use signals_core::models::PostInit;
 use signals_sea_orm::SelectExt;
 

@@ -7,7 +7,6 @@ use common::{Log, create_table, databases, drop_table};
 use sea_orm::{
     ActiveModelTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Set, TryIntoModel,
 };
-use signals_core::Signal;
 use signals_core::models::{M2mAction, M2mChanged};
 
 pub mod post {

@@ -6,7 +6,6 @@ mod common;
 use common::{Log, databases, reset};
 use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, DatabaseConnection, EntityTrait, Set};
 use signals_core::Connection;
-use signals_core::Signal;
 use signals_core::models::{Model, PostDelete, PostSave, PreDelete, PreSave};
 
 entity!(member, "sd_members");

@@ -33,6 +33,8 @@ pub(crate) fn signal(s: &Signal) -> TokenStream {
         .collect();
     let event_lt = Lifetime::new("'__signal", proc_macro2::Span::call_site());
     let event_lts: Vec<&Lifetime> = lts.iter().map(|_| &event_lt).collect();
+    let x_lt = Lifetime::new("'__x", proc_macro2::Span::call_site());
+    let x_lts: Vec<&Lifetime> = lts.iter().map(|_| &x_lt).collect();
     let concurrency = if s.concurrent {
         quote!(const CONCURRENCY: #p::Concurrency = #p::Concurrency::Concurrent;)
     } else {
@@ -175,6 +177,87 @@ pub(crate) fn signal(s: &Signal) -> TokenStream {
                 }
                 impl<#(#lts,)* #m: #(#sized_bounds +)* 'static> #p::WithSender<#m> for #ident<#(#lts,)* #any> {
                     type Signal = #ident<#(#lts,)* #m>;
+                }
+                // `Signal::connect` and friends, with the sender inferred from the closure:
+                // `#ident::connect(|e: &#ident<'_, User>| ..)` (no `::<User>` needed) and
+                // `#ident::connect(|e: &#ident<'_>| ..)` (any sender) both compile. Rust
+                // applies no default type parameter in expression position, so the trait's
+                // methods alone cannot tell the sender; these inherent ones take it from the
+                // closure's parameter and call them.
+                impl<#(#lts,)* #m: #(#all_bounds +)* 'static> #ident<#(#lts,)* #m> {
+                    /// [`Signal::connect`](::signals_core::Signal::connect), with the sender
+                    /// taken from the closure's parameter type.
+                    #[track_caller]
+                    pub fn connect<__O, __H>(handler: __H) -> #p::Connection
+                    where
+                        for<'__x> #ident<#(#x_lts,)* #m>: #p::Signal<Family = #ident<#(#statics,)* #m>, Response = #response>,
+                        __H: for<'__b, '__x> ::core::ops::Fn(&'__b #ident<#(#x_lts,)* #m>) -> __O + ::core::marker::Send + ::core::marker::Sync + 'static,
+                        __O: #p::IntoResponse<#response>,
+                    {
+                        let options = #p::ConnectOptions::new().__default_name(#p::type_name::<__H>());
+                        match <#ident<#(#statics,)* #m> as #p::Signal>::connect_with(
+                            options,
+                            move |event: &#p::EventOf<'_, #ident<#(#statics,)* #m>>| handler(event),
+                        ) {
+                            #p::Result::Ok(connection) => connection,
+                            #p::Result::Err(_) => #p::unreachable!("no dispatch_uid: nothing to refuse"),
+                        }
+                    }
+
+                    /// [`Signal::connect_with`](::signals_core::Signal::connect_with), with
+                    /// the sender taken from the closure's parameter type.
+                    #[track_caller]
+                    pub fn connect_with<__O, __H>(
+                        options: #p::ConnectOptions,
+                        handler: __H,
+                    ) -> #p::Result<#p::Connection, #p::ConnectError>
+                    where
+                        for<'__x> #ident<#(#x_lts,)* #m>: #p::Signal<Family = #ident<#(#statics,)* #m>, Response = #response>,
+                        __H: for<'__b, '__x> ::core::ops::Fn(&'__b #ident<#(#x_lts,)* #m>) -> __O + ::core::marker::Send + ::core::marker::Sync + 'static,
+                        __O: #p::IntoResponse<#response>,
+                    {
+                        <#ident<#(#statics,)* #m> as #p::Signal>::connect_with(
+                            options.__default_name(#p::type_name::<__H>()),
+                            move |event: &#p::EventOf<'_, #ident<#(#statics,)* #m>>| handler(event),
+                        )
+                    }
+
+                    /// [`Signal::connect_async`](::signals_core::Signal::connect_async), with
+                    /// the sender taken from the closure's parameter type.
+                    #[track_caller]
+                    pub fn connect_async<__O, __H>(handler: __H) -> #p::Connection
+                    where
+                        for<'__x> #ident<#(#x_lts,)* #m>: #p::Signal<Family = #ident<#(#statics,)* #m>, Response = #response>,
+                        __H: for<'__b, '__x> ::core::ops::Fn(&'__b #ident<#(#x_lts,)* #m>) -> #p::BoxFuture<'__b, __O> + ::core::marker::Send + ::core::marker::Sync + 'static,
+                        __O: #p::IntoResponse<#response> + 'static,
+                    {
+                        let options = #p::ConnectOptions::new().__default_name(#p::type_name::<__H>());
+                        match <#ident<#(#statics,)* #m> as #p::Signal>::connect_async_with(
+                            options,
+                            move |event: &#p::EventOf<'_, #ident<#(#statics,)* #m>>| handler(event),
+                        ) {
+                            #p::Result::Ok(connection) => connection,
+                            #p::Result::Err(_) => #p::unreachable!("no dispatch_uid: nothing to refuse"),
+                        }
+                    }
+
+                    /// [`Signal::connect_async_with`](::signals_core::Signal::connect_async_with),
+                    /// with the sender taken from the closure's parameter type.
+                    #[track_caller]
+                    pub fn connect_async_with<__O, __H>(
+                        options: #p::ConnectOptions,
+                        handler: __H,
+                    ) -> #p::Result<#p::Connection, #p::ConnectError>
+                    where
+                        for<'__x> #ident<#(#x_lts,)* #m>: #p::Signal<Family = #ident<#(#statics,)* #m>, Response = #response>,
+                        __H: for<'__b, '__x> ::core::ops::Fn(&'__b #ident<#(#x_lts,)* #m>) -> #p::BoxFuture<'__b, __O> + ::core::marker::Send + ::core::marker::Sync + 'static,
+                        __O: #p::IntoResponse<#response> + 'static,
+                    {
+                        <#ident<#(#statics,)* #m> as #p::Signal>::connect_async_with(
+                            options.__default_name(#p::type_name::<__H>()),
+                            move |event: &#p::EventOf<'_, #ident<#(#statics,)* #m>>| handler(event),
+                        )
+                    }
                 }
             }
         }

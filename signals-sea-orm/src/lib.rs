@@ -117,6 +117,9 @@
 //! `sqlite` and `postgres` (both on by default) and `mysql` select SeaORM's sqlx drivers.
 //! A SQLite-only application builds no Postgres driver with
 //! `signals-sea-orm = { version = "0.1", default-features = false, features = ["sqlite"] }`.
+//! `migration` (off by default) adds `signals_sea_orm::migration::{up, down}`:
+//! sea-orm-migration's `MigratorTrait::up` / `down` between `PreMigrate` and `PostMigrate`
+//! (same version line as sea-orm, same sqlx).
 //!
 //! # Errors
 //!
@@ -334,6 +337,8 @@ pub mod changed;
 mod load;
 pub use changed::Changed;
 pub mod m2m;
+#[cfg(feature = "migration")]
+pub mod migration;
 pub use load::{Loading, SelectExt};
 mod stash;
 mod txn;

@@ -22,7 +22,8 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IdenStatic,
-    IntoActiveModel, Iterable, ModelTrait, PrimaryKeyToColumn, QueryFilter, TryIntoModel,
+    IntoActiveModel, Iterable, ModelTrait, PrimaryKeyToColumn, QueryFilter, QuerySelect,
+    TryIntoModel,
 };
 use signals_core::models::{
     M2mAction, M2mChanged, Model, PostDelete, PostSave, PreDelete, PreSave,
@@ -56,6 +57,7 @@ struct SaveOwned<M> {
     created: bool,
     using: &'static str,
     fields: Option<Vec<&'static str>>,
+    old: Option<M>,
     conn: Option<TxnHandle>,
 }
 
@@ -83,6 +85,10 @@ fn pre_save_event<M: Model, A: Send + Sync + 'static>(o: &PreSaveOwned<M, A>) ->
 fn post_save_event<M: Model>(o: &SaveOwned<M>) -> PostSave<'_, M> {
     let mut event = PostSave::new(&o.instance, o.created).using(o.using);
     event.db = lent(&o.conn);
+    event.previous = o
+        .old
+        .as_ref()
+        .map(|m| m as &(dyn std::any::Any + Send + Sync));
     if let Some(fields) = &o.fields {
         event = event.update_fields(fields);
     }
@@ -175,8 +181,8 @@ fn model_key<M: ModelTrait>(model: &M) -> String {
 }
 
 /// The row `am` points at, read from the database by primary key (`None` when the key is
-/// not set or no row matches).
-async fn reload<A, C>(am: &A, db: &C) -> Result<Option<ModelOf<A>>, DbErr>
+/// not set or no row matches); `lock`: `FOR UPDATE` (SeaQuery writes no lock for SQLite).
+async fn reload<A, C>(am: &A, db: &C, lock: bool) -> Result<Option<ModelOf<A>>, DbErr>
 where
     A: ActiveModelTrait,
     C: ConnectionTrait,
@@ -189,10 +195,12 @@ where
             None => return Ok(None),
         }
     }
-    <A::Entity as EntityTrait>::find()
-        .filter(condition)
-        .one(db)
-        .await
+    let select = <A::Entity as EntityTrait>::find().filter(condition);
+    if lock {
+        select.lock_exclusive().one(db).await
+    } else {
+        select.one(db).await
+    }
 }
 
 /// The row about to be deleted: the active model itself when every column is known,
@@ -206,7 +214,7 @@ where
     if let Ok(model) = am.clone().try_into_model() {
         return Ok(Some(model));
     }
-    let model = reload(am, db).await?;
+    let model = reload(am, db, false).await?;
     if let (Some(model), Some(key)) = (&model, am_key(am)) {
         stash::put::<A, ModelOf<A>>(key, model.clone());
     }
@@ -240,9 +248,50 @@ where
     ModelOf<A>: Model + IntoActiveModel<A>,
     C: ConnectionTrait,
 {
+    save_before(am, db, insert, false).await
+}
+
+/// [`before_save`] of an entity with old values
+/// ([`behavior!`](crate::behavior)`(ActiveModel, old_values)`): an update first reads the
+/// stored row by primary key on the write's connection (`SELECT .. FOR UPDATE` on
+/// PostgreSQL and MySQL, which locks it until the transaction ends; SQLite has no row
+/// locks and needs none: a write transaction locks the database), only when a `PostSave`
+/// receiver exists, and [`after_save_with_old`] lends it as `PostSave::old`. One query per
+/// update; none on insert.
+pub async fn before_save_with_old<A, C>(am: A, db: &C, insert: bool) -> Result<A, DbErr>
+where
+    A: ActiveModelTrait + TryIntoModel<ModelOf<A>> + Send + Sync + 'static,
+    ModelOf<A>: Model + IntoActiveModel<A>,
+    C: ConnectionTrait,
+{
+    save_before(am, db, insert, true).await
+}
+
+/// The stash kind of the old row of an `A` (the fields use `A` itself).
+struct OldRow<A>(std::marker::PhantomData<A>);
+
+async fn save_before<A, C>(am: A, db: &C, insert: bool, with_old: bool) -> Result<A, DbErr>
+where
+    A: ActiveModelTrait + TryIntoModel<ModelOf<A>> + Send + Sync + 'static,
+    ModelOf<A>: Model + IntoActiveModel<A>,
+    C: ConnectionTrait,
+{
     let fields = (!insert).then(|| set_columns(&am));
+    // The stored row, when the old values are wanted (read once, also for `pending_row`).
+    let mut stored = None;
+    if with_old
+        && !insert
+        && PostSave::<ModelOf<A>>::has_receivers()
+        && let Some(key) = am_key(&am)
+    {
+        let row = reload(&am, db, true).await?;
+        if let Some(row) = &row {
+            stash::put::<OldRow<A>, ModelOf<A>>(key, row.clone());
+        }
+        stored = Some(row);
+    }
     if PreSave::<ModelOf<A>>::has_receivers()
-        && let Some(instance) = pending_row(&am, db, insert).await?
+        && let Some(instance) = pending_row(&am, db, insert, stored).await?
     {
         let owned = PreSaveOwned {
             instance,
@@ -267,7 +316,12 @@ where
 
 /// The row `am` will write (see [`before_save`]); `None` when a column has neither a
 /// value nor a `Default`.
-async fn pending_row<A, C>(am: &A, db: &C, insert: bool) -> Result<Option<ModelOf<A>>, DbErr>
+async fn pending_row<A, C>(
+    am: &A,
+    db: &C,
+    insert: bool,
+    stored: Option<Option<ModelOf<A>>>,
+) -> Result<Option<ModelOf<A>>, DbErr>
 where
     A: ActiveModelTrait + TryIntoModel<ModelOf<A>>,
     ModelOf<A>: IntoActiveModel<A>,
@@ -279,7 +333,11 @@ where
     let mut base = if insert {
         A::default_values()
     } else {
-        match reload(am, db).await? {
+        let stored = match stored {
+            Some(stored) => stored,
+            None => reload(am, db, false).await?,
+        };
+        match stored {
             Some(stored) => stored.into_active_model(),
             None => A::default_values(),
         }
@@ -303,16 +361,52 @@ where
     ModelOf<A>: Model,
     C: ConnectionTrait,
 {
-    let fields = if insert {
-        None
+    save_after::<A, C>(model, db, insert, false).await
+}
+
+/// [`after_save`] of an entity with old values: `PostSave::old` is the row
+/// [`before_save_with_old`] read (`None` on insert).
+pub async fn after_save_with_old<A, C>(
+    model: ModelOf<A>,
+    db: &C,
+    insert: bool,
+) -> Result<ModelOf<A>, DbErr>
+where
+    A: ActiveModelTrait + 'static,
+    ModelOf<A>: Model,
+    C: ConnectionTrait,
+{
+    save_after::<A, C>(model, db, insert, true).await
+}
+
+async fn save_after<A, C>(
+    model: ModelOf<A>,
+    db: &C,
+    insert: bool,
+    with_old: bool,
+) -> Result<ModelOf<A>, DbErr>
+where
+    A: ActiveModelTrait + 'static,
+    ModelOf<A>: Model,
+    C: ConnectionTrait,
+{
+    let (fields, old) = if insert {
+        (None, None)
     } else {
-        stash::take::<A, Vec<&'static str>>(model_key(&model))
+        let key = model_key(&model);
+        let old = if with_old {
+            stash::take::<OldRow<A>, ModelOf<A>>(key.clone())
+        } else {
+            None
+        };
+        (stash::take::<A, Vec<&'static str>>(key), old)
     };
     let owned = SaveOwned {
         instance: model,
         created: insert,
         using: using(db),
         fields,
+        old,
         conn: txn_handle(db),
     };
     send_phased!(

@@ -72,6 +72,7 @@
 //!   active model has `Set`, primary key excluded: exactly what SeaORM's `UPDATE` writes.
 //!   `PostSave` gets them from `PreSave` of the same write (see `hooks`).
 //!   [`Changed`]: `event.changed(user::Column::Email)` asks the same question by column.
+//! * **Old values** (opt-in per entity, see [below](#old-values)): `PostSave`'s `event.old()`.
 //! * **Deletes of partial active models** (`ActiveModel { id: Set(3), ..Default::default() }`)
 //!   read the row first so that receivers get a full `Model`, only when a delete receiver
 //!   exists. No row, no signals.
@@ -116,6 +117,9 @@
 //! `sqlite` and `postgres` (both on by default) and `mysql` select SeaORM's sqlx drivers.
 //! A SQLite-only application builds no Postgres driver with
 //! `signals-sea-orm = { version = "0.1", default-features = false, features = ["sqlite"] }`.
+//! `migration` (off by default) adds `signals_sea_orm::migration::{up, down}`:
+//! sea-orm-migration's `MigratorTrait::up` / `down` between `PreMigrate` and `PostMigrate`
+//! (same version line as sea-orm, same sqlx).
 //!
 //! # Errors
 //!
@@ -148,6 +152,34 @@
 //! [`SignalError::written`] `true`: the row is written (or deleted) already, as with
 //! Django's `post_save`. Run the write in a transaction to undo it.
 //!
+//! # Old values
+//!
+//! `event.changed(Column)` says which columns an update wrote, not what they held: SeaORM's
+//! `Set` overwrites the loaded value. An entity declared with
+//! `signals_sea_orm::behavior!(ActiveModel, old_values)` gets it back: `event.old()`
+//! (`PostSave::old`) is the row as it was before the update, `None` on insert.
+//!
+//! ```ignore
+//! #[receiver(PostSave, sender = user::Model)]
+//! fn email_changed(event: &PostSave<'_, user::Model>) {
+//!     if let Some(old) = event.old() && old.email != event.instance.email {
+//!         notify(&old.email, &event.instance.email);
+//!     }
+//! }
+//! ```
+//!
+//! * **Cost: one query per update.** `before_save` reads the stored row by primary key on
+//!   the write's own connection or transaction, so it sees exactly the row the `UPDATE`
+//!   replaces. On PostgreSQL and MySQL the read is `SELECT .. FOR UPDATE`: inside a
+//!   transaction the row stays locked until it ends, so no concurrent write slips in
+//!   between (outside one, the statement is its own transaction and the lock ends with it).
+//!   SQLite has no row locks (a write transaction locks the whole database). Inserts read
+//!   nothing; nor does any write while no `PostSave` receiver of the entity is connected;
+//!   an entity without `old_values` never reads. A partial update with a `PreSave`
+//!   receiver reuses the row read, so it still makes one query.
+//! * Not with `junction(..)`; `update_without_returning` runs no `after_save`, so there the
+//!   read is wasted (and its leftover is dropped, see `stash`).
+
 //! # Many-to-many
 //!
 //! Declare the junction entity with its two keys:
@@ -305,6 +337,8 @@ pub mod changed;
 mod load;
 pub use changed::Changed;
 pub mod m2m;
+#[cfg(feature = "migration")]
+pub mod migration;
 pub use load::{Loading, SelectExt};
 mod stash;
 mod txn;
@@ -543,11 +577,14 @@ macro_rules! model {
 /// signals_sea_orm::behavior!(ActiveModel);
 /// signals_sea_orm::behavior!(ActiveModel, name = "Customer");   // model_name
 /// signals_sea_orm::behavior!(ActiveModel, model = Row);         // the Model type, if not `Model`
+/// // PostSave::old: the row before an update (one SELECT .. FOR UPDATE per update).
+/// signals_sea_orm::behavior!(ActiveModel, old_values);
 /// // A many-to-many junction: inserts and deletes send M2mChanged.
 /// signals_sea_orm::behavior!(ActiveModel, junction(post_id => "Post", tag_id => "Tag"));
 /// ```
 ///
-/// The options come in the order `model`, `name`, `junction`, each optional. The name
+/// The options come in the order `model`, `name`, then `junction(..)` or `old_values`,
+/// each optional (see [Old values](crate#old-values)). The name
 /// defaults to the module's name in UpperCamelCase (`post_tag` → `PostTag`). The junction
 /// keys are field names of integer columns; the first side is reported as `instance`, the
 /// second as `model` and `pk_set`.
@@ -561,6 +598,18 @@ macro_rules! behavior {
         $crate::__behavior_impl!(
             [$($model)?] $active,
             [$($from, $from_name, $to, $to_name)?]
+            [before_save after_save]
+        );
+    };
+    ($active:ident $(, model = $model:ident)? $(, name = $name:expr)?, old_values $(,)?) => {
+        $crate::__behavior_model!(
+            [$($model)?] $active,
+            [$($name)?]
+        );
+        $crate::__behavior_impl!(
+            [$($model)?] $active,
+            []
+            [before_save_with_old after_save_with_old]
         );
     };
 }
@@ -582,10 +631,10 @@ macro_rules! __behavior_model {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __behavior_impl {
-    ([] $active:ident, [$($junction:tt)*]) => {
-        $crate::__behavior_impl!([Model] $active, [$($junction)*]);
+    ([] $active:ident, [$($junction:tt)*] [$before:ident $after:ident]) => {
+        $crate::__behavior_impl!([Model] $active, [$($junction)*] [$before $after]);
     };
-    ([$model:ident] $active:ident, []) => {
+    ([$model:ident] $active:ident, [] [$before:ident $after:ident]) => {
         #[$crate::__private::async_trait]
         impl $crate::__private::sea_orm::ActiveModelBehavior for $active {
             async fn before_save<C>(self, db: &C, insert: bool)
@@ -593,14 +642,14 @@ macro_rules! __behavior_impl {
             where
                 C: $crate::__private::sea_orm::ConnectionTrait,
             {
-                $crate::hooks::before_save(self, db, insert).await
+                $crate::hooks::$before(self, db, insert).await
             }
             async fn after_save<C>(model: $model, db: &C, insert: bool)
                 -> ::std::result::Result<$model, $crate::__private::sea_orm::DbErr>
             where
                 C: $crate::__private::sea_orm::ConnectionTrait,
             {
-                $crate::hooks::after_save::<Self, C>(model, db, insert).await
+                $crate::hooks::$after::<Self, C>(model, db, insert).await
             }
             async fn before_delete<C>(self, db: &C)
                 -> ::std::result::Result<Self, $crate::__private::sea_orm::DbErr>
@@ -618,7 +667,7 @@ macro_rules! __behavior_impl {
             }
         }
     };
-    ([$model:ident] $active:ident, [$from:ident, $from_name:expr, $to:ident, $to_name:expr]) => {
+    ([$model:ident] $active:ident, [$from:ident, $from_name:expr, $to:ident, $to_name:expr] [$before:ident $after:ident]) => {
         impl $crate::Junction for $active {
             const FROM: &'static str = $from_name;
             const TO: &'static str = $to_name;

@@ -206,6 +206,10 @@ pub struct PostSave<'a, M: ?Sized + Model = dyn Model> {
     pub using: &'a str,
     /// The fields written, or `None` for all of them.
     pub update_fields: Option<&'a [&'a str]>,
+    /// The row as it was before an update (an `M`), when the sender loads it (an opt-in
+    /// of the integration: it costs a read per update); `None` on insert or when not
+    /// loaded. Read it typed with [`PostSave::old`].
+    pub previous: Option<&'a (dyn Any + Send + Sync)>,
     /// The connection (or transaction) of the write, for receivers that query or write
     /// in the same transaction; `None` when the sender lends none (see
     /// [`Connection`](crate::db::Connection)).
@@ -221,6 +225,7 @@ impl<'a, M: ?Sized + Model> PostSave<'a, M> {
             raw: false,
             using: DEFAULT_DB,
             update_fields: None,
+            previous: None,
             db: None,
         }
     }
@@ -242,6 +247,19 @@ impl<'a, M: ?Sized + Model> PostSave<'a, M> {
     /// Records that only these fields were written.
     pub fn update_fields(mut self, fields: &'a [&'a str]) -> Self {
         self.update_fields = Some(fields);
+        self
+    }
+}
+
+impl<'a, M: Model> PostSave<'a, M> {
+    /// The row as it was before this update (from [`previous`](PostSave::previous)), if the
+    /// sender loaded it: `None` on insert.
+    pub fn old(&self) -> Option<&'a M> {
+        self.previous?.downcast_ref::<M>()
+    }
+    /// Gives the row as it was before this update.
+    pub fn previous(mut self, old: &'a M) -> Self {
+        self.previous = Some(old);
         self
     }
 }
@@ -597,6 +615,7 @@ pub fn save_with<M: Model, T, E>(
         raw: options.raw,
         using: options.using,
         update_fields: options.update_fields,
+        previous: None,
         db: None,
     };
     post.send().map_err(|source| ModelError::AfterWrite {

@@ -19,7 +19,6 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, Schema, Set,
 };
-use signals_core::Signal;
 use signals_core::models::PostSave;
 
 macro_rules! entity {

@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 
 use common::{Log, databases, reset};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
-use signals_core::Signal;
 use signals_core::models::PostSave;
 
 entity!(plain, "ov_plain");

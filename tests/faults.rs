@@ -567,3 +567,48 @@ mod scopes {
         assert_eq!(MUTED_RAN.load(Ordering::SeqCst), 1, "decided at queue time");
     }
 }
+
+#[derive(Signal)]
+pub struct Stranded<'a> {
+    pub id: &'a u32,
+}
+
+/// The documented last resort: a commit future dropped midway detaches onto the current
+/// runtime; if that runtime shuts down before the detached run finishes, each delivery it
+/// still held is reported lost (`LostReason::Cancelled`), never dropped silently.
+#[test]
+fn a_detached_run_cut_short_by_a_runtime_shutdown_reports_what_it_held() {
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let h = heard.clone();
+    let _watch = <DeliveryLost>::connect(move |e: &DeliveryLost<'_>| {
+        if e.receiver.signal() == "Stranded" {
+            h.lock().unwrap().push(e.reason);
+        }
+    });
+    let _receiver = Stranded::connect_async_with(
+        ConnectOptions::new().on(Phase::Commit),
+        |_: &Stranded<'_>| Box::pin(std::future::pending::<()>()),
+    )
+    .unwrap();
+    let tx = Transaction::begin();
+    tx.run(|| {
+        for id in 0..3u32 {
+            transaction::send_owned::<Stranded, _>(id, |id: &u32| Stranded { id }).unwrap();
+        }
+    });
+    let before = transaction::lost_deliveries();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        // The first delivery never finishes: the timeout drops the commit future and its
+        // rest is spawned on this runtime.
+        let timed_out = tokio::time::timeout(Duration::from_millis(20), tx.commit_async()).await;
+        assert!(timed_out.is_err());
+    });
+    assert!(heard.lock().unwrap().is_empty(), "still running, detached");
+    drop(runtime); // shuts down: the detached task is dropped
+    assert_eq!(*heard.lock().unwrap(), [LostReason::Cancelled; 3]);
+    assert!(transaction::lost_deliveries() >= before + 3);
+}

@@ -522,6 +522,14 @@ static ALL_REGISTRIES: Mutex<Vec<&'static Registry>> = Mutex::new(Vec::new());
 /// public layer's `inventory` collection (`crate::link`), handed down by the payload.
 pub(crate) type LinkTime = fn(TypeId) -> Vec<StaticSlot>;
 
+/// How loudly a duplicate link-time `dispatch_uid` is logged: an error in debug builds,
+/// where it is a mistake to fix before it ships; a warning in release builds.
+const DUPLICATE_UID_LEVEL: tracing::Level = if cfg!(debug_assertions) {
+    tracing::Level::ERROR
+} else {
+    tracing::Level::WARN
+};
+
 /// The link-time receivers a send runs, in dispatch order: of several sharing a
 /// `dispatch_uid` (for one sender), the first; the others are logged.
 fn kept_statics(mut slots: Vec<StaticSlot>) -> Box<[StaticSlot]> {
@@ -534,17 +542,9 @@ fn kept_statics(mut slots: Vec<StaticSlot>) -> Box<[StaticSlot]> {
                 .find(|k| k.call.family() == slot.call.family() && k.info.dispatch_uid == Some(uid))
         });
         match duplicate_of {
-            // An error in debug builds, where it is a mistake to fix before it ships.
-            Some(first) if cfg!(debug_assertions) => tracing::error!(
+            Some(first) => tracing::event!(
                 target: "signals_core::registry",
-                signal = slot.info.signal,
-                dispatch_uid = slot.info.dispatch_uid.unwrap_or_default(),
-                kept = %first.info,
-                dropped = %slot.info,
-                "duplicate dispatch_uid for one signal and sender: the later receiver never runs"
-            ),
-            Some(first) => tracing::warn!(
-                target: "signals_core::registry",
+                DUPLICATE_UID_LEVEL,
                 signal = slot.info.signal,
                 dispatch_uid = slot.info.dispatch_uid.unwrap_or_default(),
                 kept = %first.info,

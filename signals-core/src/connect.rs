@@ -10,8 +10,8 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::engine::payload::Payload;
-use crate::engine::store::entry::DynEntry;
-use crate::engine::store::erased::{AsyncDynFn, DynFn, ErasedDyn};
+use crate::engine::store::entry::RuntimeEntry;
+use crate::engine::store::erased::{AsyncReceiverClosure, ErasedClosure, ReceiverClosure};
 use crate::engine::store::registry::Registry;
 use crate::meta::{self, DisconnectCause};
 use crate::vocab::family::BoxFuture;
@@ -186,8 +186,14 @@ where
     H: for<'a, 'b> Fn(&'b EventOf<'a, S::Family>) -> O + Send + Sync + 'static,
     O: IntoResponse<S::Response>,
 {
-    let boxed: Box<DynFn<S::Family>> = Box::new(move |event| handler(event).into_response());
-    register::<S, H>(options, ErasedDyn::new::<S::Family>(boxed), false, caller)
+    let boxed: Box<ReceiverClosure<S::Family>> =
+        Box::new(move |event| handler(event).into_response());
+    register::<S, H>(
+        options,
+        ErasedClosure::new::<S::Family>(boxed),
+        false,
+        caller,
+    )
 }
 
 pub(crate) fn connect_async<S, O, H>(
@@ -200,13 +206,13 @@ where
     H: for<'a, 'b> Fn(&'b EventOf<'a, S::Family>) -> BoxFuture<'b, O> + Send + Sync + 'static,
     O: IntoResponse<S::Response> + 'static,
 {
-    let boxed: Box<AsyncDynFn<S::Family>> = Box::new(move |event| {
+    let boxed: Box<AsyncReceiverClosure<S::Family>> = Box::new(move |event| {
         let future = handler(event);
         Box::pin(async move { future.await.into_response() })
     });
     register::<S, H>(
         options,
-        ErasedDyn::new_async::<S::Family>(boxed),
+        ErasedClosure::new_async::<S::Family>(boxed),
         true,
         caller,
     )
@@ -214,7 +220,7 @@ where
 
 fn register<S: Payload, H>(
     options: ConnectOptions,
-    call: ErasedDyn,
+    call: ErasedClosure,
     is_async: bool,
     caller: &'static Location<'static>,
 ) -> Result<Connection, ConnectError> {
@@ -233,7 +239,7 @@ fn register<S: Payload, H>(
         phase: options.phase,
         shadowed_by: None,
     };
-    let entry = std::sync::Arc::new(DynEntry::new(info, id, call, options.scope));
+    let entry = std::sync::Arc::new(RuntimeEntry::new(info, id, call, options.scope));
     let registry = S::registry();
     match registry.insert(TypeId::of::<S::AnySender>(), S::LINK_TIME, entry) {
         Ok(()) => {

@@ -5,10 +5,10 @@
 use std::any::TypeId;
 
 use crate::engine::payload::Payload;
-use crate::engine::store::entry::StaticSlot;
+use crate::engine::store::entry::LinkTimeSlot;
 use crate::engine::store::erased::{AsyncCallee, Callee};
 use crate::engine::store::erased::{AsyncReceiverFn, ErasedFn, ReceiverFn};
-use crate::engine::store::registry::{LinkTime, Registry};
+use crate::engine::store::registry::{CollectLinkTime, Registry};
 use crate::vocab::family::{BoxError, BoxFuture, Concurrency, EventOf};
 // A registration's `Signal` bound is the diagnostic a user sees for
 // `#[receiver(NotASignal)]`.
@@ -85,12 +85,12 @@ impl StaticReceiver {
 inventory::collect!(StaticReceiver);
 
 /// The link-time receivers of the signal whose registry key is `signal_key` (unsorted):
-/// the engine's `LinkTime` provider for every signal.
-pub(crate) fn slots(signal_key: TypeId) -> Vec<StaticSlot> {
+/// the engine's `CollectLinkTime` provider for every signal.
+pub(crate) fn slots(signal_key: TypeId) -> Vec<LinkTimeSlot> {
     inventory::iter::<StaticReceiver>
         .into_iter()
         .filter(|r| r.signal_key == signal_key)
-        .map(|r| StaticSlot {
+        .map(|r| LinkTimeSlot {
             info: r.info(),
             call: r.call,
         })
@@ -106,7 +106,7 @@ impl<S: Signal> Payload for S {
     const NAME: &'static str = S::NAME;
     const MAX_DEPTH: usize = S::MAX_DEPTH;
     const CONCURRENCY: Concurrency = S::CONCURRENCY;
-    const LINK_TIME: LinkTime = slots;
+    const LINK_TIME: CollectLinkTime = slots;
     #[inline(always)]
     fn sender_name() -> Option<&'static str> {
         S::sender_name()

@@ -36,13 +36,13 @@ pub fn receivers() -> Vec<ReceiverInfo> {
     use std::collections::hash_map::Entry;
     // The link-time receivers in dispatch order; the later holders of a dispatch_uid (which
     // `collect_statics` leaves out) marked with the receiver that keeps it.
-    let mut statics: Vec<(&StaticReceiver, ReceiverInfo)> = inventory::iter::<StaticReceiver>
+    let mut link_time: Vec<(&StaticReceiver, ReceiverInfo)> = inventory::iter::<StaticReceiver>
         .into_iter()
         .map(|r| (r, r.info()))
         .collect();
-    statics.sort_by(|a, b| dispatch_order(&a.1, &b.1));
+    link_time.sort_by(|a, b| dispatch_order(&a.1, &b.1));
     let mut uids = std::collections::HashMap::new();
-    let mut all: Vec<ReceiverInfo> = statics
+    let mut all: Vec<ReceiverInfo> = link_time
         .into_iter()
         .map(|(r, mut info)| {
             if let Some(uid) = info.dispatch_uid {

@@ -22,11 +22,9 @@ use crate::engine::{hooks, recursion, trace};
 use crate::vocab::phase::Phase;
 
 use crate::engine::payload::Payload;
-use crate::engine::store::entry::{DynEntry, StaticSlot};
 use crate::engine::store::erased::Callee;
-use crate::engine::store::erased::{Call, Plan};
-use crate::engine::store::plan::{Meta, Source, View};
-use crate::engine::store::registry::{Loaded, Snapshot, StaticList};
+use crate::engine::store::plan::{Call, Located, Placement, Plan, Source, View};
+use crate::engine::store::registry::{LinkTimeList, Loaded, Snapshot};
 use crate::vocab::error::{ReceiverError, SendError};
 use crate::vocab::family::{BoxError, Concurrency, EventOf};
 use crate::vocab::receiver::ReceiverInfo;
@@ -64,20 +62,20 @@ impl Source<'_> {
     /// plan it came from); `None` if it does not listen to `S`.
     fn call<S: Payload>(&self, event: &S) -> Option<Outcome<S::Response>> {
         match self {
-            Source::Static(s) => {
+            Located::LinkTime(s) => {
                 if let Some(f) = s.call.get::<S::Family>() {
-                    Some(event.call(Callee::Static(f)))
+                    Some(event.call(Callee::LinkTime(f)))
                 } else {
                     let f = s.call.get::<S::AnySender>()?;
-                    event.any_view().map(|view| Callee::Static(f).call(&view))
+                    event.any_view().map(|view| Callee::LinkTime(f).call(&view))
                 }
             }
-            Source::Dynamic(d) => {
+            Located::Runtime(d) => {
                 if let Some(f) = d.call.get::<S::Family>() {
-                    Some(event.call(Callee::Dynamic(f)))
+                    Some(event.call(Callee::Runtime(f)))
                 } else {
                     let f = d.call.get::<S::AnySender>()?;
-                    event.any_view().map(|view| Callee::Dynamic(f).call(&view))
+                    event.any_view().map(|view| Callee::Runtime(f).call(&view))
                 }
             }
         }
@@ -90,13 +88,15 @@ impl Source<'_> {
             return self.call(event);
         }
         let (specific, any) = match self {
-            Source::Static(s) => (
-                s.call.get_async::<S::Family>().map(AsyncCallee::Static),
-                s.call.get_async::<S::AnySender>().map(AsyncCallee::Static),
+            Located::LinkTime(s) => (
+                s.call.get_async::<S::Family>().map(AsyncCallee::LinkTime),
+                s.call
+                    .get_async::<S::AnySender>()
+                    .map(AsyncCallee::LinkTime),
             ),
-            Source::Dynamic(d) => (
-                d.call.get_async::<S::Family>().map(AsyncCallee::Dynamic),
-                d.call.get_async::<S::AnySender>().map(AsyncCallee::Dynamic),
+            Located::Runtime(d) => (
+                d.call.get_async::<S::Family>().map(AsyncCallee::Runtime),
+                d.call.get_async::<S::AnySender>().map(AsyncCallee::Runtime),
             ),
         };
         if let Some(f) = specific {
@@ -112,8 +112,8 @@ impl Source<'_> {
     fn skipped(&self) -> bool {
         hooks::ENABLED
             && match self {
-                Source::Static(s) => hooks::skips(&s.info, 0),
-                Source::Dynamic(d) => hooks::skips(&d.info, d.scope),
+                Located::LinkTime(s) => hooks::skips(&s.info, 0),
+                Located::Runtime(d) => hooks::skips(&d.info, d.scope),
             }
     }
 }
@@ -148,7 +148,7 @@ fn matching<S: Payload>(view: View<'_>, keep: impl Fn(&ReceiverInfo) -> bool) ->
 #[inline(always)]
 fn plan_calls<'v, S: Payload>(
     view: View<'v>,
-) -> Option<impl Iterator<Item = (CallOf<'v, S>, &'v ReceiverInfo, &'v Meta)> + Clone> {
+) -> Option<impl Iterator<Item = (CallOf<'v, S>, &'v ReceiverInfo, &'v Placement)> + Clone> {
     view.plan::<S::Family>()?.calls::<S::Family, S::AnySender>()
 }
 
@@ -160,10 +160,10 @@ fn plan_calls<'v, S: Payload>(
 /// in each of the three loops (a closure called from three places is not always).
 macro_rules! for_each_call {
     ($plan:expr, $S:ty, |$call:ident, $info:ident, $meta:ident| $body:block) => {{
-        let plan: &Plan<Meta> = $plan;
-        if let Some(steps) = plan.static_calls::<<$S as Payload>::Family>() {
+        let plan: &Plan<Placement> = $plan;
+        if let Some(steps) = plan.link_time_calls::<<$S as Payload>::Family>() {
             for (f, $info, $meta) in steps {
-                let $call: CallOf<'_, $S> = Call::Sync(Callee::Static(f));
+                let $call: CallOf<'_, $S> = Call::Sync(Callee::LinkTime(f));
                 $body
             }
         } else if let Some(steps) = plan.sync_calls::<<$S as Payload>::Family>() {
@@ -208,8 +208,8 @@ fn send_with_mode<S: Payload>(
     let Some(loaded) = load::<S>() else {
         return Ok(0);
     };
-    let (registry, statics, state) = loaded.into_parts();
-    send_with_loaded(event, sink, owned, registry, statics, state).map_err(|error| *error)
+    let (registry, link_time, state) = loaded.into_parts();
+    send_with_loaded(event, sink, owned, registry, link_time, state).map_err(|error| *error)
 }
 
 /// `send_with` once there are receivers (outlined; its rare error boxed so that its result
@@ -220,10 +220,10 @@ fn send_with_loaded<S: Payload>(
     sink: impl FnMut(&ReceiverInfo, S::Response),
     owned: bool,
     registry: &'static crate::engine::store::registry::Registry,
-    statics: &'static StaticList,
+    link_time: &'static LinkTimeList,
     state: usize,
 ) -> Result<usize, Box<SendError>> {
-    let loaded = Loaded::from_parts(registry, statics, state);
+    let loaded = Loaded::from_parts(registry, link_time, state);
     send_loaded(event, sink, owned, loaded).map_err(Box::new)
 }
 
@@ -235,7 +235,7 @@ fn send_loaded<S: Payload>(
     owned: bool,
     loaded: Loaded,
 ) -> Result<usize, SendError> {
-    let guard = loaded.dynamic();
+    let guard = loaded.runtime();
     let view = loaded.view(snapshot(&guard));
     let Some(plan) = view.plan::<S::Family>() else {
         return Ok(0);
@@ -376,8 +376,8 @@ pub(crate) fn send<S: Payload>(event: &S) -> Result<S::Output, SendError> {
     let Some(loaded) = load::<S>() else {
         return Ok(S::Output::default());
     };
-    let (registry, statics, state) = loaded.into_parts();
-    send_collect(event, registry, statics, state)
+    let (registry, link_time, state) = loaded.into_parts();
+    send_collect(event, registry, link_time, state)
 }
 
 /// `send` once there are receivers: collects their responses into the signal's output.
@@ -385,11 +385,11 @@ pub(crate) fn send<S: Payload>(event: &S) -> Result<S::Output, SendError> {
 fn send_collect<S: Payload>(
     event: &S,
     registry: &'static crate::engine::store::registry::Registry,
-    statics: &'static StaticList,
+    link_time: &'static LinkTimeList,
     state: usize,
 ) -> Result<S::Output, SendError> {
     let mut output = S::Output::default();
-    let loaded = Loaded::from_parts(registry, statics, state);
+    let loaded = Loaded::from_parts(registry, link_time, state);
     send_loaded(event, |info, r| output.collect(info, r), false, loaded)?;
     Ok(output)
 }
@@ -424,7 +424,7 @@ pub(crate) fn send_robust<S: Payload>(event: &S) -> Report<S::Output> {
     let Some(loaded) = load::<S>() else {
         return Report::new(output, failures);
     };
-    let guard = loaded.dynamic();
+    let guard = loaded.runtime();
     let view = loaded.view(snapshot(&guard));
     let Some(plan) = view.plan::<S::Family>() else {
         return Report::new(output, failures);
@@ -466,7 +466,7 @@ impl<S: Payload> Robust<'_, '_, S> {
         &self,
         call: CallOf<'_, S>,
         info: &ReceiverInfo,
-        meta: &Meta,
+        meta: &Placement,
         output: &mut S::Output,
         failures: &mut Vec<Failure>,
         position: &mut usize,
@@ -504,8 +504,8 @@ impl<S: Payload> Robust<'_, '_, S> {
 
 /// The owned snapshot an async send holds across `.await`s.
 struct Held {
-    statics: &'static StaticList,
-    dynamic: Option<Arc<Snapshot>>,
+    link_time: &'static LinkTimeList,
+    runtime: Option<Arc<Snapshot>>,
     /// Whether phased receivers are to be left out (a transaction is active).
     in_transaction: bool,
 }
@@ -515,14 +515,14 @@ impl Held {
     fn take<S: Payload>() -> Option<Held> {
         let loaded = load::<S>()?;
         Some(Held {
-            statics: loaded.statics,
-            dynamic: loaded.dynamic_full(),
+            link_time: loaded.link_time,
+            runtime: loaded.runtime_owned(),
             in_transaction: loaded.may_have_phased() && queue::is_active(),
         })
     }
 
     fn view(&self) -> View<'_> {
-        self.statics.view(self.dynamic.as_deref())
+        self.link_time.view(self.runtime.as_deref())
     }
 
     /// The receivers this send runs now, with their info.
@@ -538,7 +538,7 @@ impl Held {
     /// Whether this send leaves a receiver of its plan out (deferred, or skipped by a test
     /// scope).
     #[inline(always)]
-    fn left_out(&self, meta: &Meta) -> bool {
+    fn left_out(&self, meta: &Placement) -> bool {
         deferred_out(meta.phase, self.in_transaction) || skipped(&self.view(), meta)
     }
 
@@ -554,7 +554,7 @@ impl Held {
 
 /// Whether an active test scope keeps this receiver from running here.
 #[inline(always)]
-fn skipped(view: &View<'_>, meta: &Meta) -> bool {
+fn skipped(view: &View<'_>, meta: &Placement) -> bool {
     hooks::ENABLED && view.source(meta).skipped()
 }
 
@@ -793,31 +793,8 @@ pub(crate) fn receivers<S: Payload>() -> Vec<ReceiverInfo> {
     let Some(loaded) = load::<S>() else {
         return Vec::new();
     };
-    let guard = loaded.dynamic();
+    let guard = loaded.runtime();
     matching::<S>(loaded.view(snapshot(&guard)), |_| true)
-}
-
-/// A receiver kept for a deferred delivery (outliving the send's snapshot).
-enum Kept {
-    Static(&'static StaticSlot),
-    Dynamic(Arc<DynEntry>),
-}
-
-impl Kept {
-    /// Whether the receiver is still connected (link-time ones always are).
-    fn is_connected(&self) -> bool {
-        match self {
-            Kept::Static(_) => true,
-            Kept::Dynamic(entry) => entry.is_connected(),
-        }
-    }
-
-    fn source(&self) -> Source<'_> {
-        match self {
-            Kept::Static(s) => Source::Static(s),
-            Kept::Dynamic(d) => Source::Dynamic(d),
-        }
-    }
 }
 
 /// `transaction::send_owned`: immediate receivers now, phased ones queued (or now when no
@@ -908,7 +885,7 @@ where
     if !loaded.may_have_phased() {
         return 0;
     }
-    let guard = loaded.dynamic();
+    let guard = loaded.runtime();
     let view = loaded.view(snapshot(&guard));
     let mut queued = 0;
     for (info, meta) in view.plan::<F>().into_iter().flat_map(|plan| plan.steps()) {
@@ -919,10 +896,7 @@ where
             continue;
         }
         let info = *info;
-        let keep = match view.source(meta) {
-            Source::Static(slot) => Kept::Static(slot),
-            Source::Dynamic(entry) => Kept::Dynamic(Arc::clone(entry)),
-        };
+        let keep = view.source(meta).keep();
         let (owned, build) = (Arc::clone(owned), Arc::clone(build));
         let run: Box<dyn FnOnce() -> Pending + Send> = if info.is_async {
             Box::new(move || {

@@ -23,6 +23,24 @@
 //!    thread-local array), the `DEBUG` level check for the send span ([`trace`]: one load),
 //!    the snapshot guard when runtime receivers exist, and the `Result`.
 //!
+//! # What a send sees
+//!
+//! One chain of types, from the registry to the walk; "link-time" receivers come from
+//! `#[receiver]` (inventory), "runtime" ones from `connect`:
+//!
+//! | type | what it is | lives |
+//! |---|---|---|
+//! | [`store::registry::LinkTimeList`] | the link-time receivers in dispatch order and their plans | leaked at first use |
+//! | [`store::registry::Snapshot`] | the runtime receivers, and the plans of both lists together | published by `connect`/`disconnect`, replaced whole |
+//! | [`store::registry::Loaded`] | what the one atomic load returned: the link-time list and the state bits | one send |
+//! | [`store::plan::View`] | the lists and plans one send walks (borrowed from the two above) | one send |
+//! | `dispatch::Held` | the same, owned (the snapshot's `Arc`), for async sends that `.await` | one async send |
+//!
+//! A receiver found through a view is a [`store::plan::Source`] (borrowed); a deferred
+//! delivery keeps it as a [`store::plan::Kept`] (owned); both are one
+//! [`store::plan::Located`]: link-time or runtime. A signal is keyed in its registry by
+//! the `TypeId` of its any-sender family, called `signal_key` throughout.
+//!
 //! A send holds the snapshot it loaded for its whole duration: a receiver connected during
 //! it runs from the next send on; one disconnected during it may still run in this one,
 //! never afterwards (also not from a delivery queued earlier).

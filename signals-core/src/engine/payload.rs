@@ -3,7 +3,7 @@
 //! blanket-implemented into this one (`signal.rs`), so every signal is a `Payload`.
 
 use crate::engine::store::erased::{AsyncCallee, Callee};
-use crate::engine::store::registry::{LinkTime, Registry};
+use crate::engine::store::registry::{CollectLinkTime, Registry};
 use crate::vocab::family::{BoxError, BoxFuture, Concurrency, EventOf, Family};
 use crate::vocab::response::Collect;
 
@@ -28,7 +28,7 @@ pub(crate) trait Payload: Sized {
     /// The signal's registry, shared by all its senders.
     fn registry() -> &'static Registry;
     /// Where the registry finds the signal's link-time receivers on first use.
-    const LINK_TIME: LinkTime;
+    const LINK_TIME: CollectLinkTime;
     /// Calls a sync receiver of this payload's family.
     fn call(&self, receiver: Callee<'_, Self::Family>) -> Result<Self::Response, BoxError>;
     /// Starts an async receiver of this payload's family.

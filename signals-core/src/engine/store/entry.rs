@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::engine::store::erased::{ErasedDyn, ErasedFn};
+use crate::engine::store::erased::{ErasedClosure, ErasedFn};
 use crate::vocab::receiver::ReceiverInfo;
 
 /// A link-time receiver, resolved and ready to call.
-pub(crate) struct StaticSlot {
+pub(crate) struct LinkTimeSlot {
     pub(crate) info: ReceiverInfo,
     pub(crate) call: ErasedFn,
 }
@@ -19,11 +19,11 @@ pub(crate) struct StaticSlot {
 /// Shared (`Arc`) by the snapshots that list it, by the sends that loaded one of them and
 /// by the deliveries queued for it; the last owner frees the closure. Wherever that
 /// happens, a panic from a captured value's `Drop` is caught and logged
-/// ([`DynEntry`]'s `Drop`), and it never happens under the registry's lock.
-pub(crate) struct DynEntry {
+/// ([`RuntimeEntry`]'s `Drop`), and it never happens under the registry's lock.
+pub(crate) struct RuntimeEntry {
     pub(crate) info: ReceiverInfo,
     pub(crate) id: u64,
-    pub(crate) call: ErasedDyn,
+    pub(crate) call: ErasedClosure,
     /// The test scope it was connected through (0: none); see `testing`.
     pub(crate) scope: u64,
     /// Cleared when it is disconnected: a delivery queued for it earlier checks this
@@ -31,9 +31,9 @@ pub(crate) struct DynEntry {
     connected: AtomicBool,
 }
 
-impl DynEntry {
-    pub(crate) fn new(info: ReceiverInfo, id: u64, call: ErasedDyn, scope: u64) -> Self {
-        DynEntry {
+impl RuntimeEntry {
+    pub(crate) fn new(info: ReceiverInfo, id: u64, call: ErasedClosure, scope: u64) -> Self {
+        RuntimeEntry {
             info,
             id,
             call,
@@ -53,7 +53,7 @@ impl DynEntry {
     }
 }
 
-impl Drop for DynEntry {
+impl Drop for RuntimeEntry {
     fn drop(&mut self) {
         if let Err(panic) = self.call.release() {
             crate::engine::store::drop_panicked(Some(&self.info), &*panic);
@@ -61,4 +61,4 @@ impl Drop for DynEntry {
     }
 }
 
-pub(crate) type DynList = Vec<Arc<DynEntry>>;
+pub(crate) type RuntimeList = Vec<Arc<RuntimeEntry>>;

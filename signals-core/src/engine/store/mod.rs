@@ -7,7 +7,7 @@
 //!
 //! 1. **Tags before casts.** An erased receiver is only taken back out as a receiver of
 //!    the family whose `TypeId` tag it was stored with ([`erased::ErasedFn::get`],
-//!    [`erased::ErasedDyn::get`] compare first and return `None` on a mismatch); a plan
+//!    [`erased::ErasedClosure::get`] compare first and return `None` on a mismatch); a plan
 //!    compares its family once per send, and each step's kind was read from its tag when
 //!    the plan was built.
 //! 2. **Plans never outlive what they point into.** A plan holds raw pointers to runtime
@@ -16,7 +16,7 @@
 //!    Link-time lists are leaked, so their plans live as long as the process.
 //! 3. **Freed once, outside the lock, without unwinding.** A runtime closure is freed by
 //!    the last owner of its entry (a snapshot, a send holding one, a queued delivery),
-//!    exactly once ([`erased::ErasedDyn::release`]); the registry's writer drops what it
+//!    exactly once ([`erased::ErasedClosure::release`]); the registry's writer drops what it
 //!    replaced after unlocking, and a panic from a captured value's `Drop` is caught.
 
 pub(crate) mod entry;

@@ -5,9 +5,9 @@
 //!
 //! * `state`: one atomic byte saying whether the link-time list was built and whether any
 //!   receiver exists. A send to a signal nobody listens to stops here.
-//! * `statics`: the link-time receivers, collected from `inventory` and sorted once, with
+//! * `link_time`: the link-time receivers, collected from `inventory` and sorted once, with
 //!   their per-family dispatch plans.
-//! * `dynamic`: a snapshot of the runtime receivers (an immutable sorted list) and of
+//! * `runtime`: a snapshot of the runtime receivers (an immutable sorted list) and of
 //!   the plans of all receivers, behind `arc_swap`, replaced wholesale (copy-on-write) by
 //!   `connect` and `disconnect`. A send keeps the snapshot it loaded for its whole
 //!   duration.
@@ -19,19 +19,19 @@ use std::sync::{Arc, Mutex, OnceLock};
 use arc_swap::ArcSwapOption;
 
 use crate::engine::local::lock;
-use crate::engine::store::entry::{DynEntry, DynList, StaticSlot};
+use crate::engine::store::entry::{LinkTimeSlot, RuntimeEntry, RuntimeList};
 use crate::engine::store::plan::{Plans, View};
 use crate::vocab::family::Family;
 use crate::vocab::receiver::ReceiverInfo;
 use crate::vocab::receiver::dispatch_order;
 
 const INIT: u8 = 1;
-const HAS_STATIC: u8 = 2;
-const HAS_DYNAMIC: u8 = 4;
-const HAS_ASYNC_STATIC: u8 = 8;
-const HAS_ASYNC_DYNAMIC: u8 = 16;
-const HAS_PHASED_STATIC: u8 = 32;
-const HAS_PHASED_DYNAMIC: u8 = 64;
+const HAS_LINK_TIME: u8 = 2;
+const HAS_RUNTIME: u8 = 4;
+const HAS_ASYNC_LINK_TIME: u8 = 8;
+const HAS_ASYNC_RUNTIME: u8 = 16;
+const HAS_PHASED_LINK_TIME: u8 = 32;
+const HAS_PHASED_RUNTIME: u8 = 64;
 /// More families have runtime receivers than [`Registry::runtime_families`] holds:
 /// `has_receivers` loads the snapshot instead.
 const MANY_FAMILIES: u8 = 128;
@@ -66,28 +66,28 @@ fn fingerprint(family: TypeId) -> u64 {
 }
 
 /// The link-time receivers of a signal in dispatch order, and their plans.
-pub(crate) struct StaticList {
+pub(crate) struct LinkTimeList {
     /// Leaked: the list lives as long as its `static` registry, and plans point into it.
-    pub(crate) slots: &'static [StaticSlot],
+    pub(crate) slots: &'static [LinkTimeSlot],
     pub(crate) plans: Plans,
     /// The signal's any-sender family (what its receivers are registered under).
-    any: TypeId,
+    signal_key: TypeId,
 }
 
-impl StaticList {
+impl LinkTimeList {
     /// The lists and plans of a send: the runtime snapshot's if there is one, else the
     /// link-time ones.
     #[inline(always)]
     pub(crate) fn view<'s>(&'static self, snapshot: Option<&'s Snapshot>) -> View<'s> {
         match snapshot {
             Some(snapshot) => View {
-                statics: self.slots,
-                dynamic: &snapshot.entries,
+                link_time: self.slots,
+                runtime: &snapshot.entries,
                 plans: &snapshot.plans,
             },
             None => View {
-                statics: self.slots,
-                dynamic: &[],
+                link_time: self.slots,
+                runtime: &[],
                 plans: &self.plans,
             },
         }
@@ -99,7 +99,7 @@ impl StaticList {
 pub(crate) struct Snapshot {
     /// Declared first so it is dropped first: its steps point into `entries`.
     pub(crate) plans: Plans,
-    pub(crate) entries: DynList,
+    pub(crate) entries: RuntimeList,
     /// The entries' ids, in the same order: `disconnect` finds its entry here without
     /// visiting every entry.
     ids: Vec<u64>,
@@ -120,21 +120,21 @@ impl Snapshot {
     /// The snapshot once `entry` is inserted at `at` in `current`'s runtime list (the first
     /// runtime receiver when there is none).
     fn inserted(
-        statics: &StaticList,
+        link_time: &LinkTimeList,
         current: Option<&Snapshot>,
-        entry: Arc<DynEntry>,
+        entry: Arc<RuntimeEntry>,
         at: usize,
     ) -> Self {
         let (old_entries, old_ids, plans, asyncs, phased) = match current {
             Some(c) => (&c.entries[..], &c.ids[..], &c.plans, c.asyncs, c.phased),
-            None => (&[][..], &[][..], &statics.plans, 0, 0),
+            None => (&[][..], &[][..], &link_time.plans, 0, 0),
         };
         let (is_async, is_phased) = flags(&entry.info);
         // SAFETY: the new plans point into the entries of `plans` (link-time ones, and the
         // runtime ones `entries` holds a clone of) and into `entry`, which is added to
         // `entries`. The plans are stored beside `entries`, reachable only through the same
         // `&Snapshot`, and `entries` never changes (a new snapshot replaces the whole).
-        let plans = unsafe { plans.inserted(&entry, at, statics.any) };
+        let plans = unsafe { plans.inserted(&entry, at, link_time.signal_key) };
         let ids = spliced(old_ids, at, Some(entry.id));
         Snapshot {
             plans,
@@ -146,7 +146,7 @@ impl Snapshot {
     }
 
     /// The snapshot without the runtime entry at `at`, and that entry.
-    fn removed(&self, at: usize) -> (Self, Arc<DynEntry>) {
+    fn removed(&self, at: usize) -> (Self, Arc<RuntimeEntry>) {
         let removed = Arc::clone(&self.entries[at]);
         let (is_async, is_phased) = flags(&removed.info);
         let next = Snapshot {
@@ -179,7 +179,7 @@ fn spliced<T: Clone>(list: &[T], at: usize, new: Option<T>) -> Vec<T> {
 #[derive(Clone, Copy)]
 pub(crate) struct Loaded {
     registry: &'static Registry,
-    pub(crate) statics: &'static StaticList,
+    pub(crate) link_time: &'static LinkTimeList,
     /// Widened from the `u8` it was loaded from: `Loaded` is passed through memory, and a
     /// one-byte store read back as part of a wider load stalls store forwarding (measured:
     /// several ns per send).
@@ -190,20 +190,20 @@ impl Loaded {
     /// The parts of `self`, to pass to an outlined function in registers (a 3-word struct
     /// is passed through memory).
     #[inline(always)]
-    pub(crate) fn into_parts(self) -> (&'static Registry, &'static StaticList, usize) {
-        (self.registry, self.statics, self.state)
+    pub(crate) fn into_parts(self) -> (&'static Registry, &'static LinkTimeList, usize) {
+        (self.registry, self.link_time, self.state)
     }
 
     /// `Loaded` back from [`Loaded::into_parts`].
     #[inline(always)]
     pub(crate) fn from_parts(
         registry: &'static Registry,
-        statics: &'static StaticList,
+        link_time: &'static LinkTimeList,
         state: usize,
     ) -> Self {
         Loaded {
             registry,
-            statics,
+            link_time,
             state,
         }
     }
@@ -211,13 +211,13 @@ impl Loaded {
     /// Whether any receiver (of any sender) is async: sync sends check this first.
     #[inline(always)]
     pub(crate) fn may_have_async(&self) -> bool {
-        self.state & usize::from(HAS_ASYNC_STATIC | HAS_ASYNC_DYNAMIC) != 0
+        self.state & usize::from(HAS_ASYNC_LINK_TIME | HAS_ASYNC_RUNTIME) != 0
     }
 
     /// Whether any receiver (of any sender) waits for a transaction phase.
     #[inline(always)]
     pub(crate) fn may_have_phased(&self) -> bool {
-        self.state & usize::from(HAS_PHASED_STATIC | HAS_PHASED_DYNAMIC) != 0
+        self.state & usize::from(HAS_PHASED_LINK_TIME | HAS_PHASED_RUNTIME) != 0
     }
 
     /// Whether any receiver (link-time or runtime, any phase) listens to family `F`, whose
@@ -226,31 +226,31 @@ impl Loaded {
     /// families (of 64 random bits) would answer `true` for the other: harmless, and
     /// vanishingly unlikely.
     #[inline(always)]
-    pub(crate) fn has_receivers_of<F: Family>(&self, any: TypeId) -> bool {
+    pub(crate) fn has_receivers_of<F: Family>(&self, signal_key: TypeId) -> bool {
         if self
-            .statics
+            .link_time
             .plans
             .get::<F>()
             .is_some_and(|plan| !plan.is_empty())
         {
             return true;
         }
-        if self.state & usize::from(HAS_DYNAMIC) == 0 {
+        if self.state & usize::from(HAS_RUNTIME) == 0 {
             return false;
         }
         if self.state & usize::from(MANY_FAMILIES) != 0 {
             return self.has_runtime_receivers_slow::<F>();
         }
-        let (own, any) = (fingerprint(TypeId::of::<F>()), fingerprint(any));
+        let (own, signal_key) = (fingerprint(TypeId::of::<F>()), fingerprint(signal_key));
         self.registry.runtime_families.iter().any(|slot| {
             let fp = slot.load(Ordering::Acquire);
-            fp == own || fp == any
+            fp == own || fp == signal_key
         })
     }
 
     #[cold]
     fn has_runtime_receivers_slow<F: Family>(&self) -> bool {
-        let guard = self.dynamic();
+        let guard = self.runtime();
         let snapshot = guard.as_ref().and_then(|guard| guard.as_deref());
         self.view(snapshot)
             .plan::<F>()
@@ -259,21 +259,21 @@ impl Loaded {
 
     /// A snapshot of the runtime receivers, held for the whole send.
     #[inline(always)]
-    pub(crate) fn dynamic(&self) -> Option<arc_swap::Guard<Option<Arc<Snapshot>>>> {
-        (self.state & usize::from(HAS_DYNAMIC) != 0).then(|| self.registry.dynamic.load())
+    pub(crate) fn runtime(&self) -> Option<arc_swap::Guard<Option<Arc<Snapshot>>>> {
+        (self.state & usize::from(HAS_RUNTIME) != 0).then(|| self.registry.runtime.load())
     }
 
-    /// The lists and plans of a send (see [`StaticList::view`]).
+    /// The lists and plans of a send (see [`LinkTimeList::view`]).
     #[inline(always)]
     pub(crate) fn view<'s>(&self, snapshot: Option<&'s Snapshot>) -> View<'s> {
-        self.statics.view(snapshot)
+        self.link_time.view(snapshot)
     }
 
     /// The same snapshot, owned (async sends hold it across `.await`).
     #[inline(always)]
-    pub(crate) fn dynamic_full(&self) -> Option<Arc<Snapshot>> {
-        if self.state & usize::from(HAS_DYNAMIC) != 0 {
-            self.registry.dynamic.load_full()
+    pub(crate) fn runtime_owned(&self) -> Option<Arc<Snapshot>> {
+        if self.state & usize::from(HAS_RUNTIME) != 0 {
+            self.registry.runtime.load_full()
         } else {
             None
         }
@@ -284,8 +284,8 @@ impl Loaded {
 #[doc(hidden)]
 pub struct Registry {
     state: AtomicU8,
-    statics: OnceLock<StaticList>,
-    dynamic: ArcSwapOption<Snapshot>,
+    link_time: OnceLock<LinkTimeList>,
+    runtime: ArcSwapOption<Snapshot>,
     writer: Mutex<()>,
     listed: OnceLock<()>,
     /// The fingerprints of the families (senders) runtime receivers listen to, `0` for an
@@ -304,8 +304,8 @@ impl Registry {
     pub const fn new() -> Self {
         Registry {
             state: AtomicU8::new(0),
-            statics: OnceLock::new(),
-            dynamic: ArcSwapOption::const_empty(),
+            link_time: OnceLock::new(),
+            runtime: ArcSwapOption::const_empty(),
             writer: Mutex::new(()),
             listed: OnceLock::new(),
             runtime_families: [const { AtomicU64::new(0) }; RUNTIME_FAMILIES],
@@ -315,62 +315,66 @@ impl Registry {
     /// The receivers as of now, from one atomic load of the state; `None` when the signal
     /// certainly has no receiver (the whole cost of sending to nobody).
     #[inline(always)]
-    pub(crate) fn load(&'static self, signal_key: TypeId, link_time: LinkTime) -> Option<Loaded> {
+    pub(crate) fn load(
+        &'static self,
+        signal_key: TypeId,
+        collect: CollectLinkTime,
+    ) -> Option<Loaded> {
         let state = self.state.load(Ordering::Acquire);
         // One compare: initialised, and nobody listens.
-        if state & (INIT | HAS_STATIC | HAS_DYNAMIC) == INIT {
+        if state & (INIT | HAS_LINK_TIME | HAS_RUNTIME) == INIT {
             return None;
         }
         if state & INIT == 0 {
-            return self.load_first(signal_key, link_time);
+            return self.load_first(signal_key, collect);
         }
         // INIT is set only after the list is, so it is there.
-        let statics = self.statics.get()?;
+        let link_time = self.link_time.get()?;
         Some(Loaded {
             registry: self,
-            statics,
+            link_time,
             state: usize::from(state),
         })
     }
 
     #[cold]
-    fn load_first(&'static self, signal_key: TypeId, link_time: LinkTime) -> Option<Loaded> {
-        self.statics(signal_key, link_time);
-        self.load(signal_key, link_time)
+    fn load_first(&'static self, signal_key: TypeId, collect: CollectLinkTime) -> Option<Loaded> {
+        self.link_time(signal_key, collect);
+        self.load(signal_key, collect)
     }
 
     #[inline(always)]
-    pub(crate) fn statics(&self, signal_key: TypeId, link_time: LinkTime) -> &StaticList {
-        match self.statics.get() {
+    pub(crate) fn link_time(&self, signal_key: TypeId, collect: CollectLinkTime) -> &LinkTimeList {
+        match self.link_time.get() {
             Some(list) => list,
-            None => self.init_statics(signal_key, link_time),
+            None => self.init_link_time(signal_key, collect),
         }
     }
 
     #[cold]
-    fn init_statics(&self, signal_key: TypeId, link_time: LinkTime) -> &StaticList {
-        let list = self.statics.get_or_init(|| {
-            let slots: &'static [StaticSlot] = Box::leak(kept_statics(link_time(signal_key)));
-            StaticList {
+    fn init_link_time(&self, signal_key: TypeId, collect: CollectLinkTime) -> &LinkTimeList {
+        let list = self.link_time.get_or_init(|| {
+            let slots: &'static [LinkTimeSlot] = Box::leak(kept_link_time(collect(signal_key)));
+            LinkTimeList {
                 // SAFETY: no runtime entries.
                 plans: unsafe { Plans::build(slots, &[], signal_key) },
                 slots,
-                any: signal_key,
+                signal_key: signal_key,
             }
         });
         let slots = &list.slots;
         let mut bits = INIT;
         if !slots.is_empty() {
-            bits |= HAS_STATIC;
+            bits |= HAS_LINK_TIME;
         }
         if slots.iter().any(|s| s.info.is_async) {
-            bits |= HAS_ASYNC_STATIC;
+            bits |= HAS_ASYNC_LINK_TIME;
         }
         if slots
             .iter()
             .any(|s| s.info.phase != crate::vocab::phase::Phase::Immediate)
         {
-            bits |= HAS_PHASED_STATIC;
+            bits |= HAS_PHASED_LINK_TIME;
         }
         self.state.fetch_or(bits, Ordering::AcqRel);
         list
@@ -378,17 +382,17 @@ impl Registry {
 
     fn store_dynamic(&self, next: Snapshot) {
         const DYNAMIC_BITS: u8 =
-            HAS_DYNAMIC | HAS_ASYNC_DYNAMIC | HAS_PHASED_DYNAMIC | MANY_FAMILIES;
+            HAS_RUNTIME | HAS_ASYNC_RUNTIME | HAS_PHASED_RUNTIME | MANY_FAMILIES;
         if next.entries.is_empty() {
             // Clear the bits first: a sender that still sees them finds an empty list.
             self.state.fetch_and(!DYNAMIC_BITS, Ordering::AcqRel);
-            self.dynamic.store(None);
+            self.runtime.store(None);
             for slot in &self.runtime_families {
                 slot.store(0, Ordering::Release);
             }
             return;
         }
-        let mut bits = HAS_DYNAMIC;
+        let mut bits = HAS_RUNTIME;
         // The families, written before the bits are published (and only by this writer).
         let mut families = [0u64; RUNTIME_FAMILIES];
         let mut count = 0;
@@ -409,13 +413,13 @@ impl Registry {
             slot.store(fp, Ordering::Release);
         }
         if next.asyncs > 0 {
-            bits |= HAS_ASYNC_DYNAMIC;
+            bits |= HAS_ASYNC_RUNTIME;
         }
         if next.phased > 0 {
-            bits |= HAS_PHASED_DYNAMIC;
+            bits |= HAS_PHASED_RUNTIME;
         }
         // Publish the list first: a sender that sees the bits finds it.
-        self.dynamic.store(Some(Arc::new(next)));
+        self.runtime.store(Some(Arc::new(next)));
         self.state.fetch_or(bits, Ordering::AcqRel);
         self.state
             .fetch_and(!(DYNAMIC_BITS & !bits), Ordering::AcqRel);
@@ -427,22 +431,22 @@ impl Registry {
     pub(crate) fn insert(
         &'static self,
         signal_key: TypeId,
-        link_time: LinkTime,
-        entry: Arc<DynEntry>,
-    ) -> Result<(), (Box<ReceiverInfo>, Arc<DynEntry>)> {
-        let statics = self.statics(signal_key, link_time);
+        collect: CollectLinkTime,
+        entry: Arc<RuntimeEntry>,
+    ) -> Result<(), (Box<ReceiverInfo>, Arc<RuntimeEntry>)> {
+        let link_time = self.link_time(signal_key, collect);
         // The snapshot this replaces: dropped after the lock is released (declared first,
         // so dropped last).
         let replaced: Option<Arc<Snapshot>>;
         let _writer = lock(&self.writer);
         let tag = entry.call.family();
         if let Some(uid) = entry.info.dispatch_uid {
-            let taken_static = statics
+            let taken_static = link_time
                 .slots
                 .iter()
                 .find(|s| s.call.family() == tag && s.info.dispatch_uid == Some(uid))
                 .map(|s| s.info);
-            let current = self.dynamic.load();
+            let current = self.runtime.load();
             let taken_dynamic = current
                 .as_deref()
                 .into_iter()
@@ -453,14 +457,14 @@ impl Registry {
                 return Err((Box::new(existing), entry));
             }
         }
-        replaced = self.dynamic.load_full();
+        replaced = self.runtime.load_full();
         let current = replaced.as_deref();
         // Keep the list sorted: by descending priority, then connection order.
         let at = current.map_or(0, |c| {
             c.entries
                 .partition_point(|d| d.info.priority >= entry.info.priority)
         });
-        self.store_dynamic(Snapshot::inserted(statics, current, entry, at));
+        self.store_dynamic(Snapshot::inserted(link_time, current, entry, at));
         self.listed.get_or_init(|| lock(&ALL_REGISTRIES).push(self));
         Ok(())
     }
@@ -490,7 +494,7 @@ impl Registry {
     fn remove_at(&self, find: impl Fn(&Snapshot) -> Option<usize>) -> Option<ReceiverInfo> {
         let (replaced, removed) = {
             let _writer = lock(&self.writer);
-            let current = self.dynamic.load_full()?;
+            let current = self.runtime.load_full()?;
             let at = find(&current)?;
             let (next, removed) = current.removed(at);
             // Before it leaves the list: a delivery that sees it still connected was
@@ -506,7 +510,7 @@ impl Registry {
     }
 
     fn dynamic_infos(&self) -> Vec<ReceiverInfo> {
-        self.dynamic
+        self.runtime
             .load()
             .as_deref()
             .into_iter()
@@ -520,7 +524,7 @@ static ALL_REGISTRIES: Mutex<Vec<&'static Registry>> = Mutex::new(Vec::new());
 
 /// Where a registry finds its signal's link-time receivers when it is first used: the
 /// public layer's `inventory` collection (`crate::link`), handed down by the payload.
-pub(crate) type LinkTime = fn(TypeId) -> Vec<StaticSlot>;
+pub(crate) type CollectLinkTime = fn(TypeId) -> Vec<LinkTimeSlot>;
 
 /// How loudly a duplicate link-time `dispatch_uid` is logged: an error in debug builds,
 /// where it is a mistake to fix before it ships; a warning in release builds.
@@ -532,10 +536,10 @@ const DUPLICATE_UID_LEVEL: tracing::Level = if cfg!(debug_assertions) {
 
 /// The link-time receivers a send runs, in dispatch order: of several sharing a
 /// `dispatch_uid` (for one sender), the first; the others are logged.
-fn kept_statics(mut slots: Vec<StaticSlot>) -> Box<[StaticSlot]> {
+fn kept_link_time(mut slots: Vec<LinkTimeSlot>) -> Box<[LinkTimeSlot]> {
     slots.sort_by(|a, b| dispatch_order(&a.info, &b.info));
     // A dispatch_uid names one receiver per signal and sender: keep the first in order.
-    let mut kept: Vec<StaticSlot> = Vec::with_capacity(slots.len());
+    let mut kept: Vec<LinkTimeSlot> = Vec::with_capacity(slots.len());
     for slot in slots {
         let duplicate_of = slot.info.dispatch_uid.and_then(|uid| {
             kept.iter()

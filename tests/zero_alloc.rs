@@ -1,5 +1,5 @@
-//! A sync `send` whose responses are `()` allocates nothing, and neither does
-//! `has_receivers`, with link-time and runtime receivers alike. Measured with
+//! A sync `send` whose responses are `()` allocates nothing, and neither do
+//! `has_receivers` and a `send_robust` where nothing fails, with link-time and runtime receivers alike. Measured with
 //! `allocation-counter`'s counting global allocator, per thread.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -93,6 +93,16 @@ fn unit_sends_and_has_receivers_do_not_allocate() {
         assert_eq!(delivered.unwrap().unwrap().receivers(), 2);
     });
     assert_eq!(sent, 0, "send_async to sync receivers");
+    assert_eq!(HITS.load(Ordering::Relaxed), before + 2);
+    // A robust send where nothing fails allocates nothing either: its report holds no
+    // failure list until the first failure.
+    let before = HITS.load(Ordering::Relaxed);
+    let robust = allocations(|| {
+        let report = Ping { n: &n }.send_robust();
+        assert!(report.is_ok());
+        assert_eq!(report.responses().receivers(), 2);
+    });
+    assert_eq!(robust, 0, "send_robust, nothing failing");
     assert_eq!(HITS.load(Ordering::Relaxed), before + 2);
     drop(connection);
 

@@ -28,7 +28,7 @@ use crate::engine::store::registry::{LinkTimeList, Loaded, Snapshot};
 use crate::vocab::error::{ReceiverError, SendError};
 use crate::vocab::family::{BoxError, Concurrency, EventOf};
 use crate::vocab::receiver::ReceiverInfo;
-use crate::vocab::response::{Collect, Failure, Report};
+use crate::vocab::response::{Collect, Failure, Failures, Report};
 
 type Outcome<R> = Result<R, BoxError>;
 
@@ -396,7 +396,7 @@ fn send_collect<S: Payload>(
 
 /// Records one failure of a robust send, logging it.
 fn record_failure(
-    failures: &mut Vec<Failure>,
+    failures: &mut Failures,
     info: &ReceiverInfo,
     position: usize,
     error: ReceiverError,
@@ -419,7 +419,7 @@ fn record_failure(
 pub(crate) fn send_robust<S: Payload>(event: &S) -> Report<S::Output> {
     hooks::on_send(event);
     let mut output = S::Output::default();
-    let mut failures = Vec::new();
+    let mut failures = Failures::default();
     let mut position = 0;
     let Some(loaded) = load::<S>() else {
         return Report::new(output, failures);
@@ -468,7 +468,7 @@ impl<S: Payload> Robust<'_, '_, S> {
         info: &ReceiverInfo,
         meta: &Placement,
         output: &mut S::Output,
-        failures: &mut Vec<Failure>,
+        failures: &mut Failures,
         position: &mut usize,
     ) {
         let error = if self.phased && deferred_out(meta.phase, self.in_transaction) {
@@ -699,7 +699,7 @@ where
     recursion::Guarded::new(family, async move {
         hooks::on_send(event);
         let Some(held) = Held::take::<S>() else {
-            return Report::new(S::Output::default(), Vec::new());
+            return Report::new(S::Output::default(), Failures::default());
         };
         if let Err(too_deep) = recursion::check_entered(family, S::MAX_DEPTH) {
             return Report::stopped(S::Output::default(), too_deep_error::<S>(too_deep));
@@ -708,7 +708,7 @@ where
         let span = trace::send_span::<S>("async_robust");
         let parent = span.as_ref();
         let mut output = S::Output::default();
-        let mut failures = Vec::new();
+        let mut failures = Failures::default();
         let outcomes: Vec<(&ReceiverInfo, RobustOutcome<S::Response>)> = match concurrency {
             Concurrency::Sequential => {
                 let mut all = Vec::new();

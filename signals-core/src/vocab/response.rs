@@ -178,29 +178,54 @@ impl fmt::Display for Failure {
 #[must_use = "a robust send reports failures here; they are logged, but check them if they matter"]
 pub struct Report<O> {
     output: O,
+    /// `None` when nothing failed: a send where every receiver succeeds allocates, builds
+    /// and drops nothing here.
+    trouble: Option<Box<Trouble>>,
+}
+
+/// What went wrong in a robust send (boxed: the rare case).
+#[derive(Debug, Default)]
+struct Trouble {
     failures: Vec<Failure>,
     stopped: Option<crate::vocab::error::SendError>,
 }
 
+/// The failures of a robust send as they are recorded: nothing is allocated before the
+/// first one.
+#[derive(Debug, Default)]
+pub(crate) struct Failures(Option<Box<Trouble>>);
+
+impl Failures {
+    /// Records a failure.
+    #[cold]
+    pub(crate) fn push(&mut self, failure: Failure) {
+        self.0
+            .get_or_insert_with(Box::default)
+            .failures
+            .push(failure);
+    }
+}
+
 impl<O> Report<O> {
-    pub(crate) fn new(output: O, failures: Vec<Failure>) -> Self {
+    pub(crate) fn new(output: O, failures: Failures) -> Self {
         Report {
             output,
-            failures,
-            stopped: None,
+            trouble: failures.0,
         }
     }
     pub(crate) fn stopped(output: O, error: crate::vocab::error::SendError) -> Self {
         Report {
             output,
-            failures: Vec::new(),
-            stopped: Some(error),
+            trouble: Some(Box::new(Trouble {
+                failures: Vec::new(),
+                stopped: Some(error),
+            })),
         }
     }
     /// Why no receiver ran at all, if the send was refused as a whole (the recursion
     /// limit: [`SendError::Recursion`](crate::vocab::error::SendError::Recursion)).
     pub fn stopped_by(&self) -> Option<&crate::vocab::error::SendError> {
-        self.stopped.as_ref()
+        self.trouble.as_ref()?.stopped.as_ref()
     }
     /// The responses of the receivers that succeeded.
     pub fn responses(&self) -> &O {
@@ -208,14 +233,17 @@ impl<O> Report<O> {
     }
     /// The receivers that failed, in dispatch order.
     pub fn failures(&self) -> &[Failure] {
-        &self.failures
+        self.trouble.as_ref().map_or(&[], |t| &t.failures)
     }
     /// Whether the send ran and every receiver succeeded.
     pub fn is_ok(&self) -> bool {
-        self.failures.is_empty() && self.stopped.is_none()
+        self.trouble
+            .as_ref()
+            .is_none_or(|t| t.failures.is_empty() && t.stopped.is_none())
     }
     /// Splits the report into responses and failures.
     pub fn into_parts(self) -> (O, Vec<Failure>) {
-        (self.output, self.failures)
+        let failures = self.trouble.map(|t| t.failures).unwrap_or_default();
+        (self.output, failures)
     }
 }

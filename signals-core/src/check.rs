@@ -5,7 +5,7 @@
 //! matters that no compiler error catches:
 //!
 //! * **A missing receiver.** A library crate whose receivers nothing references is dropped
-//!   by the linker (see [`link!`](crate::link)): its receivers silently never run.
+//!   by the linker (see [`link!`](macro@crate::link)): its receivers silently never run.
 //! * **A duplicate registration.** Two semver-incompatible versions of one crate in the
 //!   dependency graph are two crates to the linker, and each registers its own copy of
 //!   every receiver: the receiver runs twice per send (same signal type), or the two copies

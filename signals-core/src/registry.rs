@@ -17,7 +17,7 @@ use crate::vocab::receiver::{ReceiverInfo, dispatch_order};
 ///
 /// Sorted by signal name, then in dispatch order within a signal (link-time receivers of
 /// equal priority first). Use it to check at startup that the receivers you expect were
-/// linked in (see [`link!`](crate::link)), or to print a map of who listens to what.
+/// linked in (see [`link!`](macro@crate::link)), or to print a map of who listens to what.
 ///
 /// ```
 /// use signals_core::prelude::*;

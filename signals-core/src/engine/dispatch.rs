@@ -1,7 +1,7 @@
 //! The dispatch path: every send goes through here.
 //!
 //! 1. One atomic load of the registry state; a signal with no receivers stops there.
-//! 2. The plan of the payload's family ([`crate::plan`]): the link-time and runtime
+//! 2. The plan of the payload's family ([`crate::engine::store::plan`]): the link-time and runtime
 //!    receivers of this sender and of the any-sender family, merged by priority when the
 //!    lists last changed. Receivers of other senders are not in it.
 //! 3. Each step is called: a sync receiver directly, an any-sender one with the payload's

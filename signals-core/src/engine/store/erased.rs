@@ -264,27 +264,26 @@ impl Drop for ErasedClosure {
     }
 }
 
+/// Test receivers, shared with the plan tests (`plan.rs`).
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
-    use crate::engine::store::plan::{Call, Plan, PlanBuilder};
-    use crate::vocab::receiver::ReceiverInfo;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    struct Ping<'a>(&'a u32);
-    struct PingFamily;
+    pub(in crate::engine::store) struct Ping<'a>(pub(in crate::engine::store) &'a u32);
+    pub(in crate::engine::store) struct PingFamily;
     impl Family for PingFamily {
         type Event<'a> = Ping<'a>;
         type Response = u32;
     }
-    struct Other;
+    pub(in crate::engine::store) struct Other;
     impl Family for Other {
         type Event<'a> = &'a str;
         type Response = ();
     }
 
-    fn double(p: &Ping<'_>) -> Result<u32, BoxError> {
+    pub(in crate::engine::store) fn double(p: &Ping<'_>) -> Result<u32, BoxError> {
         Ok(p.0 * 2)
     }
 
@@ -321,11 +320,13 @@ mod tests {
         );
     }
 
-    fn halve<'b>(p: &'b Ping<'_>) -> BoxFuture<'b, Result<u32, BoxError>> {
+    pub(in crate::engine::store) fn halve<'b>(
+        p: &'b Ping<'_>,
+    ) -> BoxFuture<'b, Result<u32, BoxError>> {
         Box::pin(async move { Ok(*p.0 / 2) })
     }
 
-    fn poll_ready<T>(mut f: BoxFuture<'_, T>) -> T {
+    pub(in crate::engine::store) fn poll_ready<T>(mut f: BoxFuture<'_, T>) -> T {
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         match f.as_mut().poll(&mut cx) {
             std::task::Poll::Ready(v) => v,
@@ -370,187 +371,6 @@ mod tests {
         assert_eq!(captured.load(Ordering::SeqCst), 1);
         drop(boxed);
         assert_eq!(Arc::strong_count(&captured), 1);
-    }
-
-    /// The any-sender family of the plan tests: same payload as `PingFamily`.
-    struct AnyPing;
-    impl Family for AnyPing {
-        type Event<'a> = Ping<'a>;
-        type Response = u32;
-    }
-
-    fn info(name: &'static str) -> ReceiverInfo {
-        ReceiverInfo {
-            name,
-            module: "tests",
-            file: file!(),
-            line: line!(),
-            priority: 0,
-            signal: "Ping",
-            sender: None,
-            dispatch_uid: None,
-            kind: crate::ReceiverKind::Static,
-            is_async: false,
-            phase: crate::vocab::phase::Phase::Immediate,
-            shadowed_by: None,
-        }
-    }
-
-    static INFO_DOUBLE: std::sync::LazyLock<ReceiverInfo> =
-        std::sync::LazyLock::new(|| info("double"));
-    static INFO_ANY: std::sync::LazyLock<ReceiverInfo> =
-        std::sync::LazyLock::new(|| info("plus_ten"));
-    static INFO_OTHER: std::sync::LazyLock<ReceiverInfo> =
-        std::sync::LazyLock::new(|| info("other"));
-    static INFO_HALF: std::sync::LazyLock<ReceiverInfo> =
-        std::sync::LazyLock::new(|| info("halve"));
-
-    fn plus_ten(p: &Ping<'_>) -> Result<u32, BoxError> {
-        Ok(p.0 + 10)
-    }
-    fn other(_: &&str) -> Result<(), BoxError> {
-        Ok(())
-    }
-
-    /// Runs every sync step of a plan decoded for `F` / `A` on `n`; async steps are polled.
-    fn run_plan<F, A>(plan: &Plan<u8>, n: u32) -> Option<Vec<(String, u32, u8)>>
-    where
-        F: for<'a> Family<Event<'a> = Ping<'a>, Response = u32>,
-        A: for<'a> Family<Event<'a> = Ping<'a>, Response = u32>,
-    {
-        let event = Ping(&n);
-        let calls = plan.calls::<F, A>()?;
-        Some(
-            calls
-                .map(|(call, info, meta)| {
-                    let (tag, value) = match call {
-                        Call::Sync(f) => ("sync", f.call(&event).unwrap()),
-                        Call::SyncAny(f) => ("any", f.call(&event).unwrap()),
-                        Call::Async(f) => ("async", poll_ready(f.call(&event)).unwrap()),
-                        Call::AsyncAny(f) => ("async-any", poll_ready(f.call(&event)).unwrap()),
-                    };
-                    (format!("{tag} {}", info.name), value, *meta)
-                })
-                .collect(),
-        )
-    }
-
-    #[test]
-    fn a_plan_keeps_its_family_and_the_any_sender_one_in_order() {
-        let closure = ErasedClosure::new::<PingFamily>(Box::new(|p: &Ping<'_>| Ok(*p.0 + 1)));
-        let any_async = ErasedClosure::new_async::<AnyPing>(Box::new(|p: &Ping<'_>| {
-            let v = *p.0;
-            Box::pin(async move { Ok(v + 100) }) as BoxFuture<'_, _>
-        }));
-        let closure_info = info("closure");
-        let any_async_info = info("any_async");
-        let mut builder = PlanBuilder::new(TypeId::of::<PingFamily>(), TypeId::of::<AnyPing>(), 4);
-        builder.push_link_time(&ErasedFn::new::<PingFamily>(double), &INFO_DOUBLE, 1);
-        builder.push_link_time(&ErasedFn::new::<Other>(other), &INFO_OTHER, 2);
-        builder.push_link_time(&ErasedFn::new::<AnyPing>(plus_ten), &INFO_ANY, 3);
-        // SAFETY: `closure`, `any_async` and their infos outlive `plan` (dropped first).
-        unsafe {
-            builder.push_runtime(&closure, &closure_info, 4);
-            builder.push_runtime(&any_async, &any_async_info, 5);
-        }
-        builder.push_link_time(&ErasedFn::new_async::<PingFamily>(halve), &INFO_HALF, 6);
-        let plan = builder.build();
-        assert_eq!(plan.family(), TypeId::of::<PingFamily>());
-        assert_eq!(
-            run_plan::<PingFamily, AnyPing>(&plan, 8).expect("built for these families"),
-            [
-                ("sync double".to_owned(), 16, 1),
-                ("any plus_ten".to_owned(), 18, 3),
-                ("sync closure".to_owned(), 9, 4),
-                ("async-any any_async".to_owned(), 108, 5),
-                ("async halve".to_owned(), 4, 6),
-            ],
-            "the receiver of another family is left out; the order is kept"
-        );
-        let infos: Vec<_> = plan
-            .steps()
-            .map(|(info, meta)| (info.name, *meta))
-            .collect();
-        assert_eq!(infos.len(), 5);
-        assert_eq!(infos[1], ("plus_ten", 3));
-        // Decoding for other families is refused, not reinterpreted.
-        assert!(run_plan::<AnyPing, AnyPing>(&plan, 8).is_none());
-        assert!(run_plan::<PingFamily, PingFamily>(&plan, 8).is_none());
-        drop(plan);
-    }
-
-    #[test]
-    fn plans_of_sync_receivers_of_their_own_family_decode_without_the_table() {
-        let family = TypeId::of::<PingFamily>();
-        let signal_key = TypeId::of::<AnyPing>();
-        let mut link_time = PlanBuilder::new(family, signal_key, 1);
-        link_time.push_link_time(&ErasedFn::new::<PingFamily>(double), &INFO_DOUBLE, 1u8);
-        let link_time = link_time.build();
-        let n = 4;
-        let fns: Vec<u32> = link_time
-            .link_time_calls::<PingFamily>()
-            .expect("only sync link-time receivers")
-            .map(|(f, _, _)| f(&Ping(&n)).unwrap())
-            .collect();
-        assert_eq!(fns, [8]);
-        assert!(link_time.link_time_calls::<AnyPing>().is_none());
-
-        let closure = ErasedClosure::new::<PingFamily>(Box::new(|p: &Ping<'_>| Ok(*p.0 + 1)));
-        let closure_info = info("closure");
-        let mut mixed = PlanBuilder::new(family, signal_key, 2);
-        mixed.push_link_time(&ErasedFn::new::<PingFamily>(double), &INFO_DOUBLE, 1u8);
-        // SAFETY: `closure` and its info outlive `mixed`.
-        unsafe { mixed.push_runtime(&closure, &closure_info, 2) };
-        let mixed = mixed.build();
-        assert!(
-            mixed.link_time_calls::<PingFamily>().is_none(),
-            "has a closure"
-        );
-        let calls: Vec<(u32, u8)> = mixed
-            .sync_calls::<PingFamily>()
-            .expect("only sync receivers of its own family")
-            .map(|(callee, _, meta)| (callee.call(&Ping(&n)).unwrap(), *meta))
-            .collect();
-        assert_eq!(calls, [(8, 1), (5, 2)]);
-
-        // An any-sender step (or an async one) sends the plan through the general decoding.
-        let mut general = PlanBuilder::new(family, signal_key, 2);
-        general.push_link_time(&ErasedFn::new::<AnyPing>(plus_ten), &INFO_ANY, 1u8);
-        let general = general.build();
-        assert!(general.sync_calls::<PingFamily>().is_none());
-        assert!(general.link_time_calls::<PingFamily>().is_none());
-        drop(mixed);
-    }
-
-    #[test]
-    fn the_any_sender_plan_serves_as_fallback_and_seeds_new_families() {
-        let signal_key = TypeId::of::<AnyPing>();
-        let mut any_plan = PlanBuilder::new(signal_key, signal_key, 2);
-        any_plan.push_link_time(&ErasedFn::new::<AnyPing>(plus_ten), &INFO_ANY, 1);
-        any_plan.push_link_time(&ErasedFn::new::<PingFamily>(double), &INFO_DOUBLE, 2);
-        // A family met later starts with the any-sender receivers seen so far.
-        let mut seeded = PlanBuilder::seeded(TypeId::of::<PingFamily>(), &any_plan, 2);
-        seeded.push_link_time(&ErasedFn::new::<PingFamily>(double), &INFO_DOUBLE, 2);
-        let (any_plan, seeded) = (any_plan.build(), seeded.build());
-
-        // Sent as the any-sender form itself: its receivers are the payload's own.
-        assert_eq!(
-            run_plan::<AnyPing, AnyPing>(&any_plan, 1).unwrap(),
-            [("sync plus_ten".to_owned(), 11, 1)]
-        );
-        // As the fallback of a sender with no plan: the same steps, as any-sender ones.
-        assert_eq!(
-            run_plan::<PingFamily, AnyPing>(&any_plan, 1).unwrap(),
-            [("any plus_ten".to_owned(), 11, 1)]
-        );
-        assert_eq!(
-            run_plan::<PingFamily, AnyPing>(&seeded, 5).unwrap(),
-            [
-                ("any plus_ten".to_owned(), 15, 1),
-                ("sync double".to_owned(), 10, 2)
-            ]
-        );
-        assert!(run_plan::<AnyPing, PingFamily>(&any_plan, 1).is_none());
     }
 
     #[test]

@@ -359,7 +359,7 @@ impl Registry {
                 // SAFETY: no runtime entries.
                 plans: unsafe { Plans::build(slots, &[], signal_key) },
                 slots,
-                signal_key: signal_key,
+                signal_key,
             }
         });
         let slots = &list.slots;

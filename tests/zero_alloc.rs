@@ -106,6 +106,46 @@ fn unit_sends_and_has_receivers_do_not_allocate() {
     assert_eq!(HITS.load(Ordering::Relaxed), before + 2);
     drop(connection);
 
+    // A conditional receiver whose predicate says no costs the predicate: no allocation
+    // (the "skipped" outcome and its future are zero-sized).
+    #[derive(Signal)]
+    struct Gated<'a> {
+        n: &'a u32,
+    }
+    fn is_even(e: &Gated<'_>) -> bool {
+        *e.n % 2 == 0
+    }
+    #[receiver(Gated, when = is_even)]
+    fn gated(e: &Gated<'_>) {
+        HITS.fetch_add(*e.n as u64, Ordering::Relaxed);
+    }
+    #[derive(Signal)]
+    struct GatedAsync<'a> {
+        n: &'a u32,
+    }
+    fn is_even_async(e: &GatedAsync<'_>) -> bool {
+        *e.n % 2 == 0
+    }
+    #[receiver(GatedAsync, when = is_even_async)]
+    async fn gated_async(_: &GatedAsync<'_>) {}
+    let odd = 3;
+    let send_async = || futures_util::FutureExt::now_or_never(GatedAsync { n: &odd }.send_async());
+    Gated { n: &odd }.send_robust().responses();
+    send_async();
+    assert_eq!(
+        allocations(|| {
+            let delivered = Gated { n: &odd }.send_robust();
+            assert_eq!(delivered.responses().receivers(), 0);
+        }),
+        0,
+        "skipped by its predicate"
+    );
+    assert_eq!(
+        allocations(|| assert_eq!(send_async().unwrap().unwrap().receivers(), 0)),
+        0,
+        "skipped by its predicate, async"
+    );
+
     // Nobody listens: nothing at all.
     #[derive(Signal)]
     struct Silent;

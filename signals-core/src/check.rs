@@ -612,6 +612,7 @@ mod tests {
             is_async: false,
             phase: crate::Phase::Immediate,
             shadowed_by: None,
+            when: None,
         }
     }
 

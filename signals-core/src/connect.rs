@@ -238,6 +238,7 @@ fn register<S: Payload, H>(
         is_async,
         phase: options.phase,
         shadowed_by: None,
+        when: None,
     };
     let entry = std::sync::Arc::new(RuntimeEntry::new(info, id, call, options.scope));
     let registry = S::registry();

@@ -172,7 +172,44 @@ pub use signals_macros::Signal;
 ///   same id only the first (in order) is registered, with a warning.
 /// * `on = Commit`: run when the transaction ends (`on = Commit | Rollback | Completion |
 ///   Immediate`, default `Immediate`): a bare phase name, not `"commit"` or `Phase::Commit`.
+/// * `when = predicate`: a conditional receiver. `predicate` is a function
+///   `fn(&Payload) -> bool` (a path) or a closure, type-checked against the receiver's
+///   payload; the receiver runs only when it returns `true`. A payload it rejects counts
+///   as not delivered to this receiver (not in `Delivered::receivers()`, not a failure of
+///   `send_robust`, `skipped` on the receiver's span), and costs the predicate call and
+///   nothing else: nothing is allocated. The receiver map and listings show the predicate
+///   as written. For an `on = Commit` (deferred) receiver the predicate runs at the commit,
+///   on the payload as sent.
 /// * `crate = path`: where `signals_core` is, if you renamed the dependency.
+///
+/// ```
+/// use signals_core::prelude::*;
+/// use signals_core::models::{Model, PostSave};
+///
+/// pub struct User { pub email: String }
+/// impl Model for User {}
+///
+/// fn is_new(event: &PostSave<'_, User>) -> bool {
+///     event.created
+/// }
+///
+/// // Django: `if created:` at the top of the receiver.
+/// #[receiver(PostSave, sender = User, when = is_new)]
+/// fn welcome(event: &PostSave<'_, User>) {
+///     println!("welcome, {}", event.instance.email);
+/// }
+///
+/// // A closure works too.
+/// #[receiver(PostSave, sender = User, when = |e: &PostSave<'_, User>| !e.created)]
+/// fn audit_update(_: &PostSave<'_, User>) {}
+///
+/// let user = User { email: "ada@example.com".into() };
+/// let created = PostSave::new(&user, true).send()?;
+/// assert_eq!(created.receivers(), 1); // welcome ran, audit_update was skipped
+/// let updated = PostSave::new(&user, false).send()?;
+/// assert_eq!(updated.receivers(), 1); // the other way round
+/// # Ok::<(), signals_core::SendError>(())
+/// ```
 ///
 /// The function takes one parameter, `&Payload` (or a `&dyn Trait` the payload coerces
 /// to), and returns `()`, the signal's response type, or `Result<Response, E>` with any
@@ -230,6 +267,7 @@ pub mod __private {
     pub use crate::vocab::family::{BoxError, BoxFuture, Concurrency, EventOf, Family};
     pub use crate::vocab::phase::Phase;
     pub use crate::vocab::response::IntoResponse;
+    pub use crate::vocab::when::{skipped, skipped_async};
     pub use crate::{ConnectError, ConnectOptions, Connection, Delivered, Responses};
     pub use core::marker::PhantomData;
     pub use core::option::Option::{self, None, Some};

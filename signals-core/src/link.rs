@@ -25,6 +25,8 @@ pub struct StaticMeta {
     pub priority: i32,
     pub dispatch_uid: Option<&'static str>,
     pub phase: crate::vocab::phase::Phase,
+    /// `when = predicate`, as written.
+    pub when: Option<&'static str>,
 }
 
 /// A link-time receiver, submitted to `inventory` by `#[receiver]`.
@@ -78,6 +80,7 @@ impl StaticReceiver {
             is_async: self.is_async,
             phase: self.meta.phase,
             shadowed_by: None,
+            when: self.meta.when,
         }
     }
 }

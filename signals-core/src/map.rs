@@ -199,13 +199,7 @@ impl ReceiverMap {
                     e.sender_label().to_owned(),
                     e.info.priority().to_string(),
                     e.kind_label().to_owned(),
-                    match e.info.shadowed_by() {
-                        Some(kept) => format!(
-                            "{} (never runs: its dispatch_uid is held by {kept})",
-                            e.info.name()
-                        ),
-                        None => e.info.name().to_owned(),
-                    },
+                    receiver_cell(&e.info),
                     e.location(),
                     e.phase.as_str().to_owned(),
                 ]
@@ -389,7 +383,20 @@ impl<'m> Graph<'m> {
     }
 }
 
-/// `app::User, priority 10` (plus `, on commit`-style phase when not immediate).
+/// The receiver column: its name, its `when` predicate and whether it never runs.
+fn receiver_cell(info: &ReceiverInfo) -> String {
+    let mut cell = info.name().to_owned();
+    if let Some(when) = info.when() {
+        let _ = write!(cell, " (when {when})");
+    }
+    if let Some(kept) = info.shadowed_by() {
+        let _ = write!(cell, " (never runs: its dispatch_uid is held by {kept})");
+    }
+    cell
+}
+
+/// `app::User, priority 10` (plus `, on commit`-style phase when not immediate, and the
+/// `when` predicate).
 fn edge_label(entry: &MapEntry) -> String {
     let mut label = format!(
         "{}, priority {}",
@@ -398,6 +405,9 @@ fn edge_label(entry: &MapEntry) -> String {
     );
     if entry.phase != Phase::Immediate {
         let _ = write!(label, ", {}", entry.phase);
+    }
+    if let Some(when) = entry.info.when() {
+        let _ = write!(label, ", when {when}");
     }
     if entry.info.shadowed_by().is_some() {
         label.push_str(", never runs: duplicate dispatch_uid");

@@ -32,6 +32,27 @@ use crate::vocab::response::{Collect, Failure, Failures, Report};
 
 type Outcome<R> = Result<R, BoxError>;
 
+/// A receiver's outcome, `None` when it did not run: its `when` predicate said no
+/// ([`crate::vocab::when`]; checked on the error path only).
+#[inline(always)]
+fn unless_skipped<R>(outcome: Outcome<R>) -> Option<Outcome<R>> {
+    match outcome {
+        Err(error) if crate::vocab::when::is_skipped(&error) => None,
+        outcome => Some(outcome),
+    }
+}
+
+/// [`unless_skipped`] for a receiver of a plan: only a conditional receiver (a `when`
+/// predicate, [`Placement::conditional`]) can have been skipped, so the plans without one
+/// (the plain fast paths, where `conditional` is the constant `false`) pay nothing.
+#[inline(always)]
+fn checked<R>(conditional: bool, outcome: Option<Outcome<R>>) -> Option<Outcome<R>> {
+    match outcome {
+        Some(Err(error)) if conditional && crate::vocab::when::is_skipped(&error) => None,
+        outcome => outcome,
+    }
+}
+
 /// A plan step decoded for a send of `S`.
 type CallOf<'p, S> = Call<'p, <S as Payload>::Family, <S as Payload>::AnySender>;
 
@@ -64,18 +85,18 @@ impl Source<'_> {
         match self {
             Located::LinkTime(s) => {
                 if let Some(f) = s.call.get::<S::Family>() {
-                    Some(event.call(Callee::LinkTime(f)))
+                    unless_skipped(event.call(Callee::LinkTime(f)))
                 } else {
                     let f = s.call.get::<S::AnySender>()?;
-                    event.any_view().map(|view| Callee::LinkTime(f).call(&view))
+                    unless_skipped(Callee::LinkTime(f).call(&event.any_view()?))
                 }
             }
             Located::Runtime(d) => {
                 if let Some(f) = d.call.get::<S::Family>() {
-                    Some(event.call(Callee::Runtime(f)))
+                    unless_skipped(event.call(Callee::Runtime(f)))
                 } else {
                     let f = d.call.get::<S::AnySender>()?;
-                    event.any_view().map(|view| Callee::Runtime(f).call(&view))
+                    unless_skipped(Callee::Runtime(f).call(&event.any_view()?))
                 }
             }
         }
@@ -100,11 +121,11 @@ impl Source<'_> {
             ),
         };
         if let Some(f) = specific {
-            return Some(event.call_async(f).await);
+            return unless_skipped(event.call_async(f).await);
         }
         let f = any?;
         let view: EventOf<'_, S::AnySender> = event.any_view()?;
-        Some(f.call(&view).await)
+        unless_skipped(f.call(&view).await)
     }
 
     /// Whether an active test scope keeps this receiver from running here (decided when
@@ -159,22 +180,26 @@ fn plan_calls<'v, S: Payload>(
 /// link-time-or-runtime compare per step otherwise. A macro, so that the body is inlined
 /// in each of the three loops (a closure called from three places is not always).
 macro_rules! for_each_call {
-    ($plan:expr, $S:ty, |$call:ident, $info:ident, $meta:ident| $body:block) => {{
+    ($plan:expr, $S:ty, |$call:ident, $info:ident, $meta:ident, $conditional:ident| $body:block) => {{
         let plan: &Plan<Placement> = $plan;
         if let Some(steps) = plan.link_time_calls::<<$S as Payload>::Family>() {
             for (f, $info, $meta) in steps {
                 let $call: CallOf<'_, $S> = Call::Sync(Callee::LinkTime(f));
+                // The shortcuts' plans have no conditional receiver (`PlanBuilder`).
+                let $conditional = false;
                 $body
             }
         } else if let Some(steps) = plan.sync_calls::<<$S as Payload>::Family>() {
             for (callee, $info, $meta) in steps {
                 let $call: CallOf<'_, $S> = Call::Sync(callee);
+                let $conditional = false;
                 $body
             }
         } else if let Some(steps) =
             plan.calls::<<$S as Payload>::Family, <$S as Payload>::AnySender>()
         {
             for ($call, $info, $meta) in steps {
+                let $conditional = $meta.conditional;
                 $body
             }
         }
@@ -275,14 +300,14 @@ fn send_loaded<S: Payload>(
     let mut ran = 0;
     let mut failed = None;
     let phased = loaded.may_have_phased();
-    for_each_call!(plan, S, |call, info, meta| {
+    for_each_call!(plan, S, |call, info, meta, conditional| {
         if phased && deferred_out(meta.phase, in_transaction) {
             continue;
         }
         if skipped(&view, meta) {
             continue;
         }
-        match run_sync(parent, call, info, event) {
+        match checked(conditional, run_sync(parent, call, info, event)) {
             None => {}
             Some(Ok(response)) => {
                 ran += 1;
@@ -443,8 +468,16 @@ pub(crate) fn send_robust<S: Payload>(event: &S) -> Report<S::Output> {
         phased: loaded.may_have_phased(),
         in_transaction: loaded.may_have_phased() && queue::is_active(),
     };
-    for_each_call!(plan, S, |call, info, meta| {
-        robust.run(call, info, meta, &mut output, &mut failures, &mut position);
+    for_each_call!(plan, S, |call, info, meta, conditional| {
+        robust.run(
+            call,
+            info,
+            meta,
+            conditional,
+            &mut output,
+            &mut failures,
+            &mut position,
+        );
     });
     trace::record_receivers(parent, position);
     Report::new(output, failures)
@@ -462,11 +495,16 @@ struct Robust<'e, 'v, S> {
 impl<S: Payload> Robust<'_, '_, S> {
     /// Runs one receiver, catching its panic; records its response or failure.
     #[inline(always)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the robust walk's loop body, inlined: separate values stay in registers"
+    )]
     fn run(
         &self,
         call: CallOf<'_, S>,
         info: &ReceiverInfo,
         meta: &Placement,
+        conditional: bool,
         output: &mut S::Output,
         failures: &mut Failures,
         position: &mut usize,
@@ -491,6 +529,10 @@ impl<S: Payload> Robust<'_, '_, S> {
                 Ok(Some(Ok(response))) => {
                     output.collect(info, response);
                     *position += 1;
+                    return;
+                }
+                // Its `when` predicate said no: not run, no position.
+                Ok(Some(Err(error))) if conditional && crate::vocab::when::is_skipped(&error) => {
                     return;
                 }
                 Ok(Some(Err(error))) => ReceiverError::Failed(error),
@@ -525,14 +567,14 @@ impl Held {
         self.link_time.view(self.runtime.as_deref())
     }
 
-    /// The receivers this send runs now, with their info.
-    fn runs<S: Payload>(&self) -> impl Iterator<Item = (CallOf<'_, S>, &ReceiverInfo)> {
+    /// The receivers this send runs now, with their info and whether they are conditional.
+    fn runs<S: Payload>(&self) -> impl Iterator<Item = (CallOf<'_, S>, &ReceiverInfo, bool)> {
         let view = self.view();
         plan_calls::<S>(view)
             .into_iter()
             .flatten()
             .filter(move |(_, _, meta)| !self.left_out(meta))
-            .map(|(call, info, _)| (call, info))
+            .map(|(call, info, meta)| (call, info, meta.conditional))
     }
 
     /// Whether this send leaves a receiver of its plan out (deferred, or skipped by a test
@@ -641,16 +683,27 @@ where
                     if held.left_out(meta) {
                         continue;
                     }
-                    // Sync receivers run in place: no future to build and poll.
+                    // Sync receivers run in place: no future to build and poll (and no
+                    // state kept across an `.await` for them).
                     let outcome = match (call, parent) {
                         (call @ (Call::Sync(_) | Call::SyncAny(_)), _) => {
-                            run_sync(parent, call, info, event)
+                            checked(meta.conditional, run_sync(parent, call, info, event))
                         }
-                        (Call::Async(f), None) => Some(event.call_async(f).await),
-                        (call, None) => call_any(call, event).await,
+                        (Call::Async(f), None) => {
+                            let conditional = meta.conditional;
+                            checked(conditional, Some(event.call_async(f).await))
+                        }
+                        (call, None) => {
+                            let conditional = meta.conditional;
+                            checked(conditional, call_any(call, event).await)
+                        }
                         // Boxed: the traced run is large and would grow this state machine.
                         (call, Some(parent)) => {
-                            Box::pin(run_traced(parent, call, info, event)).await
+                            let conditional = meta.conditional;
+                            checked(
+                                conditional,
+                                Box::pin(run_traced(parent, call, info, event)).await,
+                            )
                         }
                     };
                     match outcome {
@@ -668,12 +721,14 @@ where
             Concurrency::Concurrent => {
                 // Every receiver starts in order (join polls them in order); the first
                 // error in completion order wins and drops the others.
-                let runs = held.runs::<S>().map(|(call, info)| async move {
-                    match run_any(parent, call, info, event).await {
-                        Some(Err(source)) => Err(SendError::from_receiver(info, source)),
-                        other => Ok((info, other)),
-                    }
-                });
+                let runs = held
+                    .runs::<S>()
+                    .map(|(call, info, conditional)| async move {
+                        match checked(conditional, run_any(parent, call, info, event).await) {
+                            Some(Err(source)) => Err(SendError::from_receiver(info, source)),
+                            other => Ok((info, other)),
+                        }
+                    });
                 for (info, outcome) in futures_util::future::try_join_all(runs).await? {
                     if let Some(Ok(response)) = outcome {
                         ran += 1;
@@ -731,21 +786,24 @@ where
                                 .await
                         }
                     };
-                    all.push((info, flatten(outcome)));
+                    all.push((info, flatten(meta.conditional, outcome)));
                 }
                 all
             }
             Concurrency::Concurrent => {
-                let runs = held.runs::<S>().map(|(call, info)| async move {
-                    (
-                        info,
-                        flatten(
-                            AssertUnwindSafe(run_any(parent, call, info, event))
-                                .catch_unwind()
-                                .await,
-                        ),
-                    )
-                });
+                let runs = held
+                    .runs::<S>()
+                    .map(|(call, info, conditional)| async move {
+                        (
+                            info,
+                            flatten(
+                                conditional,
+                                AssertUnwindSafe(run_any(parent, call, info, event))
+                                    .catch_unwind()
+                                    .await,
+                            ),
+                        )
+                    });
                 futures_util::future::join_all(runs).await
             }
         };
@@ -771,11 +829,11 @@ where
 type RobustOutcome<R> = Option<Result<R, ReceiverError>>;
 
 fn flatten<R>(
+    conditional: bool,
     caught: Result<Option<Outcome<R>>, Box<dyn std::any::Any + Send>>,
 ) -> RobustOutcome<R> {
     match caught {
-        Ok(None) => None,
-        Ok(Some(outcome)) => Some(outcome.map_err(ReceiverError::Failed)),
+        Ok(outcome) => checked(conditional, outcome).map(|o| o.map_err(ReceiverError::Failed)),
         Err(panic) => Some(Err(crate::vocab::error::panic_error(panic))),
     }
 }

@@ -114,10 +114,12 @@ pub(crate) fn finish(span: &Span, outcome: &'static str, started: Instant) {
     span.record("duration_us", started.elapsed().as_micros() as u64);
 }
 
-/// The outcome name of a receiver result.
+/// The outcome name of a receiver result: `None` is a receiver that did not run (its
+/// `when` predicate said no).
 pub(crate) fn outcome_of<R, E>(result: &Option<Result<R, E>>) -> &'static str {
     match result {
-        Some(Ok(_)) | None => "ok",
+        Some(Ok(_)) => "ok",
+        None => "skipped",
         Some(Err(_)) => "error",
     }
 }

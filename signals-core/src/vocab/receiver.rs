@@ -34,6 +34,8 @@ pub struct ReceiverInfo {
     pub(crate) phase: crate::vocab::phase::Phase,
     /// See [`ReceiverInfo::shadowed_by`].
     pub(crate) shadowed_by: Option<&'static str>,
+    /// See [`ReceiverInfo::when`].
+    pub(crate) when: Option<&'static str>,
 }
 
 impl ReceiverInfo {
@@ -70,6 +72,12 @@ impl ReceiverInfo {
     /// Its `dispatch_uid`, if one was given.
     pub fn dispatch_uid(&self) -> Option<&'static str> {
         self.dispatch_uid
+    }
+    /// The predicate of a conditional receiver (`#[receiver(.., when = is_new)]`), as
+    /// written: it runs only for the payloads the predicate accepts, and a payload it
+    /// rejects counts as not delivered to it.
+    pub fn when(&self) -> Option<&'static str> {
+        self.when
     }
     /// Link-time or runtime.
     pub fn kind(&self) -> ReceiverKind {

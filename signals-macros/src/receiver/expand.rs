@@ -23,6 +23,10 @@ pub(crate) fn receiver(args: &Args, func: &Function, tag: u64) -> TokenStream {
         Some(uid) => quote!(#krate::__private::Some(#uid)),
         None => quote!(#krate::__private::None),
     };
+    let when_name = match &args.when {
+        Some(when) => quote!(#krate::__private::Some(::core::stringify!(#when))),
+        None => quote!(#krate::__private::None),
+    };
     // Errors about the payload type point at the parameter; about the return type, at it.
     // The payload type itself, not the leading `&` (spans do not join on stable).
     let param_span = match &func.param {
@@ -72,8 +76,31 @@ pub(crate) fn receiver(args: &Args, func: &Function, tag: u64) -> TokenStream {
                 priority: #priority,
                 dispatch_uid: #uid,
                 phase: #phase,
+                when: #when_name,
             }
         };
+        // `when = predicate`: called first; `false` returns the engine's "skipped" marker
+        // instead of calling the function. Spanned at the predicate, so that a predicate of
+        // the wrong type (not `fn(&Event) -> bool`) is reported there.
+        let guard = args.when.as_ref().map(|when| {
+            let when_span = when.span();
+            let krate = respan(krate.clone(), when_span);
+            let skipped = if func.is_async {
+                quote!(#krate::__private::skipped_async())
+            } else {
+                quote!(#krate::__private::skipped())
+            };
+            // The payload again, located at the predicate (same hygiene, so the same
+            // binding): a mismatch between the predicate's parameter and the payload is
+            // reported at the predicate, not at the receiver's parameter.
+            let event = syn::Ident::new("event", when_span.resolved_at(Span::mixed_site()));
+            quote_spanned! {when_span=>
+                let keep: bool = (#when)(#event);
+                if !keep {
+                    return #skipped;
+                }
+            }
+        });
         // The call and the closure are spanned on the signal (or sender), so that errors
         // about it point there and deduplicate; the braces keep the closure's span whole.
         let register = if func.is_async {
@@ -83,11 +110,11 @@ pub(crate) fn receiver(args: &Args, func: &Function, tag: u64) -> TokenStream {
                 #krate::__private::Box::pin(async move { #respond }) as #krate::__private::BoxFuture<'_, _>
             };
             quote_spanned! {signal_span=>
-                #krate::__private::StaticReceiver::new_async::<#signal_ty>(|#event| { #boxed }, #meta)
+                #krate::__private::StaticReceiver::new_async::<#signal_ty>(|#event| { #guard #boxed }, #meta)
             }
         } else {
             quote_spanned! {signal_span=>
-                #krate::__private::StaticReceiver::new::<#signal_ty>(|#event| { #respond }, #meta)
+                #krate::__private::StaticReceiver::new::<#signal_ty>(|#event| { #guard #respond }, #meta)
             }
         };
         quote! {

@@ -16,9 +16,11 @@ pub(crate) struct Args {
     pub(crate) krate: Option<Path>,
     /// `on = Commit`: the transaction phase.
     pub(crate) phase: Option<Ident>,
+    /// `when = is_new`: a predicate on the payload (a path or a closure).
+    pub(crate) when: Option<syn::Expr>,
 }
 
-const KEYS: &str = "`sender`, `priority`, `dispatch_uid`, `on`, `crate`";
+const KEYS: &str = "`sender`, `priority`, `dispatch_uid`, `on`, `when`, `crate`";
 const PHASES: [&str; 4] = ["Immediate", "Commit", "Rollback", "Completion"];
 const PHASE_LIST: &str = "`on = Commit | Rollback | Completion | Immediate`";
 
@@ -36,6 +38,7 @@ pub(crate) fn args(input: ParseStream<'_>, cx: &Ctxt) -> syn::Result<Args> {
         dispatch_uid: None,
         krate: None,
         phase: None,
+        when: None,
     };
     let mut seen_key = false;
     while !input.is_empty() {
@@ -106,6 +109,24 @@ pub(crate) fn args(input: ParseStream<'_>, cx: &Ctxt) -> syn::Result<Args> {
                             }
                             None => {}
                         }
+                }
+                "when" => {
+                    let expr: syn::Expr = input.parse()?;
+                    if let syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(lit),
+                        ..
+                    }) = &expr
+                    {
+                        cx.syn_error(syn::Error::new(
+                            lit.span(),
+                            format!(
+                                "`when` is a predicate, not a string: write `when = {}` (a function `fn(&Event) -> bool` or a closure)",
+                                lit.value().trim()
+                            ),
+                        ));
+                    } else if args.when.replace(expr).is_some() {
+                        cx.syn_error(duplicate());
+                    }
                 }
                 "crate" => {
                     let path = input.call(Path::parse_mod_style)?;

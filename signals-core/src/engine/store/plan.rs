@@ -45,6 +45,8 @@ pub(crate) struct Placement {
     priority: i32,
     runtime: bool,
     pub(crate) phase: Phase,
+    /// A conditional receiver (`when = predicate`): the walk checks whether it was skipped.
+    pub(crate) conditional: bool,
 }
 
 impl Placement {
@@ -53,6 +55,7 @@ impl Placement {
             index,
             priority: info.priority,
             runtime,
+            conditional: info.when.is_some(),
             phase: info.phase,
         }
     }
@@ -328,6 +331,10 @@ mod kind {
     pub(super) const ANY: u8 = 2;
     /// An async receiver.
     pub(super) const ASYNC: u8 = 4;
+    /// A conditional receiver (`when = predicate`): not a pointer type, only what keeps
+    /// the step out of the two shortcuts (`plain`, `sync_only`), whose walks do not check
+    /// for a skipped receiver. Masked out before decoding.
+    pub(super) const WHEN: u8 = 8;
 }
 
 /// One receiver of a [`Plan`], with the caller's metadata `M`.
@@ -422,7 +429,7 @@ impl<M> Plan<M> {
             // cast from. The pointers are valid as long as the plan: that is the contract
             // of `push_link_time` (`'static`) and `push_runtime`.
             unsafe {
-                let kind = step.kind | extra;
+                let kind = (step.kind | extra) & !kind::WHEN;
                 // The common step first, outside the table: a sync link-time receiver of
                 // the payload's own family. `plain` is the same for every step, so the
                 // compiler can hoist it and run a loop with no decoding at all.
@@ -679,6 +686,10 @@ impl<M> PlanBuilder<M> {
     /// Adds a link-time receiver if it belongs in this plan.
     pub(crate) fn push_link_time(&mut self, f: &ErasedFn, info: &'static ReceiverInfo, meta: M) {
         if let Some(kind) = self.kind(f.family, f.tag) {
+            let kind = match info.when {
+                Some(_) => kind | kind::WHEN,
+                None => kind,
+            };
             self.steps.push(Step {
                 ptr: f.ptr,
                 info,
@@ -742,6 +753,7 @@ mod tests {
             is_async: false,
             phase: Phase::Immediate,
             shadowed_by: None,
+            when: None,
         }
     }
 
@@ -951,6 +963,7 @@ mod decode_tests {
             is_async: false,
             phase: crate::vocab::phase::Phase::Immediate,
             shadowed_by: None,
+            when: None,
         }
     }
 

@@ -31,6 +31,18 @@
 //!    [`Offload`]; a handler gets a [`Job`]: the payload, the stable [`DeliveryId`] (the
 //!    outbox row id) and the attempt number. Delivery is at least once: use the delivery
 //!    id to make effects idempotent.
+//! 5. **Retries and dead letters.** The crate enforces attempts itself, the same on every
+//!    broker ([`retry`](Outcome)): a failed or panicking attempt is stored again as a new
+//!    job due after [`Backoff::delay`], with the next attempt number; after the last
+//!    allowed attempt (`max_attempts`, [`Offload::register_with`]) the delivery becomes a
+//!    [`DeadLetter`] with its last error. A job naming a receiver this worker does not
+//!    have, or whose payload does not decode, is dead at once ([`DeadReason::Permanent`]),
+//!    never dropped nor retried. [`Broker::dead_letters`] lists them,
+//!    [`Broker::requeue`] gives one a fresh round of attempts; the `dead_letters`
+//!    example is a small CLI over both.
+//! 6. **Shutdown.** A worker stops when its shutdown future completes ([`Shutdown`]): it
+//!    fetches nothing more, lets the jobs in flight finish, hands back the ones it had
+//!    fetched but not started, and returns.
 //!
 //! # Example
 //!
@@ -60,13 +72,17 @@ mod job;
 pub mod outbox;
 mod registry;
 mod relay;
+mod retry;
+mod shutdown;
 mod sqlite;
 mod wake;
 
-pub use broker::Broker;
+pub use broker::{Broker, DeadLetter};
 pub use error::{BrokerError, JobError, OffloadError};
 pub use job::{DeliveryId, Envelope, Job};
 pub use registry::{DEFAULT_MAX_ATTEMPTS, Offload};
 pub use relay::Relay;
-pub use sqlite::{Backoff, DeadLetter, QUEUE, SqliteBroker};
+pub use retry::{Backoff, DeadReason, Outcome};
+pub use shutdown::Shutdown;
+pub use sqlite::{DEFAULT_CONCURRENCY, DEFAULT_POLL_INTERVAL, QUEUE, SqliteBroker};
 pub use wake::OutboxWritten;

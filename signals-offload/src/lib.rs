@@ -32,8 +32,9 @@
 //!    outbox row id) and the attempt number. Delivery is at least once: use the delivery
 //!    id to make effects idempotent.
 //! 5. **Retries and dead letters.** The crate enforces attempts itself, the same on every
-//!    broker ([`retry`](Outcome)): a failed or panicking attempt is stored again as a new
-//!    job due after [`Backoff::delay`], with the next attempt number; after the last
+//!    broker ([`Offload::run_attempt`] returns the [`Outcome`]; the job queue's own retry
+//!    is not used): a failed or panicking attempt is stored again as a new job due after
+//!    [`Backoff::delay`], with the next attempt number; after the last
 //!    allowed attempt (`max_attempts`, [`Offload::register_with`]) the delivery becomes a
 //!    [`DeadLetter`] with its last error. A job naming a receiver this worker does not
 //!    have, or whose payload does not decode, is dead at once ([`DeadReason::Permanent`]),
@@ -41,8 +42,9 @@
 //!    [`Broker::requeue`] gives one a fresh round of attempts; the `dead_letters`
 //!    example is a small CLI over both.
 //! 6. **Shutdown.** A worker stops when its shutdown future completes ([`Shutdown`]): it
-//!    fetches nothing more, lets the jobs in flight finish, hands back the ones it had
-//!    fetched but not started, and returns.
+//!    fetches nothing more, lets the jobs in flight finish (each stores its outcome), and
+//!    returns. A worker fetches only as many jobs as it has free slots
+//!    ([`SqliteBroker::with_concurrency`]), so no fetched job waits in it.
 //!
 //! # Example
 //!

@@ -10,8 +10,8 @@ use tokio::sync::watch;
 /// every [`signal`](Shutdown::signal) future completes.
 ///
 /// A worker given a signal ([`Broker::run_worker`](crate::Broker::run_worker)) fetches no
-/// more jobs once it completes, lets the jobs in flight finish, hands the jobs it fetched
-/// but did not start back to the queue, and returns.
+/// more jobs once it completes, lets the jobs in flight finish, and returns; the queued
+/// jobs stay queued for the next worker.
 ///
 /// ```ignore
 /// let shutdown = Shutdown::new();

@@ -288,10 +288,11 @@ async fn a_retry_due_later_survives_a_worker_restart() {
     stop(&first, worker).await;
 
     // The retry is in the broker file, not in the stopped worker: a new worker (a new
-    // broker handle on the same file) runs attempt 2, after the backoff.
+    // broker handle on the same file, under the name the stopped one freed) runs attempt
+    // 2, after the backoff.
     let broker = open(&dir, backoff).await;
     let second = Shutdown::new();
-    let worker = tokio::spawn(broker.run_worker("w2".into(), offload.clone(), second.signal()));
+    let worker = tokio::spawn(broker.run_worker("w1".into(), offload.clone(), second.signal()));
     wait_until("attempt 2", async || runs_of(&runs, 1).len() == 2).await;
     stop(&second, worker).await;
     let flaky = runs_of(&runs, 1);
@@ -340,11 +341,12 @@ async fn graceful_shutdown_finishes_the_job_in_flight_and_starts_no_other() {
     let shutdown = Shutdown::new();
     let worker = tokio::spawn(broker.run_worker("w1".into(), offload.clone(), shutdown.signal()));
     broker.push(&envelope(1, "slow", 5)).await.expect("push");
-    broker.push(&envelope(2, "slow", 5)).await.expect("push");
     wait_until("the slow job to start", async || {
         !runs_of(&started, 1).is_empty()
     })
     .await;
+    // Queued while the slow job is in flight (this worker runs one job at a time).
+    broker.push(&envelope(2, "slow", 5)).await.expect("push");
 
     shutdown.request();
     // The worker waits for the job in flight: still running after a while...

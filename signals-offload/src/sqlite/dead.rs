@@ -1,7 +1,7 @@
 //! The dead letters of the SQLite broker: the `signals_offload_dead_letters` table, one row
 //! per dead delivery, beside apalis' `Jobs` table in the broker file.
 
-use apalis_sqlite::SqlitePool;
+use apalis_sqlite::{SqliteConnection, SqlitePool};
 
 use super::{StoredJob, push_job};
 use crate::broker::DeadLetter;
@@ -53,7 +53,7 @@ pub(super) async fn create_table(pool: &SqlitePool) -> Result<(), BrokerError> {
 /// Stores the dead letter of `envelope` (replacing one of an earlier round: a delivery
 /// has one dead letter at most).
 pub(super) async fn insert(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     envelope: &Envelope,
     attempts: u32,
     reason: DeadReason,
@@ -82,7 +82,7 @@ pub(super) async fn insert(
     .bind(last_error)
     .bind(i64::from(round))
     .bind(crate::outbox::now())
-    .execute(pool)
+    .execute(&mut *conn)
     .await
     .map_err(|err| BrokerError::new("cannot store a dead letter", err))?;
     Ok(())

@@ -3,35 +3,38 @@
 //! # How a delivery moves through it
 //!
 //! ```text
-//!  push ──► job (attempt 1) ──► worker ──► Offload::run_attempt ─┬─ Done ─► apalis: Done
-//!                                                                ├─ Retry ► job (attempt n+1, due later)
-//!                                                                └─ Dead ─► signals_offload_dead_letters
+//!  push ──► job (attempt 1) ──► worker ──► Offload::run_attempt ─┬─ Done ─► ack
+//!                                                                ├─ Retry ► job (attempt n+1, due later) + ack
+//!                                                                └─ Dead ─► dead letter + ack
 //!  requeue(id): dead letter ──► job (attempt 1, next round), in one transaction
 //! ```
 //!
-//! Every attempt is its own apalis job, so apalis' retry is not used: the handler's error
-//! never reaches apalis (its job ends `Done`), and the next attempt is a new job carrying
-//! the attempt number, with apalis' `run_at` at the backoff's due time. The retry and the
-//! dead letter are written before the worker acknowledges the job; a worker killed in
-//! between leaves the job to apalis' orphan recovery, which runs the same attempt again
-//! (at least once), and the job keys make the second write a no-op.
+//! Every attempt is its own apalis job, so apalis' retry is not used: the next attempt is
+//! a new job carrying the attempt number, with apalis' `run_at` at the backoff's due time
+//! (whole seconds; the worker waits out the rest, see `StoredJob::not_before_ms`). The
+//! retry or the dead letter and the acknowledgement of the job are one transaction. A
+//! worker killed while a job runs leaves the job locked; apalis-sqlite's orphan recovery
+//! queues it again (when the worker restarts under its name, or when another worker sees
+//! it silent for two heartbeats, 60 s), and the attempt runs again: at least once.
 //!
 //! Job keys (apalis' idempotency key, unique in the queue): `"{id}"` for the first attempt
 //! (what [`Broker::push`] dedups the relay on), `"{id}/{round}/{attempt}"` for the others,
 //! where `round` counts the requeues of the delivery.
 //!
-//! apalis-sqlite's worker fetches only when woken, and nothing wakes it when another
-//! connection or process inserts a job: left alone it fetches again at its next heartbeat
-//! (30 s). The worker is therefore polled every [`poll_interval`](SqliteBroker::with_poll_interval).
+//! The worker is the crate's own loop over apalis-sqlite's queries (`worker`): it fetches
+//! every [`poll_interval`](SqliteBroker::with_poll_interval) when idle (nothing tells it
+//! of a job another connection pushed), and as slots free up when busy.
 
 mod dead;
+mod worker;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use apalis::prelude::*;
-use apalis_sqlite::{Config, SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteStorage};
+use apalis_core::task::builder::TaskBuilder;
+use apalis_core::worker::context::WorkerContext;
+use apalis_sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteStorage};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
@@ -40,7 +43,7 @@ use crate::broker::{Broker, DeadLetter};
 use crate::error::BrokerError;
 use crate::job::{DeliveryId, Envelope};
 use crate::registry::Offload;
-use crate::retry::{Backoff, Outcome};
+use crate::retry::Backoff;
 
 /// The apalis queue name the jobs of this crate use.
 pub const QUEUE: &str = "signals_offload";
@@ -51,10 +54,9 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// How many jobs a worker runs at once unless told otherwise.
 pub const DEFAULT_CONCURRENCY: usize = 8;
 
-/// apalis' own attempts at one job. They matter only when a worker cannot store an
-/// attempt's outcome (the broker database failed): the job then fails in apalis, which
-/// runs the same attempt again.
-const STORE_ATTEMPTS: usize = 25;
+/// apalis' `max_attempts` of a job. Unused: the crate's jobs never fail in apalis (an
+/// attempt's failure is a new job), so one apalis attempt per job.
+const APALIS_ATTEMPTS: usize = 1;
 
 /// A [`Broker`] on apalis-sqlite: the jobs live in a SQLite file (WAL mode), apart from the
 /// application's database, so a busy queue does not lock the business tables. The dead
@@ -143,8 +145,8 @@ impl SqliteBroker {
     }
 
     /// Sets how many jobs one worker runs at once (at least 1; default
-    /// [`DEFAULT_CONCURRENCY`]). A worker fetches no more jobs than that ahead: a full
-    /// worker leaves the queue to the others.
+    /// [`DEFAULT_CONCURRENCY`]). A worker fetches only as many jobs as it has free slots:
+    /// a full worker leaves the queue to the others.
     pub fn with_concurrency(mut self, jobs: usize) -> SqliteBroker {
         self.concurrency = jobs.max(1);
         self
@@ -156,6 +158,11 @@ impl SqliteBroker {
     }
 }
 
+/// The worker of [`run_worker`](Broker::run_worker) runs on the tokio runtime (each job in
+/// its own task). A name is taken while its worker runs; a worker that stopped gracefully
+/// frees it at once, one that crashed once its heartbeat has lapsed (30 s). Dropping the
+/// worker's future instead of completing its shutdown aborts the jobs in flight: they
+/// run again after orphan recovery.
 impl Broker for SqliteBroker {
     fn push<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<(), BrokerError>> {
         async move {
@@ -181,31 +188,15 @@ impl Broker for SqliteBroker {
         offload: Arc<Offload>,
         shutdown: BoxFuture<'static, ()>,
     ) -> BoxFuture<'static, Result<(), BrokerError>> {
-        let config = Config::default().queue(QUEUE).batch_size(self.concurrency);
-        let storage = SqliteStorage::<StoredJob>::new(&self.pool)
-            .with_config(config)
-            .poll_with_interval(self.poll_interval);
-        let context = Arc::new(WorkerContext {
+        let worker = worker::Worker {
+            pool: self.pool.clone(),
             offload,
             backoff: self.backoff,
-            pool: self.pool.clone(),
-        });
-        let concurrency = self.concurrency;
-        async move {
-            let worker = WorkerBuilder::new(name)
-                .backend(storage)
-                .concurrency(concurrency)
-                .data(context)
-                .build(run_job);
-            worker
-                .run_until(async move {
-                    shutdown.await;
-                    Ok::<(), WorkerError>(())
-                })
-                .await
-                .map_err(|err| BrokerError::new("apalis worker failed", err))
-        }
-        .boxed()
+            poll_interval: self.poll_interval,
+            concurrency: self.concurrency,
+            context: WorkerContext::new(&name),
+        };
+        worker::run(worker, shutdown).boxed()
     }
 
     fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, BrokerError>> {
@@ -215,13 +206,6 @@ impl Broker for SqliteBroker {
     fn requeue(&self, delivery_id: DeliveryId) -> BoxFuture<'_, Result<bool, BrokerError>> {
         dead::requeue(&self.pool, delivery_id).boxed()
     }
-}
-
-/// What a worker's job function needs.
-struct WorkerContext {
-    offload: Arc<Offload>,
-    backoff: Backoff,
-    pool: SqlitePool,
 }
 
 /// Queues `job` under its key, due at its `not_before_ms` (now when none). A job with
@@ -238,7 +222,7 @@ async fn push_job(
         .unwrap_or_else(|| now_ms() / 1000);
     let task = TaskBuilder::new(args)
         .idempotency_key(job.key())
-        .max_attempts(STORE_ATTEMPTS)
+        .max_attempts(APALIS_ATTEMPTS)
         .run_at_timestamp(run_at)
         .build();
     apalis_sqlite::queries::push_tasks(conn, QUEUE, &[task])
@@ -246,78 +230,11 @@ async fn push_job(
         .map_err(|err| BrokerError::new("apalis-sqlite push failed", err))
 }
 
-/// One job: waits out the sub-second rest of its backoff, runs the attempt, stores the
-/// outcome. Returns an error (apalis runs the job again) only when the outcome cannot be
-/// stored.
-async fn run_job(job: StoredJob, context: Data<Arc<WorkerContext>>) -> Result<(), BoxDynError> {
-    if let Some(due) = job.not_before_ms {
-        // apalis fetched it within the second it is due; at most a second (a clock that
-        // moved back does not hold a job longer).
-        let early = Duration::from_millis(due.saturating_sub(now_ms())).min(Duration::from_secs(1));
-        if !early.is_zero() {
-            tokio::time::sleep(early).await;
-        }
-    }
-    let envelope = &job.envelope;
-    let outcome = context
-        .offload
-        .run_attempt(envelope, job.attempt, &context.backoff)
-        .await;
-    match outcome {
-        Outcome::Done => Ok(()),
-        Outcome::Retry {
-            next_attempt,
-            delay,
-            error,
-        } => {
-            tracing::warn!(
-                target: "signals_offload",
-                delivery_id = %envelope.delivery_id,
-                queue = %envelope.queue,
-                handler = %envelope.handler,
-                attempt = job.attempt,
-                max_attempts = envelope.max_attempts,
-                retry_in = ?delay,
-                %error,
-                "offloaded job failed; retrying"
-            );
-            let next = StoredJob {
-                envelope: job.envelope.clone(),
-                attempt: next_attempt,
-                round: job.round,
-                not_before_ms: Some(due_ms(delay)),
-            };
-            let mut conn = context.pool.acquire().await?;
-            push_job(&mut conn, &next).await?;
-            Ok(())
-        }
-        Outcome::Dead {
-            attempts,
-            reason,
-            error,
-        } => {
-            tracing::error!(
-                target: "signals_offload",
-                delivery_id = %envelope.delivery_id,
-                queue = %envelope.queue,
-                handler = %envelope.handler,
-                attempts,
-                %reason,
-                %error,
-                "offloaded job dead-lettered"
-            );
-            dead::insert(
-                &context.pool,
-                &job.envelope,
-                attempts,
-                reason,
-                &error.to_string(),
-                job.round,
-            )
-            .await?;
-            Ok(())
-        }
-    }
+/// How long an attempt due at `not_before_ms` (Unix milliseconds) must still wait: apalis
+/// hands it out within the second it is due, so at most a second (a clock that moved back
+/// does not hold a job longer).
+fn due_wait(not_before_ms: u64) -> Duration {
+    Duration::from_millis(not_before_ms.saturating_sub(now_ms())).min(Duration::from_secs(1))
 }
 
 /// Unix milliseconds now, rounded down (0 if the clock is before 1970).
@@ -335,6 +252,6 @@ fn due_ms(delay: Duration) -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
         .saturating_add(delay);
-    let ms = due.as_millis() + u128::from(due.subsec_nanos() % 1_000_000 != 0);
+    let ms = due.as_millis() + u128::from(!due.subsec_nanos().is_multiple_of(1_000_000));
     u64::try_from(ms).unwrap_or(u64::MAX)
 }

@@ -345,8 +345,14 @@ async fn graceful_shutdown_finishes_the_job_in_flight_and_starts_no_other() {
         !runs_of(&started, 1).is_empty()
     })
     .await;
-    // Queued while the slow job is in flight (this worker runs one job at a time).
+    // Queued while the slow job is in flight: this worker runs one job at a time, so it
+    // waits (through several polls).
     broker.push(&envelope(2, "slow", 5)).await.expect("push");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        runs_of(&started, 2).is_empty(),
+        "a second job started on a worker of concurrency 1"
+    );
 
     shutdown.request();
     // The worker waits for the job in flight: still running after a while...

@@ -79,12 +79,18 @@ pub enum JobError {
     /// The handler returned an error (its `Display`).
     #[error("handler failed: {0}")]
     Failed(String),
+    /// The handler panicked (the panic message, when it is a string).
+    #[error("handler panicked: {0}")]
+    Panicked(String),
 }
 
 impl JobError {
-    /// Whether retrying can help: an unknown receiver or a bad payload fails the same way
-    /// on every attempt.
+    /// Whether retrying cannot help: an unknown receiver or a bad payload fails the same
+    /// way on every attempt. A handler's error or panic is not permanent.
     pub fn is_permanent(&self) -> bool {
-        !matches!(self, JobError::Failed(_))
+        matches!(
+            self,
+            JobError::UnknownReceiver { .. } | JobError::BadPayload(_)
+        )
     }
 }

@@ -26,11 +26,27 @@
 //!    a process killed before it pushed is relayed at the next start.
 //! 3. **Broker.** A small trait of this crate ([`Broker`]), so that apalis' API stays
 //!    behind it. [`SqliteBroker`] (apalis-sqlite, its own SQLite file) is the embedded
-//!    default.
+//!    default: apalis-sqlite's schema and queries, under the crate's own worker loop
+//!    (apalis' `Worker` froze its open transactions while shutting down, and could miss
+//!    its poll timer).
 //! 4. **Worker.** [`Broker::run_worker`] runs jobs with the handlers registered in an
 //!    [`Offload`]; a handler gets a [`Job`]: the payload, the stable [`DeliveryId`] (the
 //!    outbox row id) and the attempt number. Delivery is at least once: use the delivery
 //!    id to make effects idempotent.
+//! 5. **Retries and dead letters.** The crate enforces attempts itself, the same on every
+//!    broker ([`Offload::run_attempt`] returns the [`Outcome`]; the job queue's own retry
+//!    is not used): a failed or panicking attempt is stored again as a new job due after
+//!    [`Backoff::delay`], with the next attempt number; after the last allowed attempt
+//!    (`max_attempts`, [`Offload::register_with`]) the delivery becomes a [`DeadLetter`]
+//!    with its last error. A job naming a receiver this worker does not
+//!    have, or whose payload does not decode, is dead at once ([`DeadReason::Permanent`]),
+//!    never dropped nor retried. [`Broker::dead_letters`] lists them,
+//!    [`Broker::requeue`] gives one a fresh round of attempts; the `dead_letters`
+//!    example is a small CLI over both.
+//! 6. **Shutdown.** A worker stops when its shutdown future completes ([`Shutdown`]): it
+//!    fetches nothing more, lets the jobs in flight finish (each stores its outcome), and
+//!    returns. A worker fetches only as many jobs as it has free slots
+//!    ([`SqliteBroker::with_concurrency`]), so no fetched job waits in it.
 //!
 //! # Example
 //!
@@ -60,13 +76,17 @@ mod job;
 pub mod outbox;
 mod registry;
 mod relay;
+mod retry;
+mod shutdown;
 mod sqlite;
 mod wake;
 
-pub use broker::Broker;
+pub use broker::{Broker, DeadLetter};
 pub use error::{BrokerError, JobError, OffloadError};
 pub use job::{DeliveryId, Envelope, Job};
 pub use registry::{DEFAULT_MAX_ATTEMPTS, Offload};
 pub use relay::Relay;
-pub use sqlite::{Backoff, DeadLetter, QUEUE, SqliteBroker};
+pub use retry::{Backoff, DeadReason, Outcome};
+pub use shutdown::Shutdown;
+pub use sqlite::{DEFAULT_CONCURRENCY, DEFAULT_POLL_INTERVAL, QUEUE, SqliteBroker};
 pub use wake::OutboxWritten;

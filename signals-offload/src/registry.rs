@@ -4,6 +4,7 @@ use std::any::{TypeId, type_name};
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures_util::FutureExt;
@@ -16,6 +17,7 @@ use tokio::sync::Notify;
 use crate::error::{JobError, OffloadError};
 use crate::job::{DeliveryId, Envelope, Job};
 use crate::outbox;
+use crate::retry::{self, Backoff, Outcome};
 
 /// How many attempts a handler gets unless it says otherwise ([`Offload::register_with`]).
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
@@ -209,8 +211,48 @@ impl Offload {
         }
     }
 
+    /// Runs attempt `attempt` (from 1) of `envelope` and says what becomes of the delivery:
+    /// done, retried after [`Backoff::delay`], or dead (see [`Outcome`]). This is the
+    /// crate's retry policy; a [`Broker`](crate::Broker)'s worker calls it for every job and
+    /// stores the outcome. A handler that panics fails the attempt like an error
+    /// ([`JobError::Panicked`]); the worker goes on.
+    pub fn run_attempt(
+        &self,
+        envelope: &Envelope,
+        attempt: u32,
+        backoff: &Backoff,
+    ) -> BoxFuture<'static, Outcome> {
+        let max_attempts = envelope.max_attempts;
+        let backoff = *backoff;
+        let run = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            self.dispatch(envelope.clone(), attempt)
+        }));
+        async move {
+            let result = match run {
+                Ok(run) => match AssertUnwindSafe(run).catch_unwind().await {
+                    Ok(result) => result,
+                    Err(panic) => Err(JobError::Panicked(panic_message(panic.as_ref()))),
+                },
+                Err(panic) => Err(JobError::Panicked(panic_message(panic.as_ref()))),
+            };
+            retry::decide(result, attempt, max_attempts, &backoff)
+        }
+        .boxed()
+    }
+
     /// The notifier the relay waits on.
     pub(crate) fn wake(&self) -> Arc<Notify> {
         self.wake.clone()
+    }
+}
+
+/// The message of a panic payload (`panic!` with a literal or a format string).
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(message) = panic.downcast_ref::<&'static str>() {
+        (*message).to_owned()
+    } else if let Some(message) = panic.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "a panic payload that is not a string".to_owned()
     }
 }

@@ -613,6 +613,7 @@ mod tests {
             phase: crate::Phase::Immediate,
             shadowed_by: None,
             when: None,
+            offload: None,
         }
     }
 

@@ -239,6 +239,7 @@ fn register<S: Payload, H>(
         phase: options.phase,
         shadowed_by: None,
         when: None,
+        offload: None,
     };
     let entry = std::sync::Arc::new(RuntimeEntry::new(info, id, call, options.scope));
     let registry = S::registry();

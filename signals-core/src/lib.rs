@@ -78,6 +78,7 @@ mod vocab;
 mod connect;
 mod link;
 pub mod meta;
+pub mod offload;
 pub mod registry;
 mod signal;
 pub mod transaction;
@@ -180,7 +181,31 @@ pub use signals_macros::Signal;
 ///   nothing else: nothing is allocated. The receiver map and listings show the predicate
 ///   as written. For an `on = Commit` (deferred) receiver the predicate runs at the commit,
 ///   on the payload as sent.
+/// * `offload = "queue"`: an offloaded receiver (the `signals-offload` crate): its work runs
+///   on a worker, at least once, through a transactional outbox. The function takes its job
+///   by value, `job: signals_offload::Job<T>`, where `T: From<&Payload> + Serialize +
+///   Deserialize` is built from the event at the send; what runs in the send is the outbox
+///   write, through the connection a model signal lends, so the job commits or rolls back
+///   with the write. `on = Commit` may be written (it is implied); `Rollback` and
+///   `Completion` cannot be offloaded. See [`offload`] for the flow.
+/// * `retries = N` (with `offload`): how many times a failed job runs again before it is
+///   dead-lettered (default 4: five attempts).
 /// * `crate = path`: where `signals_core` is, if you renamed the dependency.
+///
+/// ```ignore
+/// #[derive(Serialize, Deserialize)]
+/// pub struct Welcome { pub email: String }
+/// impl From<&PostSave<'_, user::Model>> for Welcome {
+///     fn from(event: &PostSave<'_, user::Model>) -> Self {
+///         Welcome { email: event.instance.email.clone() }
+///     }
+/// }
+///
+/// #[receiver(PostSave, sender = user::Model, when = is_new, offload = "mail", retries = 5)]
+/// async fn send_welcome(job: signals_offload::Job<Welcome>) -> Result<(), MailError> {
+///     mailer::send(&job.payload.email, job.delivery_id).await // on a worker, after the commit
+/// }
+/// ```
 ///
 /// ```
 /// use signals_core::prelude::*;
@@ -268,6 +293,12 @@ pub mod __private {
     pub use crate::vocab::phase::Phase;
     pub use crate::vocab::response::IntoResponse;
     pub use crate::vocab::when::{skipped, skipped_async};
+    /// `#[receiver(.., offload = ..)]`'s generated code.
+    pub mod offload {
+        pub use crate::offload::{
+            HasDb, Lend, LendDb, LendNone, OffloadJob, OffloadedReceiver, enqueue,
+        };
+    }
     pub use crate::{ConnectError, ConnectOptions, Connection, Delivered, Responses};
     pub use core::marker::PhantomData;
     pub use core::option::Option::{self, None, Some};

@@ -27,6 +27,8 @@ pub struct StaticMeta {
     pub phase: crate::vocab::phase::Phase,
     /// `when = predicate`, as written.
     pub when: Option<&'static str>,
+    /// `offload = "queue"`.
+    pub offload: Option<&'static str>,
 }
 
 /// A link-time receiver, submitted to `inventory` by `#[receiver]`.
@@ -81,6 +83,7 @@ impl StaticReceiver {
             phase: self.meta.phase,
             shadowed_by: None,
             when: self.meta.when,
+            offload: self.meta.offload,
         }
     }
 }

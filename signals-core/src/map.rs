@@ -389,6 +389,9 @@ fn receiver_cell(info: &ReceiverInfo) -> String {
     if let Some(when) = info.when() {
         let _ = write!(cell, " (when {when})");
     }
+    if let Some(queue) = info.offload() {
+        let _ = write!(cell, " (offloaded to queue {queue})");
+    }
     if let Some(kept) = info.shadowed_by() {
         let _ = write!(cell, " (never runs: its dispatch_uid is held by {kept})");
     }
@@ -408,6 +411,9 @@ fn edge_label(entry: &MapEntry) -> String {
     }
     if let Some(when) = entry.info.when() {
         let _ = write!(label, ", when {when}");
+    }
+    if let Some(queue) = entry.info.offload() {
+        let _ = write!(label, ", offloaded to {queue}");
     }
     if entry.info.shadowed_by().is_some() {
         label.push_str(", never runs: duplicate dispatch_uid");

@@ -71,6 +71,7 @@
 #![forbid(unsafe_code)]
 
 mod broker;
+mod declared;
 mod error;
 mod job;
 pub mod outbox;

@@ -22,7 +22,7 @@ use crate::retry::{self, Backoff, Outcome};
 /// How many attempts a handler gets unless it says otherwise ([`Offload::register_with`]).
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 
-type Handler = Arc<
+pub(crate) type Handler = Arc<
     dyn Fn(serde_json::Value, DeliveryId, u32) -> BoxFuture<'static, Result<(), JobError>>
         + Send
         + Sync,
@@ -142,6 +142,25 @@ impl Offload {
                 handler: name.to_owned(),
                 max_attempts: max_attempts.max(1),
             });
+        Ok(self)
+    }
+
+    /// Adds an erased handler (a linked `#[receiver(.., offload = ..)]`); its sends write
+    /// their rows themselves, so it needs no route.
+    pub(crate) fn register_erased(
+        &mut self,
+        queue: &str,
+        name: &str,
+        handler: Handler,
+    ) -> Result<&mut Self, OffloadError> {
+        let key = (queue.to_owned(), name.to_owned());
+        if self.handlers.contains_key(&key) {
+            return Err(OffloadError::DuplicateHandler {
+                queue: key.0,
+                handler: key.1,
+            });
+        }
+        self.handlers.insert(key, handler);
         Ok(self)
     }
 

@@ -665,3 +665,18 @@ pub fn delete_using<M: Model, T, E>(
     })?;
     Ok(value)
 }
+
+/// The model signals that lend the write's connection: an offloaded receiver
+/// (`offload = ..`) writes its outbox row through it, in the write's transaction.
+macro_rules! lends_db {
+    ($($signal:ident),*) => {$(
+        impl<M: ?Sized + Model> crate::offload::HasDb for $signal<'_, M> {
+            fn lent_db(&self) -> Option<&dyn crate::db::Connection> {
+                self.db
+            }
+        }
+    )*};
+}
+lends_db!(
+    PreSave, PostSave, PreDelete, PostDelete, M2mChanged, PostInit
+);

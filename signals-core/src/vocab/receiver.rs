@@ -36,6 +36,8 @@ pub struct ReceiverInfo {
     pub(crate) shadowed_by: Option<&'static str>,
     /// See [`ReceiverInfo::when`].
     pub(crate) when: Option<&'static str>,
+    /// See [`ReceiverInfo::offload`].
+    pub(crate) offload: Option<&'static str>,
 }
 
 impl ReceiverInfo {
@@ -78,6 +80,12 @@ impl ReceiverInfo {
     /// rejects counts as not delivered to it.
     pub fn when(&self) -> Option<&'static str> {
         self.when
+    }
+    /// The queue of an offloaded receiver (`#[receiver(.., offload = "mail")]`): its work
+    /// runs on a worker, after the commit, through the outbox (see [`crate::offload`]);
+    /// what runs in the send is the outbox write.
+    pub fn offload(&self) -> Option<&'static str> {
+        self.offload
     }
     /// Link-time or runtime.
     pub fn kind(&self) -> ReceiverKind {

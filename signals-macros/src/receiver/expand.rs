@@ -15,9 +15,15 @@ pub(crate) fn receiver(args: &Args, func: &Function, tag: u64) -> TokenStream {
         Some(p) => quote!(#p),
         None => quote!(0),
     };
+    // An offloaded receiver's outbox write runs in the send (in the write's transaction);
+    // its job runs after the commit whatever `on =` says (`Commit` is accepted as implied).
     let phase = match &args.phase {
-        Some(phase) => quote!(#krate::__private::Phase::#phase),
-        None => quote!(#krate::__private::Phase::Immediate),
+        Some(phase) if args.offload.is_none() => quote!(#krate::__private::Phase::#phase),
+        _ => quote!(#krate::__private::Phase::Immediate),
+    };
+    let offload_queue = match &args.offload {
+        Some(queue) => quote!(#krate::__private::Some(#queue)),
+        None => quote!(#krate::__private::None),
     };
     let uid = match &args.dispatch_uid {
         Some(uid) => quote!(#krate::__private::Some(#uid)),
@@ -77,6 +83,7 @@ pub(crate) fn receiver(args: &Args, func: &Function, tag: u64) -> TokenStream {
                 dispatch_uid: #uid,
                 phase: #phase,
                 when: #when_name,
+                offload: #offload_queue,
             }
         };
         // `when = predicate`: called first; `false` returns the engine's "skipped" marker
@@ -103,7 +110,9 @@ pub(crate) fn receiver(args: &Args, func: &Function, tag: u64) -> TokenStream {
         });
         // The call and the closure are spanned on the signal (or sender), so that errors
         // about it point there and deduplicate; the braces keep the closure's span whole.
-        let register = if func.is_async {
+        let register = if let Some(queue) = &args.offload {
+            return offloaded(&krate, args, func, queue, signal_ty, &event, guard, meta, signal_span);
+        } else if func.is_async {
             // Unsizing to `dyn Future + Send` is where a non-`Send` future is reported: at
             // the function's name.
             let boxed = quote_spanned! {name.span()=>
@@ -141,6 +150,94 @@ pub(crate) fn receiver(args: &Args, func: &Function, tag: u64) -> TokenStream {
             };
         }
     }
+}
+
+/// An offloaded receiver: its [`OffloadedReceiver`] (what a worker runs) and the immediate
+/// async receiver that writes the job to the outbox in the send.
+#[allow(clippy::too_many_arguments)]
+fn offloaded(
+    krate: &TokenStream,
+    args: &Args,
+    func: &Function,
+    queue: &syn::LitStr,
+    signal_ty: TokenStream,
+    event: &syn::Ident,
+    guard: Option<TokenStream>,
+    meta: TokenStream,
+    signal_span: Span,
+) -> TokenStream {
+    let name = &func.name;
+    let job = &func.param;
+    let job_span = job.span();
+    // Every use of the job type is spanned at it, the crate path too, so that a parameter
+    // that is not a job is one error there.
+    let krate = &respan(krate.clone(), job_span);
+    let retries = match &args.retries {
+        Some(n) => quote!(#n),
+        None => quote!(4),
+    };
+    let output_span = func.output.as_ref().map_or(name.span(), |o| o.span());
+    let output = match &func.output {
+        Some(ty) => quote!(#ty),
+        None => quote_spanned!(output_span=> ()),
+    };
+    let called = if func.is_async {
+        quote!(#name(job).await)
+    } else {
+        quote!(#name(job))
+    };
+    // Decoded and run on a worker: the job is owned, so the future is `'static`.
+    let run = quote_spanned! {job_span=>
+        fn run(
+            payload: &str,
+            delivery_id: i64,
+            attempt: u32,
+        ) -> #krate::__private::BoxFuture<'static, #krate::__private::Result<(), #krate::__private::BoxError>> {
+            match <#job as #krate::__private::offload::OffloadJob>::decode(payload, delivery_id, attempt) {
+                #krate::__private::Result::Ok(job) => #krate::__private::Box::pin(async move {
+                    <#output as #krate::__private::IntoResponse<()>>::into_response(#called)
+                }),
+                #krate::__private::Result::Err(error) => {
+                    #krate::__private::Box::pin(async move { #krate::__private::Result::Err(error) })
+                }
+            }
+        }
+    };
+    // The payload is built from the event (`From<&Event>`, reported at the job type) and
+    // written through the connection the event lends, if any.
+    let enqueue = quote_spanned! {job_span=>
+        let payload: <#job as #krate::__private::offload::OffloadJob>::Payload =
+            ::core::convert::From::from(#event);
+        let db = {
+            #[allow(unused_imports)]
+            use #krate::__private::offload::{LendDb as _, LendNone as _};
+            (&#krate::__private::offload::Lend(#event)).lent()
+        };
+        let payload = <#job as #krate::__private::offload::OffloadJob>::encode(&payload);
+        #krate::__private::Box::pin(
+            #krate::__private::offload::enqueue(&OFFLOADED, payload, db)
+        ) as #krate::__private::BoxFuture<'_, _>
+    };
+    let register = quote_spanned! {signal_span=>
+        #krate::__private::StaticReceiver::new_async::<#signal_ty>(|#event| { #guard #enqueue }, #meta)
+    };
+    quote! {{
+        #run
+        static OFFLOADED: #krate::__private::offload::OffloadedReceiver =
+            #krate::__private::offload::OffloadedReceiver {
+                queue: #queue,
+                name: ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)),
+                max_attempts: #retries + 1,
+                signal: <#signal_ty as #krate::__private::Signal>::NAME,
+                run,
+            };
+        #krate::__private::inventory::submit! {
+            #krate::__private::offload::OffloadedReceiver { ..OFFLOADED }
+        }
+        #krate::__private::inventory::submit! {
+            #register
+        }
+    }}
 }
 
 /// `tokens` with every span set to `span`.

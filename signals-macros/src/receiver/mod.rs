@@ -20,13 +20,16 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         hasher.finish()
     };
     let cx = Ctxt::new();
-    let args = (|input: ParseStream<'_>| parse::args(input, &cx))
+    let parsed = (|input: ParseStream<'_>| parse::args(input, &cx))
         .parse2(args)
         .map_err(|e| cx.syn_error(e))
-        .ok()
-        // Arguments with errors give no hints about the function.
-        .filter(|_| !cx.has_errors());
-    let func = validate::function(&cx, item.clone(), args.as_ref());
+        .ok();
+    // What the function must look like depends on `offload`, even if another argument has
+    // an error.
+    let offloaded = parsed.as_ref().is_some_and(|a| a.offload.is_some());
+    // Arguments with errors give no other hints about the function.
+    let args = parsed.filter(|_| !cx.has_errors());
+    let func = validate::function(&cx, item.clone(), args.as_ref(), offloaded);
     if let (Some(args), Some(func)) = (&args, &func) {
         validate::combination(&cx, args, func);
     }

@@ -18,9 +18,14 @@ pub(crate) struct Args {
     pub(crate) phase: Option<Ident>,
     /// `when = is_new`: a predicate on the payload (a path or a closure).
     pub(crate) when: Option<syn::Expr>,
+    /// `offload = "mail"`: the queue an offloaded receiver runs on.
+    pub(crate) offload: Option<LitStr>,
+    /// `retries = 4` (with `offload`): attempts after the first.
+    pub(crate) retries: Option<LitInt>,
 }
 
-const KEYS: &str = "`sender`, `priority`, `dispatch_uid`, `on`, `when`, `crate`";
+const KEYS: &str =
+    "`sender`, `priority`, `dispatch_uid`, `on`, `when`, `offload`, `retries`, `crate`";
 const PHASES: [&str; 4] = ["Immediate", "Commit", "Rollback", "Completion"];
 const PHASE_LIST: &str = "`on = Commit | Rollback | Completion | Immediate`";
 
@@ -39,6 +44,8 @@ pub(crate) fn args(input: ParseStream<'_>, cx: &Ctxt) -> syn::Result<Args> {
         krate: None,
         phase: None,
         when: None,
+        offload: None,
+        retries: None,
     };
     let mut seen_key = false;
     while !input.is_empty() {
@@ -125,6 +132,31 @@ pub(crate) fn args(input: ParseStream<'_>, cx: &Ctxt) -> syn::Result<Args> {
                             ),
                         ));
                     } else if args.when.replace(expr).is_some() {
+                        cx.syn_error(duplicate());
+                    }
+                }
+                "offload" => {
+                    let lit: LitStr = input.parse()?;
+                    if lit.value().trim().is_empty() {
+                        cx.syn_error(syn::Error::new(
+                            lit.span(),
+                            "`offload` names a queue: `offload = \"mail\"`",
+                        ));
+                    }
+                    if args.offload.replace(lit).is_some() {
+                        cx.syn_error(duplicate());
+                    }
+                }
+                "retries" => {
+                    let lit: LitInt = input.parse()?;
+                    match lit.base10_parse::<u32>() {
+                        Ok(n) if n < u32::MAX && lit.suffix().is_empty() => {}
+                        _ => cx.syn_error(syn::Error::new(
+                            lit.span(),
+                            "`retries` is how many times a failed job runs again: an unsuffixed integer from 0",
+                        )),
+                    }
+                    if args.retries.replace(lit).is_some() {
                         cx.syn_error(duplicate());
                     }
                 }

@@ -37,8 +37,14 @@ pub(crate) struct Function {
 }
 
 /// Checks the function, reporting into `cx`; `None` if anything has been reported. `args`
-/// (when they parsed without errors) only improve the hints.
-pub(crate) fn function(cx: &Ctxt, item: TokenStream, args: Option<&Args>) -> Option<Function> {
+/// (when they parsed without errors) only improve the hints; `offloaded` (`offload = ..`)
+/// means the parameter is the job, by value.
+pub(crate) fn function(
+    cx: &Ctxt,
+    item: TokenStream,
+    args: Option<&Args>,
+    offloaded: bool,
+) -> Option<Function> {
     let func: ItemFn = match syn::parse2(item.clone()) {
         Ok(func) => func,
         Err(_) => {
@@ -119,6 +125,17 @@ pub(crate) fn function(cx: &Ctxt, item: TokenStream, args: Option<&Args>) -> Opt
             )),
             // Reported as a whole above.
             FnArg::Typed(_) if kwargs => {}
+            // An offloaded receiver runs on a worker with its job (`Job<T>`), owned.
+            FnArg::Typed(typed) if i == 0 && offloaded => {
+                if let Type::Reference(r) = &*typed.ty {
+                    cx.error_spanned_by(
+                        r,
+                        "an offloaded receiver runs on a worker and takes its job by value, not the event: write `job: signals_offload::Job<T>`",
+                    );
+                } else {
+                    param = Some((*typed.ty).clone());
+                }
+            }
             FnArg::Typed(typed) if i == 0 => {
                 if let Type::Reference(r) = &*typed.ty {
                     if let Some(m) = &r.mutability {
@@ -308,8 +325,35 @@ fn last_args<'t>(ty: &'t Type, name: &str) -> Option<Vec<&'t Type>> {
     )
 }
 
-/// Checks of the arguments against the function: the sender.
+/// Checks of the arguments against the function: the sender, and what `offload` allows.
 pub(crate) fn combination(cx: &Ctxt, args: &Args, func: &Function) {
+    if let (Some(retries), None) = (&args.retries, &args.offload) {
+        cx.syn_error(syn::Error::new(
+            retries.span(),
+            "`retries` applies to offloaded receivers: add `offload = \"queue\"`",
+        ));
+    }
+    if let Some(queue) = &args.offload {
+        if args.signals.len() > 1 {
+            cx.error_spanned_by(
+                &args.signals[1],
+                "an offloaded receiver receives one signal: declare one offloaded receiver per signal",
+            );
+        }
+        if let Some(phase) = &args.phase
+            && phase != "Commit"
+            && phase != "Immediate"
+        {
+            cx.syn_error(syn::Error::new(
+                phase.span(),
+                format!(
+                    "an offloaded receiver runs after the commit (its job is written in the transaction and relayed once it commits): `on = {phase}` cannot be offloaded to {:?}",
+                    queue.value()
+                ),
+            ));
+        }
+        return;
+    }
     if let Some(Type::TraitObject(object)) = &args.sender {
         cx.error_spanned_by(
             object,

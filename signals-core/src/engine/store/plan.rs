@@ -754,6 +754,7 @@ mod tests {
             phase: Phase::Immediate,
             shadowed_by: None,
             when: None,
+            offload: None,
         }
     }
 
@@ -964,6 +965,7 @@ mod decode_tests {
             phase: crate::vocab::phase::Phase::Immediate,
             shadowed_by: None,
             when: None,
+            offload: None,
         }
     }
 

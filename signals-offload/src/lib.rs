@@ -89,5 +89,7 @@ pub use registry::{DEFAULT_MAX_ATTEMPTS, Offload};
 pub use relay::Relay;
 pub use retry::{Backoff, DeadReason, Outcome};
 pub use shutdown::Shutdown;
-pub use sqlite::{DEFAULT_CONCURRENCY, DEFAULT_POLL_INTERVAL, QUEUE, SqliteBroker};
+pub use sqlite::{
+    DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_POLL_INTERVAL, QUEUE, SqliteBroker,
+};
 pub use wake::OutboxWritten;

@@ -15,7 +15,7 @@
 //! retry or the dead letter and the acknowledgement of the job are one transaction. A
 //! worker killed while a job runs leaves the job locked; apalis-sqlite's orphan recovery
 //! queues it again (when the worker restarts under its name, or when another worker sees
-//! it silent for two heartbeats, 60 s), and the attempt runs again: at least once.
+//! it silent for two heartbeats, 60 s by default), and the attempt runs again: at least once.
 //!
 //! Job keys (apalis' idempotency key, unique in the queue): `"{id}"` for the first attempt
 //! (what [`Broker::push`] dedups the relay on), `"{id}/{round}/{attempt}"` for the others,
@@ -67,7 +67,12 @@ pub struct SqliteBroker {
     backoff: Backoff,
     poll_interval: Duration,
     concurrency: usize,
+    heartbeat: Duration,
 }
+
+/// How often a worker tells the broker it is alive unless set
+/// ([`SqliteBroker::with_heartbeat`]).
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(30);
 
 /// One attempt of a delivery, as an apalis job stores it. A job queued by a version of the
 /// crate that stored the bare envelope reads as attempt 1 of round 0.
@@ -127,6 +132,7 @@ impl SqliteBroker {
             backoff: Backoff::default(),
             poll_interval: DEFAULT_POLL_INTERVAL,
             concurrency: DEFAULT_CONCURRENCY,
+            heartbeat: DEFAULT_HEARTBEAT,
         })
     }
 
@@ -152,6 +158,16 @@ impl SqliteBroker {
         self
     }
 
+    /// How often its workers tell the broker they are alive (default
+    /// [`DEFAULT_HEARTBEAT`], at least 1 s: apalis-sqlite counts it in seconds). A worker silent for two heartbeats is taken
+    /// for dead (killed, or its machine gone): another worker's next heartbeat queues its
+    /// locked jobs again. So a job whose worker died runs again within about three
+    /// heartbeats; a shorter heartbeat recovers sooner and writes more often.
+    pub fn with_heartbeat(mut self, every: Duration) -> SqliteBroker {
+        self.heartbeat = every.max(Duration::from_secs(1));
+        self
+    }
+
     /// The broker's pool (for inspection and tests).
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
@@ -160,7 +176,7 @@ impl SqliteBroker {
 
 /// The worker of [`run_worker`](Broker::run_worker) runs on the tokio runtime (each job in
 /// its own task). A name is taken while its worker runs; a worker that stopped gracefully
-/// frees it at once, one that crashed once its heartbeat has lapsed (30 s). Dropping the
+/// frees it at once, one that crashed once its heartbeat has lapsed ([`SqliteBroker::with_heartbeat`]). Dropping the
 /// worker's future instead of completing its shutdown aborts the jobs in flight: they
 /// run again after orphan recovery.
 impl Broker for SqliteBroker {
@@ -194,6 +210,7 @@ impl Broker for SqliteBroker {
             backoff: self.backoff,
             poll_interval: self.poll_interval,
             concurrency: self.concurrency,
+            heartbeat: self.heartbeat,
             context: WorkerContext::new(&name),
         };
         worker::run(worker, shutdown).boxed()

@@ -39,10 +39,6 @@ use crate::error::BrokerError;
 use crate::registry::Offload;
 use crate::retry::{Backoff, Outcome};
 
-/// How often a worker tells the broker it is alive; a worker silent for two of these is
-/// taken for dead and its locked jobs are queued again (apalis-sqlite's rule).
-const HEARTBEAT: Duration = Duration::from_secs(30);
-
 /// How many times a job tries to store its outcome before handing the job back.
 const STORE_TRIES: u32 = 5;
 
@@ -53,6 +49,9 @@ pub(super) struct Worker {
     pub(super) backoff: Backoff,
     pub(super) poll_interval: Duration,
     pub(super) concurrency: usize,
+    /// How often it tells the broker it is alive; a worker silent for two of these is
+    /// taken for dead and its locked jobs are queued again (apalis-sqlite's rule).
+    pub(super) heartbeat: Duration,
     pub(super) context: WorkerContext,
 }
 
@@ -60,7 +59,7 @@ impl Worker {
     fn config(&self, batch: usize) -> Config {
         Config::default()
             .queue(QUEUE)
-            .heartbeat_interval(HEARTBEAT)
+            .heartbeat_interval(self.heartbeat)
             .batch_size(batch.max(1))
     }
 
@@ -80,7 +79,7 @@ pub(super) async fn run(
     let mut poll = tokio::time::interval(worker.poll_interval);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let start = tokio::time::Instant::now();
-    let mut heartbeat = tokio::time::interval_at(start + HEARTBEAT, HEARTBEAT);
+    let mut heartbeat = tokio::time::interval_at(start + worker.heartbeat, worker.heartbeat);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut more = true;
     loop {
@@ -131,7 +130,7 @@ async fn register(worker: &Worker) -> Result<(), BrokerError> {
     let config = worker.config(1);
     queries::reenqueue_orphaned(
         &mut *tx,
-        secs(HEARTBEAT),
+        secs(worker.heartbeat),
         QUEUE,
         &WorkerFilter::Only(worker.name().to_owned()),
     )

@@ -139,13 +139,15 @@ async fn database() -> DatabaseConnection {
     db
 }
 
-/// The totals of one criterion sample of the interleaved case.
-#[derive(Clone, Copy)]
+/// The variants of the interleaved case, in the order of [`Sample`]'s arrays.
+const VARIANTS: [&str; 3] = ["plain", "signals_3_receivers", "signals_no_receiver"];
+
+/// One criterion sample of the interleaved case: per variant, the median and the sum of
+/// its inserts' times (seconds).
 struct Sample {
     iters: u64,
-    plain: Duration,
-    signalled: Duration,
-    quiet: Duration,
+    median: [f64; 3],
+    total: [f64; 3],
 }
 
 /// Every sample of the interleaved case, warm-up included (criterion calls the routine
@@ -160,26 +162,31 @@ fn interleaved(c: &mut Criterion, rt: &tokio::runtime::Runtime, db: &DatabaseCon
     g.sample_size(SAMPLE_SIZE);
     g.bench_function("signals_3_receivers", |b| {
         b.iter_custom(|iters| {
+            let mut times: [Vec<Duration>; 3] =
+                std::array::from_fn(|_| Vec::with_capacity(iters as usize));
             rt.block_on(async {
-                let mut sample = Sample {
-                    iters,
-                    plain: Duration::ZERO,
-                    signalled: Duration::ZERO,
-                    quiet: Duration::ZERO,
-                };
                 for i in 0..iters {
                     // Each of the three goes first, second and third equally often.
                     for slot in 0..3 {
                         match (i + slot) % 3 {
-                            0 => sample.plain += timed_insert!(plain, db),
-                            1 => sample.signalled += timed_insert!(signalled, db),
-                            _ => sample.quiet += timed_insert!(quiet, db),
+                            0 => times[0].push(timed_insert!(plain, db)),
+                            1 => times[1].push(timed_insert!(signalled, db)),
+                            _ => times[2].push(timed_insert!(quiet, db)),
                         }
                     }
                 }
-                SAMPLES.lock().unwrap().push(sample);
-                sample.signalled
-            })
+            });
+            let signalled: Duration = times[1].iter().sum();
+            let sample = Sample {
+                iters,
+                median: std::array::from_fn(|v| {
+                    times[v].sort_unstable();
+                    times[v][times[v].len() / 2].as_secs_f64()
+                }),
+                total: std::array::from_fn(|v| times[v].iter().sum::<Duration>().as_secs_f64()),
+            };
+            SAMPLES.lock().unwrap().push(sample);
+            signalled
         })
     });
     g.finish();
@@ -193,45 +200,42 @@ fn interleaved(c: &mut Criterion, rt: &tokio::runtime::Runtime, db: &DatabaseCon
     report(&samples);
 }
 
+/// The median of `values` and the 95 % confidence interval of it (order statistics: the
+/// ranks n/2 ± 1.96·√n/2).
+fn median_ci(mut values: Vec<f64>) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    let half = 0.98 * (n as f64).sqrt();
+    let lo = (n as f64 / 2.0 - half).floor().max(0.0) as usize;
+    let hi = ((n as f64 / 2.0 + half).ceil() as usize).min(n - 1);
+    (values[n / 2], values[lo], values[hi])
+}
+
 /// Prints, over the interleaved case's samples (the last [`SAMPLE_SIZE`] routine calls),
-/// the ratio to `plain` of each sample's totals: median with its 95 % confidence interval
-/// (order statistics), range, and the ratio of the sums.
+/// each variant's time per insert relative to `plain`'s in the same sample: the median
+/// over the samples of the ratio of the samples' medians, with its 95 % confidence
+/// interval (a preempted insert moves a sample's median little and its sum a lot), and
+/// the ratio of the sums over all samples (the means, outliers included).
 fn report(all: &[Sample]) {
     if all.is_empty() {
         return; // filtered out, or --list
     }
     let samples = &all[all.len().saturating_sub(SAMPLE_SIZE)..];
-    let ratios = |part: fn(&Sample) -> Duration| {
-        let mut r: Vec<f64> = samples
-            .iter()
-            .map(|s| part(s).as_secs_f64() / s.plain.as_secs_f64())
-            .collect();
-        r.sort_by(f64::total_cmp);
-        let sum = samples.iter().map(|s| part(s).as_secs_f64()).sum::<f64>()
-            / samples.iter().map(|s| s.plain.as_secs_f64()).sum::<f64>();
-        (r, sum)
-    };
-    let n = samples.len();
-    // Ranks of the median's 95 % interval: n/2 ± 1.96·√n/2.
-    let half = 0.98 * (n as f64).sqrt();
-    let lo = ((n as f64 / 2.0 - half).floor() as usize).min(n - 1);
-    let hi = ((n as f64 / 2.0 + half).ceil() as usize).min(n - 1);
-    println!("interleaved: time per insert / plain's, within each of {n} samples");
-    for (name, part) in [
-        (
-            "signals_3_receivers",
-            (|s: &Sample| s.signalled) as fn(&Sample) -> Duration,
-        ),
-        ("signals_no_receiver", |s: &Sample| s.quiet),
-    ] {
-        let (r, sum) = ratios(part);
+    let inserts: u64 = samples.iter().map(|s| s.iters).sum();
+    let (plain, _, _) = median_ci(samples.iter().map(|s| s.median[0]).collect());
+    println!(
+        "interleaved: {} samples, {inserts} inserts of each variant; plain: median {:.2} µs per insert",
+        samples.len(),
+        plain * 1e6
+    );
+    for v in 1..3 {
+        let (median, lo, hi) =
+            median_ci(samples.iter().map(|s| s.median[v] / s.median[0]).collect());
+        let means = samples.iter().map(|s| s.total[v]).sum::<f64>()
+            / samples.iter().map(|s| s.total[0]).sum::<f64>();
         println!(
-            "  {name}: median {:.4} (95% CI {:.4}..{:.4}), range {:.4}..{:.4}, sums {sum:.4}",
-            r[n / 2],
-            r[lo],
-            r[hi],
-            r[0],
-            r[n - 1],
+            "  {} / plain: median ratio {median:.4} (95% CI {lo:.4}..{hi:.4}), ratio of means {means:.4}",
+            VARIANTS[v]
         );
     }
 }

@@ -9,26 +9,30 @@
 //! then the receiver map, and exits. `cargo run --example shop -- --serve` keeps it running
 //! on http://127.0.0.1:8000 for a browser or curl (`--serve PORT` for another port).
 //!
-//! Built from the seeds' scenarios, Django's classic signal uses, each a receiver below:
+//! Django's classic signal uses, each a receiver below:
 //!
-//! | scenario (seed) | receiver | when |
+//! | scenario | receiver | when |
 //! |---|---|---|
-//! | a user signs up → create their profile (000, 001, 004) | `create_profile` | `PostSave(created)`, on commit |
-//! | ... and send a welcome email (003) | `send_welcome_email`, async | on commit only |
-//! | a product is saved with low stock → warn (003) | `notify_low_stock` | during the save |
-//! | an order is placed → notify the admin (000) | `notify_admin`, `send_receipt` | custom `OrderPlaced` |
-//! | an article changes → clear its cache (001, 004) | `invalidate_article_cache` | `PostSave` and `PostDelete` |
-//! | an article is deleted → log it (003) | `log_article_deletion` | `PreDelete` |
-//! | audit every model's changes (003, 004) | `audit_save`, `audit_delete` (no sender) | on commit |
-//! | every request: start, end, failure (000, 004) | `log_request_*` | `signals_tower::SignalsLayer` |
+//! | a user signs up → create their profile | `create_profile`, async | `PostSave(created)`, in the signup's transaction |
+//! | ... and send a welcome email | `send_welcome_email`, async | on commit only |
+//! | a product is saved with low stock → warn | `notify_low_stock` | during the save |
+//! | an order is placed → notify the admin | `notify_admin`, `send_receipt` | custom `OrderPlaced` |
+//! | an article changes → clear its cache | `invalidate_article_cache` | `PostSave` and `PostDelete` |
+//! | an article is deleted → log it | `log_article_deletion` | `PreDelete` |
+//! | audit every model's changes | `audit_save`, `audit_delete` (no sender) | on commit |
+//! | every request: start, end, failure | `log_request_*` | `signals_tower::SignalsLayer` |
 //! | logins, failed logins, logouts | `log_login`, `log_login_failed`, `log_logout` | `signals_axum_login` |
 //!
-//! What Django gets wrong and this fixes: `post_save` runs before the transaction commits,
-//! so a signup that is rolled back still gets its welcome email (`../shared/reference`,
-//! django-signals.md §5). Here `send_welcome_email` is declared `on = Commit`, and the
-//! writes run in `signals_sea_orm::transaction`: the email waits for the commit, and the
-//! rolled-back signup below sends none. At the end, the receiver map lists every receiver
-//! with its sender, phase and source line: the flow that Django hides.
+//! The signup shows both halves of Django's transaction story. `create_profile` runs during
+//! the save, as Django's `post_save` does, and writes the profile through
+//! `signals_sea_orm::db(event)`, the signup's own transaction: the user and the profile
+//! commit or roll back together (the rolled-back signup below leaves neither row). What
+//! Django gets wrong and this fixes: its `post_save` also sends the welcome email before
+//! the commit, so a signup that is rolled back still gets one. Here `send_welcome_email` is
+//! declared `on = Commit`, and the writes run in `signals_sea_orm::transaction`: the email
+//! waits for the commit, and the rolled-back signup sends none. At the end, the receiver
+//! map lists every receiver with its sender, phase and source line: the flow that Django
+//! hides.
 //!
 //! Run: `cargo run --example shop` (or `-- --serve`)
 
@@ -162,43 +166,48 @@ pub mod article {
     signals_sea_orm::behavior!(ActiveModel);
 }
 
-/// The shop's database, for receivers that write (after the commit, on their own
-/// connection turn).
+/// The shop's database (the pool): what handlers and `on = Commit` receivers use. A
+/// receiver that runs during a save writes through the save's connection instead
+/// (`signals_sea_orm::db(event)`): on in-memory SQLite the pool has one connection, which
+/// an open transaction holds.
 static DB: OnceLock<DatabaseConnection> = OnceLock::new();
 
 fn db() -> &'static DatabaseConnection {
     DB.get().expect("the database is open")
 }
 
-// --- Users: profile and welcome email, after the commit -------------------------------------
+// --- Users: a profile in the signup's transaction, a welcome email after the commit ---------
 
-/// Seeds 000/001/004: "when a user registers, create a profile automatically". On commit,
-/// so a rolled-back signup leaves no orphan profile (and the profile's own save, made
-/// outside the user's transaction, is audited like any other).
-#[receiver(PostSave, sender = user::Model, on = Commit, priority = 10)]
+/// "When a user registers, create a profile automatically", atomically (Django's
+/// default): during the save, in the save's own transaction, through the connection the
+/// save lends (`signals_sea_orm::db`). A rolled-back signup takes the profile with it: no
+/// orphan profile, no profile without a user. The profile's own save sends its signals
+/// too (its audit line waits for the same commit).
+#[receiver(PostSave, sender = user::Model, priority = 10)]
 async fn create_profile(event: &PostSave<'_, user::Model>) -> Result<(), DbErr> {
     if !event.created {
         return Ok(());
     }
     let user = event.instance;
-    println!(
-        "  [on commit] user #{} committed: creating the profile of {}",
-        user.id, user.email
-    );
+    let db = signals_sea_orm::db(event)?; // the signup's transaction
     let name = user.email.split('@').next().unwrap_or_default().to_owned();
-    profile::ActiveModel {
+    let profile = profile::ActiveModel {
         user_id: Set(user.id),
         display_name: Set(name),
         ..Default::default()
     }
-    .insert(db()) // no transaction open here: its own signals run at once (the audit line)
+    .insert(&db)
     .await?;
+    println!(
+        "  [post_save] profile #{} of user #{} ({}) written in the signup's transaction",
+        profile.id, user.id, user.email
+    );
     Ok(())
 }
 
 static OUTBOX: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-/// Seed 003's `send_welcome_email`, but only once the user really exists: `on = Commit`.
+/// Django's `send_welcome_email`, but only once the user really exists: `on = Commit`.
 /// Async, with a simulated SMTP round trip.
 #[receiver(PostSave, sender = user::Model, on = Commit)]
 async fn send_welcome_email(event: &PostSave<'_, user::Model>) -> Result<(), DbErr> {
@@ -221,7 +230,7 @@ async fn send_welcome_email(event: &PostSave<'_, user::Model>) -> Result<(), DbE
 #[receiver(PostSave, sender = user::Model, on = Rollback)]
 fn signup_rolled_back(event: &PostSave<'_, user::Model>) {
     println!(
-        "  [on rollback] signup of {} rolled back: no profile, no email",
+        "  [on rollback] signup of {} rolled back: no user, no profile, no email",
         event.instance.email
     );
 }
@@ -230,7 +239,7 @@ fn signup_rolled_back(event: &PostSave<'_, user::Model>) {
 
 const LOW_STOCK: i32 = 5;
 
-/// Seed 003's `notify_low_stock`, during the save.
+/// `notify_low_stock`, during the save.
 #[receiver(PostSave, sender = product::Model)]
 fn notify_low_stock(event: &PostSave<'_, product::Model>) {
     let product = event.instance;
@@ -244,8 +253,8 @@ fn notify_low_stock(event: &PostSave<'_, product::Model>) {
 
 // --- Orders: a custom signal ----------------------------------------------------------------
 
-/// Sent by `place_order` when a customer places an order (seed 000: "when an order is
-/// placed, send a notification to the admin").
+/// Sent by `place_order` when a customer places an order ("when an order is placed, send
+/// a notification to the admin").
 #[derive(Signal)]
 pub struct OrderPlaced<'a> {
     pub order: &'a order::Model,
@@ -276,7 +285,7 @@ async fn send_receipt(event: &OrderPlaced<'_>) {
 static CACHE: Mutex<BTreeMap<i64, String>> = Mutex::new(BTreeMap::new());
 static DELETION_LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-/// One receiver, two signals (seeds 001/004: "clear caches after updates").
+/// One receiver, two signals ("clear caches after updates").
 #[receiver(PostSave, PostDelete, sender = article::Model)]
 fn invalidate_article_cache(event: &dyn ModelEvent) {
     let pk = event.instance().pk().unwrap_or_default();
@@ -288,7 +297,7 @@ fn invalidate_article_cache(event: &dyn ModelEvent) {
     );
 }
 
-/// Seed 003's `log_article_deletion`.
+/// `log_article_deletion`, before the row goes.
 #[receiver(PreDelete, sender = article::Model)]
 fn log_article_deletion(event: &PreDelete<'_, article::Model>) {
     println!(
@@ -473,18 +482,19 @@ fn log_logout(event: &UserLoggedOut<'_, user::Model>) {
 enum ShopError {
     #[error(transparent)]
     Db(#[from] DbErr),
-    #[error("card declined for {0}")]
-    CardDeclined(String),
+    #[error("card declined for {email}")]
+    CardDeclined { email: String, user: i64 },
     #[error("only {available} {product} left")]
     OutOfStock { product: String, available: i32 },
 }
 
 /// Signs a user up in one transaction; `card_ok = false` fails the payment check after the
-/// insert, which rolls the whole signup back.
+/// insert, which rolls the whole signup back: the user row and the profile row that
+/// `create_profile` wrote in the same transaction.
 async fn sign_up(email: &str, card_ok: bool) -> Result<user::Model, TransactionError<ShopError>> {
     println!("-> sign up {email}");
     let email = email.to_owned();
-    signals_sea_orm::transaction(db(), |txn| {
+    let signup = signals_sea_orm::transaction(db(), |txn| {
         Box::pin(async move {
             let user = user::ActiveModel {
                 email: Set(email.clone()),
@@ -496,15 +506,41 @@ async fn sign_up(email: &str, card_ok: bool) -> Result<user::Model, TransactionE
                 "  INSERT user #{} ({email}): the email waits for the commit",
                 user.id
             );
+            print_rows("in the transaction", txn, user.id).await?;
             if !card_ok {
                 println!("  payment check failed: ROLLBACK");
-                return Err(ShopError::CardDeclined(email));
+                return Err(ShopError::CardDeclined {
+                    email,
+                    user: user.id,
+                });
             }
             println!("  COMMIT");
             Ok(user)
         })
     })
-    .await
+    .await;
+    let (id, when) = match &signup {
+        Ok(user) => (user.id, "after the COMMIT"),
+        Err(TransactionError::Transaction(ShopError::CardDeclined { user, .. })) => {
+            (*user, "after the ROLLBACK")
+        }
+        Err(_) => return signup,
+    };
+    print_rows(when, db(), id)
+        .await
+        .map_err(TransactionError::Connection)?;
+    signup
+}
+
+/// Prints how many rows user `id` and its profile have, as `conn` sees them.
+async fn print_rows(when: &str, conn: &impl ConnectionTrait, id: i64) -> Result<(), DbErr> {
+    let users = user::Entity::find_by_id(id).count(conn).await?;
+    let profiles = profile::Entity::find()
+        .filter(profile::Column::UserId.eq(id))
+        .count(conn)
+        .await?;
+    println!("  {when}: user #{id}: {users} user row(s), {profiles} profile row(s)");
+    Ok(())
 }
 
 /// Places an order: the order row, the stock update and `OrderPlaced`, in one transaction.
@@ -610,7 +646,7 @@ struct SignupForm {
 async fn signup_page(Form(form): Form<SignupForm>) -> Response {
     match sign_up(&form.email, form.card == "ok").await {
         Ok(user) => (StatusCode::CREATED, format!("welcome, user #{}", user.id)).into_response(),
-        Err(TransactionError::Transaction(ShopError::CardDeclined(email))) => (
+        Err(TransactionError::Transaction(ShopError::CardDeclined { email, .. })) => (
             StatusCode::PAYMENT_REQUIRED,
             format!("sign-up of {email} failed: card declined"),
         )
@@ -866,7 +902,7 @@ async fn drive(addr: SocketAddr, log: &SendLog) -> Result<(), Box<dyn std::error
         cookie: None,
     };
 
-    println!("\n== 1. users: profile and welcome email after the commit ==");
+    println!("\n== 1. users: a profile in the signup's transaction, an email after the commit ==");
     web.send("POST", "/signup", "email=ada%40example.com&card=ok")
         .await?;
     web.send(

@@ -94,22 +94,28 @@ fn shop() {
         &[
             // A web app on loopback, driven over HTTP.
             "== a shop on axum + SQLite (in memory) at http://127.0.0.1:",
-            // Users: the email and the profile wait for the commit.
+            // Users: the profile is written during the save, in the signup's transaction;
+            // the email waits for the commit.
             "POST /signup  email=ada%40example.com&card=ok",
             "[request_started] POST /signup (route /signup)",
             "-> sign up ada@example.com",
+            "[post_save] profile #1 of user #1 (ada@example.com) written in the signup's transaction",
             "INSERT user #1 (ada@example.com): the email waits for the commit",
+            "in the transaction: user #1: 1 user row(s), 1 profile row(s)",
             "COMMIT",
-            "[on commit] user #1 committed: creating the profile of ada@example.com",
-            "[audit] Profile #1 created",
             "[on commit, async] welcome email sent to ada@example.com after commit (user #1 visible: true)",
-            "[audit] User #1 created",
+            // Committed together: both rows.
+            "after the COMMIT: user #1: 1 user row(s), 1 profile row(s)",
             "[request_finished] POST /signup -> 201, complete",
             "<- 201 welcome, user #1",
-            // The rolled-back signup.
+            // The rolled-back signup: its profile was written in the same transaction...
             "-> sign up mallory@example.com",
+            "[post_save] profile #2 of user #2 (mallory@example.com) written in the signup's transaction",
+            "in the transaction: user #2: 1 user row(s), 1 profile row(s)",
             "payment check failed: ROLLBACK",
-            "[on rollback] signup of mallory@example.com rolled back: no profile, no email",
+            "[on rollback] signup of mallory@example.com rolled back: no user, no profile, no email",
+            // ... and rolled back with the user: neither row.
+            "after the ROLLBACK: user #2: 0 user row(s), 0 profile row(s)",
             "<- 402 sign-up of mallory@example.com failed: card declined",
             // Auth signals from axum-login, the password masked.
             "[user_login_failed] email=ada@example.com password=******************** (POST /login)",
@@ -154,6 +160,22 @@ fn shop() {
         !out.contains("User #2"),
         "a rolled-back user is never audited:\n{out}"
     );
+    assert!(
+        !out.contains("Profile #2"),
+        "nor the profile rolled back with it:\n{out}"
+    );
+    // Both of the committed signup's rows are audited after its commit.
+    let (signup, rest) = out
+        .split_once("after the COMMIT: user #1")
+        .expect("the committed signup");
+    let commit = signup.rfind("  COMMIT").expect("the COMMIT line");
+    for audited in ["[audit] Profile #1 created", "[audit] User #1 created"] {
+        let at = signup
+            .find(audited)
+            .unwrap_or_else(|| panic!("{audited}:\n{out}"));
+        assert!(at > commit, "{audited} comes after the COMMIT:\n{out}");
+    }
+    assert!(!rest.contains("Profile #1 created"), "audited once:\n{out}");
     assert!(
         !out.contains("Order #3"),
         "a refused order is never audited:\n{out}"

@@ -19,6 +19,17 @@
 //! `Model` and `ActiveModel` must both implement [`signals_core::models::Model`]
 //! ([`behavior!`](crate::behavior) does that); with a hand-written
 //! `ActiveModelBehavior`, use [`model!`](crate::model) for the two impls.
+//!
+//! # Cost
+//!
+//! `async_trait` boxes each hook's future on every write, so its size is paid per write
+//! (an allocation and a copy): SeaORM's empty hooks box a few bytes. These hooks keep
+//! theirs small by boxing the rare paths instead of carrying them: `before_save` with no
+//! `PreSave` receiver (and no old row to read) only parks an update's columns and returns
+//! (a 216-byte future, was 2.6 KB); `after_save`'s send inside a signals transaction, and
+//! `before_delete`'s read and send, are boxed where they happen. An insert with three sync
+//! `PostSave` receivers costs about 0.25 µs more than SeaORM's empty hooks (the
+//! `signals-sea-orm/benches/insert.rs` figures are in docs/PERFORMANCE.md).
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IdenStatic,
@@ -141,13 +152,20 @@ pub(crate) fn m2m_event<M: Model, I: Model>(o: &M2mOwned<I>) -> M2mChanged<'_, M
 /// `transaction::send_owned_async` on a clone, so that deferred receivers are queued (the
 /// payload lends the transaction's weak handle, `$owned.conn`); else borrowed, with no
 /// clone, lending the hook's connection `$db` itself. Evaluates to `Result<(), SendError>`.
+///
+/// The owned send's future is boxed: it is large, and every hook future (which
+/// `async_trait` boxes, and moves, on each write) would otherwise be as large as it, also
+/// outside transactions (see the module's Cost section).
 macro_rules! send_phased {
     ($signal:ty, $db:expr, $owned:expr, $build:expr) => {{
         let owned = &$owned;
         let sent: Result<(), SendError> = if transaction::is_active() {
-            transaction::send_owned_async::<$signal, _>(owned.clone(), $build)
-                .await
-                .map(drop)
+            Box::pin(transaction::send_owned_async::<$signal, _>(
+                owned.clone(),
+                $build,
+            ))
+            .await
+            .map(drop)
         } else {
             let lent = Lent($db);
             let mut event = ($build)(owned);
@@ -276,14 +294,29 @@ where
     ModelOf<A>: Model + IntoActiveModel<A>,
     C: ConnectionTrait,
 {
+    let reads_old = with_old && !insert && PostSave::<ModelOf<A>>::has_receivers();
+    if !reads_old && !PreSave::<ModelOf<A>>::has_receivers() {
+        // Nothing to read or send: no future beyond this one's arguments (the module's
+        // Cost section).
+        if !insert && let Some(key) = am_key(&am) {
+            stash::put::<A, Vec<&'static str>>(key, set_columns(&am));
+        }
+        return Ok(am);
+    }
+    Box::pin(save_before_sending(am, db, insert, reads_old)).await
+}
+
+/// [`save_before`] when it reads the old row (`reads_old`) or a `PreSave` receiver exists.
+async fn save_before_sending<A, C>(am: A, db: &C, insert: bool, reads_old: bool) -> Result<A, DbErr>
+where
+    A: ActiveModelTrait + TryIntoModel<ModelOf<A>> + Send + Sync + 'static,
+    ModelOf<A>: Model + IntoActiveModel<A>,
+    C: ConnectionTrait,
+{
     let fields = (!insert).then(|| set_columns(&am));
     // The stored row, when the old values are wanted (read once, also for `pending_row`).
     let mut stored = None;
-    if with_old
-        && !insert
-        && PostSave::<ModelOf<A>>::has_receivers()
-        && let Some(key) = am_key(&am)
-    {
+    if reads_old && let Some(key) = am_key(&am) {
         let row = reload(&am, db, true).await?;
         if let Some(row) = &row {
             stash::put::<OldRow<A>, ModelOf<A>>(key, row.clone());
@@ -432,6 +465,16 @@ where
     if !PreDelete::<ModelOf<A>>::has_receivers() && !PostDelete::<ModelOf<A>>::has_receivers() {
         return Ok(am);
     }
+    Box::pin(delete_before_sending(am, db)).await
+}
+
+/// [`before_delete`] when a delete receiver exists.
+async fn delete_before_sending<A, C>(am: A, db: &C) -> Result<A, DbErr>
+where
+    A: ActiveModelTrait + TryIntoModel<ModelOf<A>> + Clone + 'static,
+    ModelOf<A>: Model,
+    C: ConnectionTrait,
+{
     let Some(model) = doomed(&am, db).await? else {
         return Ok(am);
     };

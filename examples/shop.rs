@@ -14,7 +14,7 @@
 //! | scenario | receiver | when |
 //! |---|---|---|
 //! | a user signs up → create their profile | `create_profile`, async | `PostSave(created)`, in the signup's transaction |
-//! | ... and send a welcome email | `send_welcome_email`, async | on commit only |
+//! | ... and send a welcome email | `send_welcome_email`, offloaded to a worker | after the commit, through the outbox |
 //! | a product is saved with low stock → warn | `notify_low_stock` | during the save |
 //! | an order is placed → notify the admin | `notify_admin`, `send_receipt` | custom `OrderPlaced` |
 //! | an article changes → clear its cache | `invalidate_article_cache` | `PostSave` and `PostDelete` |
@@ -28,16 +28,20 @@
 //! `signals_sea_orm::db(event)`, the signup's own transaction: the user and the profile
 //! commit or roll back together (the rolled-back signup below leaves neither row). What
 //! Django gets wrong and this fixes: its `post_save` also sends the welcome email before
-//! the commit, so a signup that is rolled back still gets one. Here `send_welcome_email` is
-//! declared `on = Commit`, and the writes run in `signals_sea_orm::transaction`: the email
-//! waits for the commit, and the rolled-back signup sends none. At the end, the receiver
+//! the commit, so a signup that is rolled back still gets one, and Celery users who move it
+//! to `transaction.on_commit(lambda: task.delay(...))` lose it when the process dies in
+//! between. Here `send_welcome_email` is offloaded (`offload = "mail"`): the save writes
+//! its job to an outbox table in the signup's own transaction, a relay hands it to the
+//! broker after the commit (and at the next start if the process died first), and a
+//! worker runs it, printing its delivery id and attempt. The rolled-back signup leaves no
+//! job. At the end, the receiver
 //! map lists every receiver with its sender, phase and source line: the flow that Django
 //! hides.
 //!
 //! Run: `cargo run --example shop` (or `-- --serve`)
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use std::convert::Infallible;
@@ -67,6 +71,7 @@ use signals_core::models::{ModelEvent, PostDelete, PostSave, PreDelete};
 use signals_core::prelude::*;
 use signals_core::request::{GotRequestException, RequestFinished, RequestMeta, RequestStarted};
 use signals_core::transaction;
+use signals_offload::{Broker, Job, Offload, Relay, Shutdown, SqliteBroker};
 use signals_tower::debug::{DebugPage, MermaidJs, SendLog};
 use signals_tower::{SignalsLayer, panic_response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -207,23 +212,57 @@ async fn create_profile(event: &PostSave<'_, user::Model>) -> Result<(), DbErr> 
 
 static OUTBOX: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-/// Django's `send_welcome_email`, but only once the user really exists: `on = Commit`.
-/// Async, with a simulated SMTP round trip.
-#[receiver(PostSave, sender = user::Model, on = Commit)]
-async fn send_welcome_email(event: &PostSave<'_, user::Model>) -> Result<(), DbErr> {
-    if !event.created {
-        return Ok(());
+/// The welcome email's job: owned and serializable, built from the save.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct Welcome {
+    pub user_id: i64,
+    pub email: String,
+}
+
+impl From<&PostSave<'_, user::Model>> for Welcome {
+    fn from(event: &PostSave<'_, user::Model>) -> Self {
+        Welcome {
+            user_id: event.instance.id,
+            email: event.instance.email.clone(),
+        }
     }
-    let user = event.instance;
+}
+
+fn is_new(event: &PostSave<'_, user::Model>) -> bool {
+    event.created
+}
+
+/// Django's `send_welcome_email` + Celery, with nothing lost: offloaded to the `mail` queue.
+/// The save writes the job to the outbox in the signup's transaction (a rolled-back signup
+/// leaves none); after the commit the relay hands it to the broker (SQLite, embedded) and
+/// a worker (in-process here; any process that links this receiver) runs it, retried up to
+/// 3 times. A simulated SMTP round trip.
+#[receiver(PostSave, sender = user::Model, when = is_new, offload = "mail", retries = 3)]
+async fn send_welcome_email(job: Job<Welcome>) -> Result<(), DbErr> {
     tokio::time::sleep(Duration::from_millis(20)).await; // the mail server
     // The row is committed: another connection sees it.
-    let visible = user::Entity::find_by_id(user.id).one(db()).await?.is_some();
+    let user = &job.payload;
+    let visible = user::Entity::find_by_id(user.user_id)
+        .one(db())
+        .await?
+        .is_some();
     println!(
-        "  [on commit, async] welcome email sent to {} after commit (user #{} visible: {visible})",
-        user.email, user.id
+        "  [worker, queue mail] job #{} (attempt {}): welcome email sent to {} after commit (user #{} visible: {visible})",
+        job.delivery_id, job.attempt, user.email, user.user_id
     );
     OUTBOX.lock().unwrap().push(user.email.clone());
     Ok(())
+}
+
+/// Waits (bounded) until the worker has sent the welcome email to `email`.
+async fn wait_for_email(email: &str) {
+    for _ in 0..500 {
+        if OUTBOX.lock().unwrap().iter().any(|sent| sent == email) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    println!("  (the welcome email to {email} is still queued)");
 }
 
 /// What Django cannot say: this signup never happened.
@@ -503,7 +542,7 @@ async fn sign_up(email: &str, card_ok: bool) -> Result<user::Model, TransactionE
             .insert(txn)
             .await?;
             println!(
-                "  INSERT user #{} ({email}): the email waits for the commit",
+                "  INSERT user #{} ({email}): its welcome email is an outbox job, in this transaction",
                 user.id
             );
             print_rows("in the transaction", txn, user.id).await?;
@@ -529,17 +568,28 @@ async fn sign_up(email: &str, card_ok: bool) -> Result<user::Model, TransactionE
     print_rows(when, db(), id)
         .await
         .map_err(TransactionError::Connection)?;
+    if let Ok(user) = &signup {
+        // The commit woke the relay: the worker runs the job in a moment.
+        wait_for_email(&user.email).await;
+    }
     signup
 }
 
-/// Prints how many rows user `id` and its profile have, as `conn` sees them.
+/// Prints how many rows user `id`, its profile and its outbox jobs have, as `conn` sees
+/// them.
 async fn print_rows(when: &str, conn: &impl ConnectionTrait, id: i64) -> Result<(), DbErr> {
     let users = user::Entity::find_by_id(id).count(conn).await?;
     let profiles = profile::Entity::find()
         .filter(profile::Column::UserId.eq(id))
         .count(conn)
         .await?;
-    println!("  {when}: user #{id}: {users} user row(s), {profiles} profile row(s)");
+    let jobs = signals_offload::outbox::Entity::find()
+        .filter(signals_offload::outbox::Column::Payload.contains(format!("\"user_id\":{id},")))
+        .count(conn)
+        .await?;
+    println!(
+        "  {when}: user #{id}: {users} user row(s), {profiles} profile row(s), {jobs} outbox job(s)"
+    );
     Ok(())
 }
 
@@ -632,6 +682,7 @@ async fn create_tables(db: &DatabaseConnection) -> Result<(), DbErr> {
         .await?;
     db.execute(&schema.create_table_from_entity(article::Entity))
         .await?;
+    signals_offload::outbox::create_table(db).await?;
     Ok(())
 }
 
@@ -988,6 +1039,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let conn = Database::connect("sqlite::memory:").await?;
     create_tables(&conn).await?;
     DB.set(conn).expect("opened once");
+    // Offloaded receivers: the outbox in the app's database, the broker (apalis-sqlite) in
+    // a file of its own, the relay and one worker in this process.
+    let jobs = Jobs::start().await?;
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", serve_port.unwrap_or(0))).await?;
     let addr = listener.local_addr()?;
@@ -1017,7 +1071,56 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("audit trail: {} entries", AUDIT.lock().unwrap().len());
 
+    jobs.stop().await?;
+
     println!("\n== receiver map (signals_core::map::ReceiverMap::current()) ==");
     print!("{}", ReceiverMap::current().render(MapFormat::Table));
     Ok(())
+}
+
+/// The offload machinery of the shop: every offloaded receiver linked in
+/// (`Offload::linked`), the outbox writer installed on the app's database, the relay (woken
+/// by each commit) and an in-process worker on an embedded SQLite broker.
+struct Jobs {
+    shutdown: Shutdown,
+    relay: tokio::task::JoinHandle<()>,
+    worker: tokio::task::JoinHandle<Result<(), signals_offload::BrokerError>>,
+    dir: std::path::PathBuf,
+}
+
+impl Jobs {
+    async fn start() -> Result<Jobs, Box<dyn std::error::Error>> {
+        let dir = std::env::temp_dir().join(format!("signals-shop-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let offload = Arc::new(Offload::linked());
+        offload.install(db().clone());
+        let broker = Arc::new(
+            SqliteBroker::open(dir.join("broker.db"))
+                .await?
+                .with_poll_interval(Duration::from_millis(20)),
+        );
+        let shutdown = Shutdown::new();
+        let relay = Relay::new(db().clone(), broker.clone(), &offload);
+        let relay = tokio::spawn({
+            let stop = shutdown.signal();
+            async move { relay.run(Duration::from_secs(5), stop).await }
+        });
+        let worker =
+            tokio::spawn(broker.run_worker("shop-worker".into(), offload, shutdown.signal()));
+        Ok(Jobs {
+            shutdown,
+            relay,
+            worker,
+            dir,
+        })
+    }
+
+    /// Graceful: the worker finishes its jobs in flight and fetches no more.
+    async fn stop(self) -> Result<(), Box<dyn std::error::Error>> {
+        self.shutdown.request();
+        self.relay.await?;
+        self.worker.await??;
+        std::fs::remove_dir_all(&self.dir)?;
+        Ok(())
+    }
 }

@@ -100,22 +100,24 @@ fn shop() {
             "[request_started] POST /signup (route /signup)",
             "-> sign up ada@example.com",
             "[post_save] profile #1 of user #1 (ada@example.com) written in the signup's transaction",
-            "INSERT user #1 (ada@example.com): the email waits for the commit",
-            "in the transaction: user #1: 1 user row(s), 1 profile row(s)",
+            // The welcome email is an offloaded job: an outbox row in the same transaction.
+            "INSERT user #1 (ada@example.com): its welcome email is an outbox job, in this transaction",
+            "in the transaction: user #1: 1 user row(s), 1 profile row(s), 1 outbox job(s)",
             "COMMIT",
-            "[on commit, async] welcome email sent to ada@example.com after commit (user #1 visible: true)",
-            // Committed together: both rows.
-            "after the COMMIT: user #1: 1 user row(s), 1 profile row(s)",
+            // Committed together: all three rows.
+            "after the COMMIT: user #1: 1 user row(s), 1 profile row(s), 1 outbox job(s)",
+            // The relay hands the job to the broker after the commit; the worker runs it.
+            "[worker, queue mail] job #1 (attempt 1): welcome email sent to ada@example.com after commit (user #1 visible: true)",
             "[request_finished] POST /signup -> 201, complete",
             "<- 201 welcome, user #1",
             // The rolled-back signup: its profile was written in the same transaction...
             "-> sign up mallory@example.com",
             "[post_save] profile #2 of user #2 (mallory@example.com) written in the signup's transaction",
-            "in the transaction: user #2: 1 user row(s), 1 profile row(s)",
+            "in the transaction: user #2: 1 user row(s), 1 profile row(s), 1 outbox job(s)",
             "payment check failed: ROLLBACK",
             "[on rollback] signup of mallory@example.com rolled back: no user, no profile, no email",
-            // ... and rolled back with the user: neither row.
-            "after the ROLLBACK: user #2: 0 user row(s), 0 profile row(s)",
+            // ... and rolled back with the user: no row, no job.
+            "after the ROLLBACK: user #2: 0 user row(s), 0 profile row(s), 0 outbox job(s)",
             "<- 402 sign-up of mallory@example.com failed: card declined",
             // Auth signals from axum-login, the password masked.
             "[user_login_failed] email=ada@example.com password=******************** (POST /login)",
@@ -150,6 +152,7 @@ fn shop() {
             "| OrderPlaced ",
             "shop::send_receipt",
             "shop::create_profile",
+            "shop::send_welcome_email (when is_new) (offloaded to queue mail)",
             "examples/shop.rs:",
             "shop::audit_save",
         ],

@@ -113,7 +113,7 @@ fn unit_sends_and_has_receivers_do_not_allocate() {
         n: &'a u32,
     }
     fn is_even(e: &Gated<'_>) -> bool {
-        *e.n % 2 == 0
+        e.n.is_multiple_of(2)
     }
     #[receiver(Gated, when = is_even)]
     fn gated(e: &Gated<'_>) {
@@ -124,7 +124,7 @@ fn unit_sends_and_has_receivers_do_not_allocate() {
         n: &'a u32,
     }
     fn is_even_async(e: &GatedAsync<'_>) -> bool {
-        *e.n % 2 == 0
+        e.n.is_multiple_of(2)
     }
     #[receiver(GatedAsync, when = is_even_async)]
     async fn gated_async(_: &GatedAsync<'_>) {}

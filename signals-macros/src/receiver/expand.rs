@@ -101,7 +101,9 @@ pub(crate) fn receiver(args: &Args, func: &Function, tag: u64) -> TokenStream {
             // binding): a mismatch between the predicate's parameter and the payload is
             // reported at the predicate, not at the receiver's parameter.
             let event = syn::Ident::new("event", when_span.resolved_at(Span::mixed_site()));
+            // A closure is called where it is written: not the user's style to lint.
             quote_spanned! {when_span=>
+                #[allow(clippy::redundant_closure_call)]
                 let keep: bool = (#when)(#event);
                 if !keep {
                     return #skipped;

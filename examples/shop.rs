@@ -9,26 +9,26 @@
 //! then the receiver map, and exits. `cargo run --example shop -- --serve` keeps it running
 //! on http://127.0.0.1:8000 for a browser or curl (`--serve PORT` for another port).
 //!
-//! Built from the seeds' scenarios, Django's classic signal uses, each a receiver below:
+//! Django's classic signal uses, each a receiver below:
 //!
-//! | scenario (seed) | receiver | when |
+//! | scenario | receiver | when |
 //! |---|---|---|
-//! | a user signs up → create their profile (000, 001, 004) | `create_profile` | `PostSave(created)`, on commit |
-//! | ... and send a welcome email (003) | `send_welcome_email`, async | on commit only |
-//! | a product is saved with low stock → warn (003) | `notify_low_stock` | during the save |
-//! | an order is placed → notify the admin (000) | `notify_admin`, `send_receipt` | custom `OrderPlaced` |
-//! | an article changes → clear its cache (001, 004) | `invalidate_article_cache` | `PostSave` and `PostDelete` |
-//! | an article is deleted → log it (003) | `log_article_deletion` | `PreDelete` |
-//! | audit every model's changes (003, 004) | `audit_save`, `audit_delete` (no sender) | on commit |
-//! | every request: start, end, failure (000, 004) | `log_request_*` | `signals_tower::SignalsLayer` |
+//! | a user signs up → create their profile | `create_profile` | `PostSave(created)`, on commit |
+//! | ... and send a welcome email | `send_welcome_email`, async | on commit only |
+//! | a product is saved with low stock → warn | `notify_low_stock` | during the save |
+//! | an order is placed → notify the admin | `notify_admin`, `send_receipt` | custom `OrderPlaced` |
+//! | an article changes → clear its cache | `invalidate_article_cache` | `PostSave` and `PostDelete` |
+//! | an article is deleted → log it | `log_article_deletion` | `PreDelete` |
+//! | audit every model's changes | `audit_save`, `audit_delete` (no sender) | on commit |
+//! | every request: start, end, failure | `log_request_*` | `signals_tower::SignalsLayer` |
 //! | logins, failed logins, logouts | `log_login`, `log_login_failed`, `log_logout` | `signals_axum_login` |
 //!
-//! What Django gets wrong and this fixes: `post_save` runs before the transaction commits,
-//! so a signup that is rolled back still gets its welcome email (`../shared/reference`,
-//! django-signals.md §5). Here `send_welcome_email` is declared `on = Commit`, and the
-//! writes run in `signals_sea_orm::transaction`: the email waits for the commit, and the
-//! rolled-back signup below sends none. At the end, the receiver map lists every receiver
-//! with its sender, phase and source line: the flow that Django hides.
+//! What Django gets wrong and this fixes: `post_save` runs inside the transaction, before
+//! it commits, so a signup that is rolled back still gets its welcome email (unless every
+//! receiver remembers `transaction.on_commit`). Here `send_welcome_email` is declared
+//! `on = Commit`, and the writes run in `signals_sea_orm::transaction`: the email waits for
+//! the commit, and the rolled-back signup below sends none. At the end, the receiver map
+//! lists every receiver with its sender, phase and source line: the flow that Django hides.
 //!
 //! Run: `cargo run --example shop` (or `-- --serve`)
 
@@ -172,7 +172,7 @@ fn db() -> &'static DatabaseConnection {
 
 // --- Users: profile and welcome email, after the commit -------------------------------------
 
-/// Seeds 000/001/004: "when a user registers, create a profile automatically". On commit,
+/// "When a user registers, create a profile automatically". On commit,
 /// so a rolled-back signup leaves no orphan profile (and the profile's own save, made
 /// outside the user's transaction, is audited like any other).
 #[receiver(PostSave, sender = user::Model, on = Commit, priority = 10)]
@@ -198,7 +198,7 @@ async fn create_profile(event: &PostSave<'_, user::Model>) -> Result<(), DbErr> 
 
 static OUTBOX: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-/// Seed 003's `send_welcome_email`, but only once the user really exists: `on = Commit`.
+/// Django's classic `send_welcome_email`, but only once the user really exists: `on = Commit`.
 /// Async, with a simulated SMTP round trip.
 #[receiver(PostSave, sender = user::Model, on = Commit)]
 async fn send_welcome_email(event: &PostSave<'_, user::Model>) -> Result<(), DbErr> {
@@ -230,7 +230,7 @@ fn signup_rolled_back(event: &PostSave<'_, user::Model>) {
 
 const LOW_STOCK: i32 = 5;
 
-/// Seed 003's `notify_low_stock`, during the save.
+/// "Warn when a product is saved with low stock", during the save.
 #[receiver(PostSave, sender = product::Model)]
 fn notify_low_stock(event: &PostSave<'_, product::Model>) {
     let product = event.instance;
@@ -244,8 +244,8 @@ fn notify_low_stock(event: &PostSave<'_, product::Model>) {
 
 // --- Orders: a custom signal ----------------------------------------------------------------
 
-/// Sent by `place_order` when a customer places an order (seed 000: "when an order is
-/// placed, send a notification to the admin").
+/// Sent by `place_order` when a customer places an order ("when an order is placed, send
+/// a notification to the admin").
 #[derive(Signal)]
 pub struct OrderPlaced<'a> {
     pub order: &'a order::Model,
@@ -276,7 +276,7 @@ async fn send_receipt(event: &OrderPlaced<'_>) {
 static CACHE: Mutex<BTreeMap<i64, String>> = Mutex::new(BTreeMap::new());
 static DELETION_LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-/// One receiver, two signals (seeds 001/004: "clear caches after updates").
+/// One receiver, two signals ("clear caches after updates and deletes").
 #[receiver(PostSave, PostDelete, sender = article::Model)]
 fn invalidate_article_cache(event: &dyn ModelEvent) {
     let pk = event.instance().pk().unwrap_or_default();
@@ -288,7 +288,7 @@ fn invalidate_article_cache(event: &dyn ModelEvent) {
     );
 }
 
-/// Seed 003's `log_article_deletion`.
+/// "Log an article before it is deleted".
 #[receiver(PreDelete, sender = article::Model)]
 fn log_article_deletion(event: &PreDelete<'_, article::Model>) {
     println!(

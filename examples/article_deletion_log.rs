@@ -1,6 +1,6 @@
 //! Logging article deletions (`pre_delete`) and cleaning up after them (`post_delete`).
 //!
-//! Reproduces "When signals are appropriate vs not in Django" (seed 003):
+//! Shows, with typed payloads, a Django `pre_delete` receiver that logs a deletion:
 //!
 //! ```python
 //! @receiver(pre_delete, sender=Article)
@@ -8,8 +8,8 @@
 //!     print(f"Article {instance.title} is about to be deleted")
 //! ```
 //!
-//! and the "performing cleanup when an object is deleted" use case of the "Django Signals"
-//! guide (seed 004): a `post_delete` receiver removes the article's attachments.
+//! and the classic "clean up when an object is deleted" use: a `post_delete` receiver
+//! removes the article's attachments.
 //!
 //! How it differs from Django:
 //! * a `pre_delete` receiver returning `Err` vetoes the delete: `models::delete` returns
@@ -56,7 +56,8 @@ fn remove_article(article: &Article) -> Result<(), DeleteError> {
     }
 }
 
-/// The seed's receiver. Priority 10: log the attempt before anything can veto it.
+/// Django's `log_article_deletion` above. Priority 10: log the attempt before anything can
+/// veto it.
 #[receiver(PreDelete, sender = Article, priority = 10)]
 fn log_article_deletion(event: &PreDelete<'_, Article>) {
     let message = format!("Article {:?} is about to be deleted", event.instance.title);

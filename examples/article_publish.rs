@@ -1,7 +1,7 @@
 //! Publishing an article: the signal version, and the explicit service function.
 //!
-//! Reproduces "When to Use Django Signals (and When to Avoid Them)" (seed 002). Its
-//! anti-pattern is a `post_save` receiver inside the blog app itself:
+//! Shows when not to use a signal: a well-known Django anti-pattern is a `post_save`
+//! receiver inside the blog app itself, which hides the steps of publishing an article:
 //!
 //! ```python
 //! @receiver(post_save, sender=Article)
@@ -11,12 +11,13 @@
 //!         send_publication_notification(instance)
 //! ```
 //!
-//! and its recommendation is a service function, `publish_article(article)`, that does every
-//! step in order where the reader can see it. Both are shown; the signal version is
-//! connected at runtime so that it can be switched off before the service version runs.
+//! and the usual recommendation is a service function, `publish_article(article)`, that
+//! does every step in order where the reader can see it. Both are shown; the signal
+//! version is connected at runtime so that it can be switched off before the service
+//! version runs.
 //!
 //! How it differs from Django:
-//! * the "invisibility" the article complains about has a cure: `PostSave::<Article>::receivers()`
+//! * the "invisibility" of receivers has a cure: `PostSave::<Article>::receivers()`
 //!   lists, in order and with `file:line`, everything that runs when an `Article` is saved;
 //! * the runtime receiver is held by a `Connection` guard: dropping it disconnects it, so
 //!   it cannot outlive the code that wanted it.
@@ -64,7 +65,7 @@ fn send_publication_notification(article: &Article) {
     println!("  subscribers notified: {:?} is published", article.title);
 }
 
-/// The seed's signal receiver (connected at runtime in `main`).
+/// The signal version: Django's `on_article_publish` above (connected at runtime in `main`).
 fn on_article_publish(event: &PostSave<'_, Article>) {
     if event.instance.is_published {
         clear_article_cache(event.instance);
@@ -72,7 +73,7 @@ fn on_article_publish(event: &PostSave<'_, Article>) {
     }
 }
 
-/// The seed's service function: every step, in order, in one place.
+/// The service version: every step, in order, in one place.
 fn publish_article(article: &mut Article) -> Result<(), Box<dyn std::error::Error>> {
     article.is_published = true;
     article.published_at = Some(NOW);

@@ -1,9 +1,9 @@
 //! An audit log of every model change, through any-sender receivers.
 //!
-//! Reproduces the "log or audit changes in your models without cluttering model methods"
-//! use case of seed 003 and "logging or auditing changes" of the "Django Signals" guide
-//! (seed 004). In Django this is `@receiver(post_save)` with no `sender`, which receives
-//! every model's saves.
+//! Shows the classic "log or audit every model change without cluttering the model
+//! methods" use: two receivers with no sender write one audit line per save and per
+//! delete, whatever the model. In Django this is `@receiver(post_save)` with no `sender`,
+//! which receives every model's saves.
 //!
 //! How it differs from Django:
 //! * `#[receiver(PostSave)] fn audit(event: &PostSave)` is the any-sender form:

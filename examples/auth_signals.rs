@@ -1,8 +1,7 @@
 //! Authentication signals: `user_logged_in`, `user_logged_out`, `user_login_failed`.
 //!
-//! Reproduces the built-in auth signals listed by freeCodeCamp (seed 000: "when a user logs
-//! in / logs out") and the "Authentication Signals" section of the "Django Signals" guide
-//! (seed 004). A small `login`/`logout` view sends them, and receivers record the last
+//! Shows Django's built-in authentication signals: sent when a user logs in, logs out or
+//! fails to log in. A small `login`/`logout` view sends them, and receivers record the last
 //! login, count failures per client address and lock the account after three failures.
 //!
 //! How it differs from Django:

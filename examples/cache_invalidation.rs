@@ -1,9 +1,8 @@
 //! Clearing a cache and updating a search index when a blog post is saved or deleted.
 //!
-//! Reproduces freeCodeCamp's (seed 000) "when a blog post is saved, and you want to update
-//! a search index or clear a cache", and the "clearing caches after updates" use case of
-//! the "Django Signals" guide (seed 004). In Django that is usually one receiver connected
-//! twice (`@receiver([post_save, post_delete], sender=Article)`).
+//! Shows the classic "when a blog post is saved or deleted, clear its cache and update the
+//! search index" use. In Django that is usually one receiver connected twice
+//! (`@receiver([post_save, post_delete], sender=Article)`).
 //!
 //! How it differs from Django:
 //! * one function receives two signals: `#[receiver(PostSave, PostDelete, sender = Article)]`

@@ -1,8 +1,8 @@
 //! Declaring and sending your own signals: `login_succeeded` and `order_placed`.
 //!
-//! Reproduces two seed scenarios:
+//! Shows two custom signals as Django declares them:
 //!
-//! * the "Django Signals" guide (seed 001):
+//! * a `login_succeeded` signal that carries the user and a timestamp:
 //!   ```python
 //!   login_succeeded = Signal()
 //!   login_succeeded.send(sender=type(request.user), user=request.user, timestamp=timezone.now())
@@ -11,8 +11,8 @@
 //!   def handle_user_logged_in(sender, user, timestamp, **kwargs):
 //!       print(f"User {user} logged in at {timestamp}")
 //!   ```
-//! * freeCodeCamp's "How to Use Django Signals" (seed 000): `order_placed = Signal()`,
-//!   `order_placed.send(sender=None)`, and "when an order is placed, send a notification to
+//! * an `order_placed` signal with no sender (`order_placed = Signal()`,
+//!   `order_placed.send(sender=None)`): "when an order is placed, send a notification to
 //!   the admin".
 //!
 //! How it differs from Django:
@@ -63,7 +63,7 @@ pub struct LoginSucceeded<'a, U: ?Sized + Model = dyn Model> {
     pub timestamp: SystemTime,
 }
 
-/// The seed's `handle_user_logged_in`, for `User` logins only.
+/// Django's `handle_user_logged_in` above, for `User` logins only.
 #[receiver(LoginSucceeded, sender = User)]
 fn handle_user_logged_in(event: &LoginSucceeded<'_, User>) {
     println!(
@@ -126,7 +126,7 @@ fn check_order(event: &OrderPlaced<'_>) -> Result<(), NotifyError> {
     Ok(())
 }
 
-/// The seed's "send a notification to the admin".
+/// "When an order is placed, send a notification to the admin".
 #[receiver(OrderPlaced, priority = 10)]
 fn notify_admin(event: &OrderPlaced<'_>) {
     let order = event.order;

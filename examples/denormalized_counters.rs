@@ -1,9 +1,8 @@
 //! Updating counters and denormalized fields when related rows change.
 //!
-//! Reproduces "updating counters or denormalized fields" from the "Django Signals" guide
-//! (seed 004) and "you need to update related data automatically when something changes"
-//! from seed 003: `Article.comment_count` and `Article.last_comment_at` follow the
-//! `Comment` rows through `post_save` and `post_delete` receivers.
+//! Shows the classic "update counters or denormalized fields when related data changes"
+//! use: `Article.comment_count` and `Article.last_comment_at` follow the `Comment` rows
+//! through `post_save` and `post_delete` receivers.
 //!
 //! How it differs from Django:
 //! * the receivers get a typed `&Comment` (`event.instance.article_id`), and

@@ -1,7 +1,7 @@
 //! Warning when a product is saved with low stock (`pre_save` / `post_save`).
 //!
-//! Reproduces the "Sample Program" of "When signals are appropriate vs not in Django"
-//! (seed 003):
+//! Shows, with typed payloads, this Django program: a `post_save` receiver that warns when
+//! a product is saved with fewer than five items in stock:
 //!
 //! ```python
 //! @receiver(post_save, sender=Product)
@@ -76,7 +76,7 @@ fn validate_stock(event: &PreSave<'_, Product>) -> Result<(), StockError> {
     Ok(())
 }
 
-/// `post_save`: the seed's `notify_low_stock`.
+/// `post_save`: Django's `notify_low_stock` above, warning below five items.
 #[receiver(PostSave, sender = Product)]
 fn notify_low_stock(event: &PostSave<'_, Product>) {
     let product = event.instance;

@@ -1,10 +1,9 @@
 //! Reacting to many-to-many changes (`m2m_changed`): tags on articles.
 //!
-//! Reproduces the `m2m_changed` entry of the built-in signal tables in freeCodeCamp's
-//! article (seed 000: "when a many-to-many field changes") and the "Django Signals" guide
-//! (seed 004). `article.tags.add(...)`, `.remove(...)` and `.clear()` each send a `pre_*`
-//! and a `post_*` action; receivers validate the change and keep a denormalized
-//! "articles per tag" counter up to date.
+//! Shows Django's built-in `m2m_changed` signal ("when a many-to-many field changes") on
+//! articles and their tags. `article.tags.add(...)`, `.remove(...)` and `.clear()` each
+//! send a `pre_*` and a `post_*` action; receivers validate the change and keep a
+//! denormalized "articles per tag" counter up to date.
 //!
 //! How it differs from Django:
 //! * the sender is the through model *type* (`M2mChanged<'_, ArticleTags>`), checked at

@@ -1,9 +1,9 @@
 //! Migration signals: `pre_migrate` and `post_migrate`.
 //!
-//! Reproduces the "Database Signals: `pre_migrate`, `post_migrate`" entry of the "Django
-//! Signals" guide (seed 004). A fake `migrate` command sends them around each app's
-//! migrations; the classic `post_migrate` receiver creates default data (here: permission
-//! groups) idempotently, since `post_migrate` is sent even when nothing was migrated.
+//! Shows Django's database signals `pre_migrate` and `post_migrate`. A fake `migrate`
+//! command sends them around each app's migrations; the classic `post_migrate` receiver
+//! creates default data (here: permission groups) idempotently, since `post_migrate` is
+//! sent even when nothing was migrated.
 //!
 //! How it differs from Django:
 //! * the plan is a typed slice of `MigrationStep { name, backwards }`, and `app` is the

@@ -1,6 +1,6 @@
 //! Quickstart: the five-minute tour. `cargo run --example quickstart`
 //!
-//! Reproduces the core of every seed article in one place: a `User` saved through
+//! Shows the core of Django-style signals in one place: a `User` saved through
 //! `models::save` fires `PostSave`, which creates a profile and sends a welcome email
 //! (Django's `@receiver(post_save, sender=User)` + `if created:`), an audit receiver sees
 //! every model (Django's `sender=None`), a custom `order_placed` signal notifies the admin,

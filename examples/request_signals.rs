@@ -1,9 +1,9 @@
 //! Request signals: `request_started`, `request_finished`, `got_request_exception`.
 //!
-//! Reproduces the request signals listed by freeCodeCamp (seed 000: `request_finished`,
-//! "when an HTTP request ends") and the "Request/Response Signals" section of the "Django
-//! Signals" guide (seed 004: `request_started`, `request_finished`). A tiny fake server
-//! sends them around each handler, the way a middleware of any Rust web framework would.
+//! Shows Django's request signals: `request_started` when an HTTP request begins,
+//! `request_finished` when it ends, `got_request_exception` when its handler fails. A tiny
+//! fake server sends them around each handler, the way a middleware of any Rust web
+//! framework would (`signals-tower` does it for tower services).
 //!
 //! How it differs from Django:
 //! * the payload is a typed `RequestMeta` (method, path, client address) and the status is

@@ -1,13 +1,13 @@
 //! `send` vs `send_robust`: what happens when receivers fail.
 //!
-//! Reproduces the "Django Signals" guide (seed 001):
+//! Shows the difference between Django's two send methods:
 //!
 //! > `send()`: If any receiver raises an exception, the exception will propagate and may
 //! > prevent other receivers from being called.
 //! > `send_robust()`: catches exceptions raised by receivers and continues calling the
 //! > remaining receivers. It returns `(receiver, response_or_exception)` tuples.
 //!
-//! and answers freeCodeCamp's (seed 000) "Can signals fail silently?": here, no.
+//! and answers the common question "can signals fail silently?": here, no.
 //!
 //! Four receivers of a `user_signed_up` signal whose receivers return a `String`: one
 //! succeeds, one returns an error, one panics (a bug), one succeeds.

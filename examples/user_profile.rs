@@ -1,8 +1,7 @@
 //! Creating a profile automatically when a user signs up.
 //!
-//! Reproduces the scenario every seed article opens with (freeCodeCamp "How to Use Django
-//! Signals", the "Django Signals" guide, "When to Use Django Signals", the `Profile` +
-//! `apps.py` walkthrough):
+//! Shows the best-known Django signal: a `post_save` receiver that creates a profile for
+//! every new user:
 //!
 //! ```python
 //! @receiver(post_save, sender=User)
@@ -11,7 +10,8 @@
 //!         UserProfile.objects.create(user=instance)
 //! ```
 //!
-//! plus the "`connect()` vs `@receiver`" section and the "always check `created`" note.
+//! plus a receiver connected at runtime (Django's `post_save.connect(...)`), and why a
+//! receiver checks `created` (an update must not create a second profile).
 //!
 //! How it differs from Django:
 //! * `created` is a typed field of `PostSave<'_, User>`, and `instance` is a `&User`:

@@ -1,6 +1,6 @@
 //! Sending a welcome email when a user is created, and a confirmation when the email changes.
 //!
-//! Reproduces "When signals are appropriate vs not in Django" (seed 003):
+//! Shows, with typed payloads, Django's classic welcome-email receiver:
 //!
 //! ```python
 //! @receiver(post_save, sender=User)
@@ -9,9 +9,9 @@
 //!         print(f"Send welcome email to {instance.email}")
 //! ```
 //!
-//! and freeCodeCamp's (seed 000) "when someone updates their email, send a confirmation
-//! message": a `pre_save` receiver compares the stored row with the instance about to be
-//! written, and the `post_save` receiver sends the confirmation once the write succeeded.
+//! and "when someone updates their email, send a confirmation message": a `pre_save`
+//! receiver compares the stored row with the instance about to be written, and the
+//! `post_save` receiver sends the confirmation once the write succeeded.
 //!
 //! How it differs from Django:
 //! * the mailer can fail: the receiver returns `Result<(), MailError>`, and

@@ -63,6 +63,7 @@
 //! receivers silently never run (Rust's version of forgetting Django's
 //! `AppConfig.ready()` import). Name such crates once in the binary with
 //! [`link!`]`(my_receivers)`, and check [`registry::receivers`] at startup.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 #![warn(rust_2018_idioms, unreachable_pub, clippy::undocumented_unsafe_blocks)]
@@ -86,6 +87,7 @@ pub mod transaction;
 pub mod check;
 pub mod map;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
 mod signals;
@@ -277,9 +279,55 @@ macro_rules! link {
     };
 }
 
-/// The traits and macros most code needs: `use signals_core::prelude::*;`.
+/// What a first program needs: `use signals_core::prelude::*;`.
+///
+/// The [`Signal`] trait and derive, the [`#[receiver]`](macro@receiver) attribute, and
+/// the types a program names when it handles the outcome of a send: [`SendError`] (the
+/// error of `send`, and of a `main` that sends with `?`), [`Delivered`] (what `send`
+/// returns for a signal without responses), [`Report`] (the outcome of `send_robust`) and
+/// [`BoxError`] (an error type any receiver may return). Everything else is at the crate
+/// root or in its module ([`models`], [`transaction`], ...).
+///
+/// ```
+/// use signals_core::prelude::*;
+///
+/// #[derive(Signal)]
+/// pub struct UserSignedUp<'a> {
+///     pub email: &'a str,
+/// }
+///
+/// #[receiver(UserSignedUp, priority = 10)]
+/// fn check_email(event: &UserSignedUp<'_>) -> Result<(), BoxError> {
+///     if !event.email.contains('@') {
+///         return Err(format!("{:?} is not an email address", event.email).into());
+///     }
+///     Ok(())
+/// }
+///
+/// #[receiver(UserSignedUp)]
+/// fn welcome(_event: &UserSignedUp<'_>) {}
+///
+/// fn sign_up(email: &str) -> Result<Delivered, SendError> {
+///     UserSignedUp { email }.send()
+/// }
+///
+/// fn sign_up_robust(email: &str) -> Report<Delivered> {
+///     UserSignedUp { email }.send_robust()
+/// }
+///
+/// fn main() -> Result<(), SendError> {
+///     assert_eq!(sign_up("ada@example.com")?.receivers(), 2);
+///     // `send` stops at the first failure: `welcome` does not run.
+///     assert!(matches!(sign_up("ada"), Err(SendError::Receiver { .. })));
+///     // `send_robust` runs every receiver and reports the failure.
+///     let report = sign_up_robust("ada");
+///     assert_eq!(report.responses().receivers(), 1);
+///     assert_eq!(report.failures().len(), 1);
+///     Ok(())
+/// }
+/// ```
 pub mod prelude {
-    pub use crate::{Signal, receiver};
+    pub use crate::{BoxError, Delivered, Report, SendError, Signal, receiver};
 }
 
 /// Items used by the generated code. Not public API: no semver guarantee.

@@ -309,6 +309,7 @@ where
 /// `assert_sent!(captured)`: at least one send; `assert_sent!(captured, times = n)`:
 /// exactly `n`. Fails with the list of what was captured.
 #[macro_export]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 macro_rules! assert_sent {
     ($captured:expr) => {{
         let captured = &$captured;
@@ -334,6 +335,7 @@ macro_rules! assert_sent {
 
 /// `assert_not_sent!(captured)`: no send was captured.
 #[macro_export]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 macro_rules! assert_not_sent {
     ($captured:expr) => {{
         let captured = &$captured;

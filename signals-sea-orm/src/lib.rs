@@ -297,7 +297,7 @@
 //!   transaction nothing is cloned. The [`bulk`] signals are sent borrowed (their payload is
 //!   a slice of references), so they are immediate only: a phased bulk receiver makes a bulk
 //!   write inside a transaction fail with
-//!   [`SendError::NotDeferrable`](signals_core::SendError::NotDeferrable) (as a `DbErr`).
+//!   [`SendError::NotDeferrable`] (as a `DbErr`).
 //! * **Nested transactions are savepoints.** [`transaction`] or [`begin`] called while a
 //!   transaction is active in the task (with the `DatabaseTransaction` as `db`) is a
 //!   savepoint: its deliveries join the outermost transaction, are dropped if the savepoint
@@ -325,6 +325,7 @@
 //! A plain SeaORM transaction (`db.begin()`, `db.transaction(..)`) opens no queue: its
 //! hooks behave as outside any transaction (immediate, `on = Commit` at once), Django's
 //! behaviour.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 
@@ -338,6 +339,7 @@ mod load;
 pub use changed::Changed;
 pub mod m2m;
 #[cfg(feature = "migration")]
+#[cfg_attr(docsrs, doc(cfg(feature = "migration")))]
 pub mod migration;
 pub use load::{Loading, SelectExt};
 mod stash;

@@ -3,7 +3,7 @@
 //! [`up`] and [`down`] run `MigratorTrait::up` / `down` (same arguments) and send
 //! [`PreMigrate`] before and [`PostMigrate`] after, with the plan: the migrations the call
 //! applies, in order (for [`down`], the ones it rolls back, newest first, with
-//! `backwards: true`), and `using` the database's alias ([`Alias`](crate::Alias) name or
+//! `backwards: true`), and `using` the database's alias ([`Alias`] name or
 //! backend, as the model signals).
 //!
 //! ```ignore
@@ -21,7 +21,7 @@
 //!   for a set of migrations.
 //! * Both signals are sent even when nothing is pending (empty plan), as Django's.
 //! * A `PreMigrate` receiver error aborts the call before any migration runs (a
-//!   [`DbErr`] carrying a [`SignalError`](crate::SignalError), see
+//!   [`DbErr`] carrying a [`SignalError`], see
 //!   [`signal_error`](crate::signal_error)); a `PostMigrate` receiver error comes back the
 //!   same way, after the migrations ran. A failed migration sends no `PostMigrate`.
 //! * The plan is read first (`get_pending_migrations` / `get_applied_migrations`, which

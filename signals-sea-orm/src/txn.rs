@@ -22,7 +22,7 @@ enum Queue {
 }
 
 /// A SeaORM transaction (`DatabaseTransaction`, or a savepoint inside one) with the
-/// deferred-delivery queue of the signals it sends. Made by [`begin`]; [`transaction`] is
+/// deferred-delivery queue of the signals it sends. Made by [`begin`]; [`transaction()`] is
 /// the closure form.
 ///
 /// Run the transaction's writes through [`run`](SignalsTxn::run), which makes the queue
@@ -65,7 +65,7 @@ impl<T: Debug> Debug for SignalsTxn<T> {
 ///
 /// The outermost transaction of the running task gets a new queue
 /// ([`signals_core::transaction::Transaction`]); a transaction begun while one is active
-/// (inside [`SignalsTxn::run`] or [`transaction`]) is nested: its deliveries join the
+/// (inside [`SignalsTxn::run`] or [`transaction()`]) is nested: its deliveries join the
 /// outermost queue, dropped if the nested transaction rolls back, delivered only by the
 /// outermost commit. Nesting is told by the task, not by `db`: a transaction begun on the
 /// pool from inside another one (not a savepoint for the database) still hands its

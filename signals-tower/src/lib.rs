@@ -102,12 +102,14 @@
     feature = "debug-page",
     doc = "\n# Debug page\n\nFeature `debug-page`: [`debug`] serves the receiver map and the last sends."
 )]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 
 mod body;
 #[cfg(feature = "debug-page")]
+#[cfg_attr(docsrs, doc(cfg(feature = "debug-page")))]
 pub mod debug;
 mod error;
 mod layer;

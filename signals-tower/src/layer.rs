@@ -71,9 +71,89 @@ pub struct Signals<S> {
     transaction: bool,
 }
 
-/// The response future of [`Signals`].
-pub type ResponseFuture<B, E> =
+type BoxedResponse<B, E> =
     Pin<Box<dyn Future<Output = Result<Response<SignalsBody<B>>, E>> + Send + 'static>>;
+
+pin_project_lite::pin_project! {
+    /// The response future of [`Signals`]: the inner service's future `F` (whose response
+    /// body is `B` and error `E`), followed by the exception a failed response sends.
+    ///
+    /// When no receiver of `RequestStarted` is async and no request transaction is
+    /// enabled (the common case), `RequestStarted` has been sent by the time
+    /// [`Service::call`] returns, and this future is the inner future plus the state the
+    /// response needs: nothing is boxed. Otherwise the whole request (the async send, the
+    /// inner call, the transaction's commit or rollback) is one boxed future.
+    pub struct ResponseFuture<F, B, E> {
+        #[pin]
+        state: State<F, B, E>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<F, B, E> {
+        // `RequestStarted` was sent synchronously; the inner future runs. `pending` is
+        // taken when it is ready.
+        Inner {
+            #[pin]
+            future: F,
+            pending: Option<Pending>,
+        },
+        // An async send (of `RequestStarted` or of the exception), or a request
+        // transaction.
+        Boxed { future: BoxedResponse<B, E> },
+    }
+}
+
+impl<F, B, E> fmt::Debug for ResponseFuture<F, B, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Inner { .. } => "inner",
+            State::Boxed { .. } => "boxed",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("state", &state)
+            .finish()
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F, B, E>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: Body + Send + 'static,
+    E: fmt::Display + Send + 'static,
+{
+    type Output = Result<Response<SignalsBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        let (pending, result) = match state.as_mut().project() {
+            StateProj::Boxed { future } => return future.as_mut().poll(cx),
+            StateProj::Inner { future, pending } => {
+                let result = std::task::ready!(future.poll(cx));
+                let pending = pending
+                    .take()
+                    .expect("`ResponseFuture` polled after it completed");
+                (pending, result)
+            }
+        };
+        let error = request_error(&result);
+        if error.is_some() && GotRequestException::has_async_receivers_for_any_sender() {
+            // Rare: a failed request whose exception has an async receiver.
+            state.set(State::Boxed {
+                future: Box::pin(respond(pending, result, error)),
+            });
+            return match state.project() {
+                StateProj::Boxed { future } => future.as_mut().poll(cx),
+                StateProj::Inner { .. } => unreachable!("just set"),
+            };
+        }
+        if let Some(error) = &error {
+            send_now(&exception(&pending, &result, error));
+        }
+        Poll::Ready(finish(pending, result))
+    }
+}
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Signals<S>
 where
@@ -85,23 +165,36 @@ where
 {
     type Response = Response<SignalsBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<ResBody, S::Error>;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let mut pending = Pending {
+            info: Some(RequestInfo::from_request(&request)),
+            started: Instant::now(),
+            transaction: None,
+        };
+        if !self.transaction && !RequestStarted::has_async_receivers_for_any_sender() {
+            // Every receiver is sync: send now, and call the service that was driven to
+            // readiness in place (no clone, nothing boxed).
+            send_now(&RequestStarted::new(pending.meta()));
+            let future = self.inner.call(request);
+            return ResponseFuture {
+                state: State::Inner {
+                    future,
+                    pending: Some(pending),
+                },
+            };
+        }
+        pending.transaction = self.transaction.then(Transaction::begin);
         // The service that was driven to readiness is the one that is called (tower's
         // clone-and-swap); it is called after `RequestStarted` has been delivered.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let mut pending = Pending {
-            info: Some(RequestInfo::from_request(&request)),
-            started: Instant::now(),
-            transaction: self.transaction.then(Transaction::begin),
-        };
-        Box::pin(async move {
+        let future = Box::pin(async move {
             let report = RequestStarted::new(pending.meta())
                 .send_async_robust()
                 .await;
@@ -113,57 +206,93 @@ where
                 }
                 None => inner.call(request).await,
             };
-            match result {
-                Ok(response) => {
-                    let status = response.status();
-                    let grpc = is_grpc(response.headers());
-                    let error = if let Some(panic) = response.extensions().get::<CaughtPanic>() {
-                        Some(RequestError::Panic {
-                            message: panic.message.clone(),
-                        })
-                    } else if status.is_server_error() {
-                        Some(RequestError::Status(status))
-                    } else if grpc {
-                        grpc_error(response.headers())
-                    } else {
-                        None
-                    };
-                    if let Some(error) = &error {
-                        let event =
-                            GotRequestException::new(pending.meta(), error).status(status.as_u16());
-                        log_failures(GotRequestException::NAME, &event.send_async_robust().await);
-                    }
-                    if let Some(tx) = pending.transaction.take() {
-                        let failures = if error.is_none() && !status.is_client_error() {
-                            tx.commit_async().await
-                        } else {
-                            tx.rollback_async().await
-                        };
-                        log_delivery_failures(&failures);
-                    }
-                    let (parts, body) = response.into_parts();
-                    let finish = Finish {
-                        info: pending.info.take().expect("taken once"),
-                        status: status.as_u16(),
-                        started: pending.started,
-                        grpc,
-                        ended: false,
-                    };
-                    Ok(Response::from_parts(parts, SignalsBody::new(body, finish)))
-                }
-                Err(error) => {
-                    let failure = RequestError::Service(error.to_string());
-                    let event = GotRequestException::new(pending.meta(), &failure);
-                    log_failures(GotRequestException::NAME, &event.send_async_robust().await);
-                    if let Some(tx) = pending.transaction.take() {
-                        log_delivery_failures(&tx.rollback_async().await);
-                    }
-                    // `pending` sends RequestFinished (no status, incomplete) when dropped.
-                    Err(error)
-                }
-            }
-        })
+            let error = request_error(&result);
+            respond(pending, result, error).await
+        });
+        ResponseFuture {
+            state: State::Boxed { future },
+        }
     }
+}
+
+/// The exception a result of the inner service is: a caught panic, a server error
+/// status, a gRPC error status in the headers, or the service's error.
+fn request_error<B, E: fmt::Display>(result: &Result<Response<B>, E>) -> Option<RequestError> {
+    let response = match result {
+        Ok(response) => response,
+        Err(error) => return Some(RequestError::Service(error.to_string())),
+    };
+    let status = response.status();
+    if let Some(panic) = response.extensions().get::<CaughtPanic>() {
+        Some(RequestError::Panic {
+            message: panic.message.clone(),
+        })
+    } else if status.is_server_error() {
+        Some(RequestError::Status(status))
+    } else if is_grpc(response.headers()) {
+        grpc_error(response.headers())
+    } else {
+        None
+    }
+}
+
+/// The `GotRequestException` for `error`, with the response's status if there is one.
+fn exception<'a, B, E>(
+    pending: &'a Pending,
+    result: &Result<Response<B>, E>,
+    error: &'a RequestError,
+) -> GotRequestException<'a> {
+    let event = GotRequestException::new(pending.meta(), error);
+    match result {
+        Ok(response) => event.status(response.status().as_u16()),
+        Err(_) => event,
+    }
+}
+
+/// The rest of a request once the inner service has answered, with async sends: the
+/// exception (if any), then the transaction's commit or rollback, then the response.
+async fn respond<B: Body, E>(
+    mut pending: Pending,
+    result: Result<Response<B>, E>,
+    error: Option<RequestError>,
+) -> Result<Response<SignalsBody<B>>, E> {
+    if let Some(error) = &error {
+        let report = exception(&pending, &result, error)
+            .send_async_robust()
+            .await;
+        log_failures(GotRequestException::NAME, &report);
+    }
+    if let Some(tx) = pending.transaction.take() {
+        let succeeded = match &result {
+            Ok(response) => error.is_none() && !response.status().is_client_error(),
+            Err(_) => false,
+        };
+        let failures = if succeeded {
+            tx.commit_async().await
+        } else {
+            tx.rollback_async().await
+        };
+        log_delivery_failures(&failures);
+    }
+    finish(pending, result)
+}
+
+/// The response, its body wrapped to send `RequestFinished`; an error is passed on, and
+/// `pending` (dropped) sends `RequestFinished` without a status, incomplete.
+fn finish<B: Body, E>(
+    mut pending: Pending,
+    result: Result<Response<B>, E>,
+) -> Result<Response<SignalsBody<B>>, E> {
+    let response = result?;
+    let (parts, body) = response.into_parts();
+    let finish = Finish {
+        info: pending.info.take().expect("taken once"),
+        status: parts.status.as_u16(),
+        started: pending.started,
+        grpc: is_grpc(&parts.headers),
+        ended: false,
+    };
+    Ok(Response::from_parts(parts, SignalsBody::new(body, finish)))
 }
 
 fn is_grpc(headers: &http::HeaderMap) -> bool {

@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use http::uri::PathAndQuery;
 use http::{Method, Request, Response, Uri};
 use http_body::Body;
 use signals_core::request::{GotRequestException, RequestMeta, RequestStarted};
@@ -137,21 +138,21 @@ where
                 (pending, result)
             }
         };
-        let error = request_error(&result);
-        if error.is_some() && GotRequestException::has_async_receivers_for_any_sender() {
+        let verdict = Verdict::of(&result);
+        if verdict.error.is_some() && GotRequestException::has_async_receivers_for_any_sender() {
             // Rare: a failed request whose exception has an async receiver.
             state.set(State::Boxed {
-                future: Box::pin(respond(pending, result, error)),
+                future: Box::pin(respond(pending, result, verdict)),
             });
             return match state.project() {
                 StateProj::Boxed { future } => future.as_mut().poll(cx),
                 StateProj::Inner { .. } => unreachable!("just set"),
             };
         }
-        if let Some(error) = &error {
+        if let Some(error) = &verdict.error {
             send_now(&exception(&pending, &result, error));
         }
-        Poll::Ready(finish(pending, result))
+        Poll::Ready(finish(pending, result, verdict.grpc))
     }
 }
 
@@ -206,8 +207,8 @@ where
                 }
                 None => inner.call(request).await,
             };
-            let error = request_error(&result);
-            respond(pending, result, error).await
+            let verdict = Verdict::of(&result);
+            respond(pending, result, verdict).await
         });
         ResponseFuture {
             state: State::Boxed { future },
@@ -215,24 +216,40 @@ where
     }
 }
 
-/// The exception a result of the inner service is: a caught panic, a server error
-/// status, a gRPC error status in the headers, or the service's error.
-fn request_error<B, E: fmt::Display>(result: &Result<Response<B>, E>) -> Option<RequestError> {
-    let response = match result {
-        Ok(response) => response,
-        Err(error) => return Some(RequestError::Service(error.to_string())),
-    };
-    let status = response.status();
-    if let Some(panic) = response.extensions().get::<CaughtPanic>() {
-        Some(RequestError::Panic {
-            message: panic.message.clone(),
-        })
-    } else if status.is_server_error() {
-        Some(RequestError::Status(status))
-    } else if is_grpc(response.headers()) {
-        grpc_error(response.headers())
-    } else {
-        None
+/// What the layer makes of a result of the inner service, read once.
+struct Verdict {
+    /// The exception it is: a caught panic, a server error status, a gRPC error status in
+    /// the headers, or the service's error.
+    error: Option<RequestError>,
+    /// Whether the response is gRPC (its trailers may still carry an error).
+    grpc: bool,
+}
+
+impl Verdict {
+    fn of<B, E: fmt::Display>(result: &Result<Response<B>, E>) -> Self {
+        let response = match result {
+            Ok(response) => response,
+            Err(error) => {
+                return Verdict {
+                    error: Some(RequestError::Service(error.to_string())),
+                    grpc: false,
+                };
+            }
+        };
+        let status = response.status();
+        let grpc = is_grpc(response.headers());
+        let error = if let Some(panic) = response.extensions().get::<CaughtPanic>() {
+            Some(RequestError::Panic {
+                message: panic.message.clone(),
+            })
+        } else if status.is_server_error() {
+            Some(RequestError::Status(status))
+        } else if grpc {
+            grpc_error(response.headers())
+        } else {
+            None
+        };
+        Verdict { error, grpc }
     }
 }
 
@@ -254,9 +271,9 @@ fn exception<'a, B, E>(
 async fn respond<B: Body, E>(
     mut pending: Pending,
     result: Result<Response<B>, E>,
-    error: Option<RequestError>,
+    verdict: Verdict,
 ) -> Result<Response<SignalsBody<B>>, E> {
-    if let Some(error) = &error {
+    if let Some(error) = &verdict.error {
         let report = exception(&pending, &result, error)
             .send_async_robust()
             .await;
@@ -264,7 +281,7 @@ async fn respond<B: Body, E>(
     }
     if let Some(tx) = pending.transaction.take() {
         let succeeded = match &result {
-            Ok(response) => error.is_none() && !response.status().is_client_error(),
+            Ok(response) => verdict.error.is_none() && !response.status().is_client_error(),
             Err(_) => false,
         };
         let failures = if succeeded {
@@ -274,7 +291,7 @@ async fn respond<B: Body, E>(
         };
         log_delivery_failures(&failures);
     }
-    finish(pending, result)
+    finish(pending, result, verdict.grpc)
 }
 
 /// The response, its body wrapped to send `RequestFinished`; an error is passed on, and
@@ -282,17 +299,17 @@ async fn respond<B: Body, E>(
 fn finish<B: Body, E>(
     mut pending: Pending,
     result: Result<Response<B>, E>,
+    grpc: bool,
 ) -> Result<Response<SignalsBody<B>>, E> {
     let response = result?;
-    let (parts, body) = response.into_parts();
     let finish = Finish {
         info: pending.info.take().expect("taken once"),
-        status: parts.status.as_u16(),
+        status: response.status().as_u16(),
         started: pending.started,
-        grpc: is_grpc(&parts.headers),
+        grpc,
         ended: false,
     };
-    Ok(Response::from_parts(parts, SignalsBody::new(body, finish)))
+    Ok(response.map(|body| SignalsBody::new(body, finish)))
 }
 
 fn is_grpc(headers: &http::HeaderMap) -> bool {
@@ -346,7 +363,9 @@ pub struct RemoteAddr(pub std::net::SocketAddr);
 #[derive(Debug)]
 pub(crate) struct RequestInfo {
     method: Method,
-    uri: Uri,
+    /// The URI's path and query (`None` when its path is empty); the scheme and
+    /// authority are not reported.
+    path_and_query: Option<PathAndQuery>,
     #[cfg(feature = "axum")]
     route: Option<axum::extract::MatchedPath>,
     #[cfg(not(feature = "axum"))]
@@ -372,15 +391,19 @@ impl RequestInfo {
             .map(|a| a.0.to_string());
         RequestInfo {
             method: request.method().clone(),
-            uri: request.uri().clone(),
+            path_and_query: path_and_query(request.uri()),
             route,
             remote_addr,
         }
     }
 
     pub(crate) fn meta(&self) -> RequestMeta<'_> {
-        let mut meta = RequestMeta::new(self.method.as_str(), self.uri.path());
-        if let Some(query) = self.uri.query() {
+        let (path, query) = match &self.path_and_query {
+            Some(pq) => (pq.path(), pq.query()),
+            None => ("", None),
+        };
+        let mut meta = RequestMeta::new(self.method.as_str(), path);
+        if let Some(query) = query {
             meta = meta.query(query);
         }
         #[cfg(feature = "axum")]
@@ -392,6 +415,16 @@ impl RequestInfo {
         }
         meta
     }
+}
+
+/// `uri`'s path and query, kept so that the path reads as [`Uri::path`] does (`""` for
+/// an authority-form URI, `"/"` for an absolute one without a path), without the scheme
+/// and authority (a smaller copy in every request's state).
+fn path_and_query(uri: &Uri) -> Option<PathAndQuery> {
+    if uri.path().is_empty() {
+        return None;
+    }
+    uri.path_and_query().cloned()
 }
 
 /// Sends `event` from a context that cannot await (a body's poll or drop): sync
@@ -412,5 +445,31 @@ fn log_failures<O>(signal: &'static str, report: &Report<O>) {
 fn log_delivery_failures(failures: &[Failure]) {
     for failure in failures {
         tracing::warn!(target: "signals_tower", failure = %failure, "request transaction delivery failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestInfo;
+
+    #[test]
+    fn the_reported_path_and_query_are_the_uris() {
+        for uri in [
+            "/users/7?tab=posts",
+            "/",
+            "/?",
+            "/a?b=c?d",
+            "*",
+            "http://example.com",
+            "http://example.com/x/y?z",
+            "https://example.com?q=1",
+            "example.com:443",
+        ] {
+            let uri: http::Uri = uri.parse().unwrap();
+            let request = http::Request::get(uri.clone()).body(()).unwrap();
+            let info = RequestInfo::from_request(&request);
+            let meta = info.meta();
+            assert_eq!((meta.path, meta.query), (uri.path(), uri.query()), "{uri}");
+        }
     }
 }

@@ -154,6 +154,9 @@ fn load_average() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
+/// One column of a run for the report: its name, how it is read, its unit.
+type Measure = (&'static str, fn(&Run) -> f64, &'static str);
+
 struct Run {
     requests_per_sec: f64,
     p50_us: f64,
@@ -369,7 +372,7 @@ fn main() {
                 .collect(),
         )
     };
-    let measures: [(&str, fn(&Run) -> f64, &str); 3] = [
+    let measures: [Measure; 3] = [
         ("req/s", |r| r.requests_per_sec, ""),
         ("p50 latency", |r| r.p50_us, " us"),
         ("server CPU per request", |r| r.cpu_us, " us"),

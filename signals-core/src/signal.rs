@@ -252,6 +252,23 @@ pub trait Signal: Sized {
         dispatch::has_receivers::<Self>(true)
     }
 
+    /// Whether any receiver of the signal, for any sender, is `async` (link-time or
+    /// runtime, in any phase).
+    ///
+    /// When it is `false`, [`send_robust`](Signal::send_robust) runs exactly the receivers
+    /// [`send_async_robust`](Signal::send_async_robust) would, in the same order, without
+    /// building a future: code that would otherwise box an async send for every call (a
+    /// request middleware, say) can send synchronously instead. It answers for the signal
+    /// as a whole, so an async receiver of another sender also makes it `true`: the
+    /// answer errs towards the async send, never away from it. A state check (one atomic
+    /// load). A receiver connected after the check, concurrently with the send, is seen
+    /// or not as with any send racing a connection; an async one that a sync send then
+    /// reaches is reported as [`ReceiverError::AsyncInSyncSend`](crate::ReceiverError::AsyncInSyncSend).
+    #[inline]
+    fn has_async_receivers_for_any_sender() -> bool {
+        dispatch::has_async_receivers::<Self>()
+    }
+
     /// The receivers a send of this payload type reaches, in the order they run.
     fn receivers() -> Vec<ReceiverInfo> {
         dispatch::receivers::<Self>()

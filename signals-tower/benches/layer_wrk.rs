@@ -1,12 +1,30 @@
 //! The cost of `SignalsLayer` under load: an axum hello route with the layer and 3
-//! receivers against the same route without the layer, on loopback, under `wrk`
-//! (Debian's `wrk`, which must be installed: this bench fails without it).
+//! receivers against the same route without the layer (and under a pass-through layer,
+//! what axum's `Router::layer` costs by itself), on loopback, under `wrk` (Debian's `wrk`
+//! and util-linux's `taskset` must be installed: this bench fails without them, and on a
+//! machine with fewer than two cores).
 //!
 //! `cargo bench -p signals-tower --bench layer_wrk -- [SECONDS] [ROUNDS] [CONNECTIONS]`
-//! (default 5 s × 3 rounds, 32 connections). The two servers run on one Tokio worker
-//! each (so that wrk has a core), alternate within each round (A, B, B, A, ...), and the
-//! report is the median over the rounds. Not run in CI (compiled only, like the other
-//! benches); docs/PERFORMANCE.md records a run.
+//! (default 5 s × 12 rounds, 32 connections).
+//!
+//! * The three servers run on one Tokio worker each, and the whole bench process (so
+//!   every server) is pinned to core 0; wrk runs pinned to core 1. They never share a
+//!   core, and only one server is loaded at a time.
+//! * Each round loads every server in turn, in one of the six orders (a different one
+//!   each round), so a slow drift of the machine hits all alike.
+//! * Besides wrk's requests/s and p50 latency, each run records the CPU time the loaded
+//!   server's threads used (from `/proc/self/task/*/schedstat`) per request: the layer's
+//!   cost even where wrk, not the server, is the bottleneck.
+//! * The report gives, for each measure, the median over the rounds and the range, and
+//!   the per-round ratios (within one round, relative to the server without a layer) as
+//!   median and range. The load average is printed before and after, to be quoted with
+//!   the figures.
+//!
+//! `layer_wrk serve plain|noop|layer PORT` serves one of the three alone, for
+//! `benches/layer_callgrind.sh` (instructions per request, exact where timings are not).
+//!
+//! Not run in CI (compiled only, like the other benches); docs/PERFORMANCE.md records a
+//! run.
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -17,6 +35,10 @@ use axum::routing::get;
 use signals_core::prelude::*;
 use signals_core::request::{RequestFinished, RequestStarted};
 use signals_tower::SignalsLayer;
+
+/// The core the bench process (both servers) is pinned to; wrk gets [`WRK_CORE`].
+const SERVER_CORE: usize = 0;
+const WRK_CORE: usize = 1;
 
 static STARTED: AtomicU64 = AtomicU64::new(0);
 static FINISHED: AtomicU64 = AtomicU64::new(0);
@@ -43,48 +65,142 @@ fn hello() -> Router {
     Router::new().route("/", get(|| async { "Hello, World!" }))
 }
 
-/// Serves `app` on its own one-worker runtime, on a thread of its own.
-fn serve(app: Router) -> SocketAddr {
+/// One server: its address and the name its threads carry.
+#[derive(Clone, Copy)]
+struct Server {
+    addr: SocketAddr,
+    threads: &'static str,
+}
+
+/// Serves `app` on its own one-worker runtime, on a thread of its own; every thread of
+/// it is named `threads` (at most 15 bytes, the kernel's limit).
+fn serve(app: Router, threads: &'static str) -> Server {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.set_nonblocking(true).expect("nonblocking");
     let addr = listener.local_addr().expect("addr");
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            axum::serve(listener, app).await.expect("serve");
-        });
-    });
-    addr
+    std::thread::Builder::new()
+        .name(threads.into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name(threads)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                axum::serve(listener, app).await.expect("serve");
+            });
+        })
+        .expect("server thread");
+    Server { addr, threads }
 }
+
+/// Runs `program` to check that it is installed; panics (the bench fails) if it is not.
+fn require(program: &str, arg: &str, install: &str) {
+    if let Err(error) = Command::new(program).arg(arg).output() {
+        panic!("`{program}` cannot be run ({error}): {install}");
+    }
+}
+
+/// Pins this process's main thread to `core` (the threads it spawns afterwards inherit
+/// it), and checks that the kernel took it.
+fn pin_self(core: usize) {
+    let status = Command::new("taskset")
+        .args([
+            "-p",
+            "-c",
+            &core.to_string(),
+            &std::process::id().to_string(),
+        ])
+        .output()
+        .expect("taskset runs");
+    assert!(status.status.success(), "taskset failed: {status:?}");
+    let allowed = std::fs::read_to_string("/proc/thread-self/status")
+        .expect("/proc/thread-self/status")
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Cpus_allowed_list:")
+                .map(|v| v.trim().to_owned())
+        })
+        .expect("Cpus_allowed_list");
+    assert_eq!(allowed, core.to_string(), "pinned to core {core}");
+}
+
+/// Nanoseconds on a CPU of every thread of this process named `threads`.
+fn cpu_ns(threads: &str) -> u64 {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
+        let dir = task.expect("a task").path();
+        let Ok(comm) = std::fs::read_to_string(dir.join("comm")) else {
+            continue; // the thread exited
+        };
+        if comm.trim_end() != threads {
+            continue;
+        }
+        let schedstat = std::fs::read_to_string(dir.join("schedstat")).expect("schedstat");
+        total += schedstat
+            .split_whitespace()
+            .next()
+            .and_then(|ns| ns.parse::<u64>().ok())
+            .expect("schedstat's first field: ns on a CPU");
+    }
+    total
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// One column of a run for the report: its name, how it is read, its unit.
+type Measure = (&'static str, fn(&Run) -> f64, &'static str);
 
 struct Run {
     requests_per_sec: f64,
     p50_us: f64,
+    /// The server's CPU time per request, in µs.
+    cpu_us: f64,
 }
 
-fn wrk(addr: SocketAddr, seconds: u32, connections: u32) -> Run {
-    let output = Command::new("wrk")
+fn wrk(server: Server, seconds: u32, connections: u32) -> Run {
+    let cpu_before = cpu_ns(server.threads);
+    let output = Command::new("taskset")
         .args([
+            "-c",
+            &WRK_CORE.to_string(),
+            "wrk",
             "-t1",
             &format!("-c{connections}"),
             &format!("-d{seconds}s"),
             "--latency",
-            &format!("http://{addr}/"),
+            &format!("http://{}/", server.addr),
         ])
         .output()
-        .expect("wrk runs (apt-get install wrk)");
-    assert!(output.status.success(), "wrk failed");
+        .expect("taskset runs wrk");
+    let cpu = cpu_ns(server.threads) - cpu_before;
     let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "wrk failed: {}\n{text}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // A server that fails requests would look fast.
+    assert!(
+        !text.contains("Non-2xx") && !text.contains("Socket errors"),
+        "wrk saw errors:\n{text}"
+    );
     let requests_per_sec = text
         .lines()
         .find_map(|l| l.strip_prefix("Requests/sec:"))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("no Requests/sec in wrk's output:\n{text}"));
+    let requests: f64 = text
+        .lines()
+        .find_map(|l| l.trim().split_once(" requests in "))
+        .and_then(|(n, _)| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no request count in wrk's output:\n{text}"));
     let p50 = text
         .lines()
         .find_map(|l| l.trim().strip_prefix("50%"))
@@ -93,6 +209,7 @@ fn wrk(addr: SocketAddr, seconds: u32, connections: u32) -> Run {
     Run {
         requests_per_sec,
         p50_us: duration_us(p50),
+        cpu_us: cpu as f64 / 1_000.0 / requests,
     }
 }
 
@@ -110,53 +227,132 @@ fn duration_us(text: &str) -> f64 {
     number.parse::<f64>().expect("a number") * scale
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+/// Median, minimum and maximum.
+fn summary(mut values: Vec<f64>) -> (f64, f64, f64) {
     values.sort_by(|a, b| a.total_cmp(b));
-    values[values.len() / 2]
+    let n = values.len();
+    let median = if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    };
+    (median, values[0], values[n - 1])
 }
+
+/// `serve plain|noop|layer PORT`: one of the three servers, on `127.0.0.1:PORT`, until killed
+/// (for `layer_callgrind.sh`, which counts its instructions per request).
+fn serve_only(args: &[String]) {
+    let (Some(which), Some(port)) = (args.get(1), args.get(2).and_then(|p| p.parse::<u16>().ok()))
+    else {
+        panic!("usage: layer_wrk serve plain|noop|layer PORT");
+    };
+    let app = match which.as_str() {
+        "plain" => app(0),
+        "noop" => app(1),
+        "layer" => app(2),
+        other => panic!("`{other}`: plain, noop or layer"),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind");
+        println!(
+            "serving {which} on {}",
+            listener.local_addr().expect("addr")
+        );
+        axum::serve(listener, app).await.expect("serve");
+    });
+}
+
+/// The servers the bench compares, in the report's column order.
+const SERVERS: [(&str, &str); 3] = [
+    ("without the layer", "srv-plain"),
+    ("a no-op layer", "srv-noop"),
+    ("SignalsLayer, 3 receivers", "srv-layer"),
+];
+
+/// The app each server serves (see [`SERVERS`]): the hello route bare, under a
+/// pass-through `Router::layer` (what axum's layering itself costs), and under
+/// `SignalsLayer`.
+fn app(which: usize) -> Router {
+    match which {
+        0 => hello(),
+        1 => hello().layer(tower::layer::layer_fn(|service| service)),
+        _ => hello().layer(SignalsLayer::new()),
+    }
+}
+
+/// Every order of the three servers: round `r` runs `ORDERS[r % 6]`.
+const ORDERS: [[usize; 3]; 6] = [
+    [0, 1, 2],
+    [2, 1, 0],
+    [1, 2, 0],
+    [0, 2, 1],
+    [2, 0, 1],
+    [1, 0, 2],
+];
 
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
+    if args.first().is_some_and(|a| a == "serve") {
+        return serve_only(&args);
+    }
     let arg = |i: usize, default: u32| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
-    let (seconds, rounds, connections) = (arg(0, 5), arg(1, 3), arg(2, 32));
+    let (seconds, rounds, connections) = (arg(0, 5), arg(1, 12), arg(2, 32));
+    assert!(
+        rounds > 0 && seconds > 0,
+        "SECONDS and ROUNDS must be positive"
+    );
 
-    let plain = serve(hello());
-    let layered = serve(hello().layer(SignalsLayer::new()));
-    // Warm up both (connections, allocator, caches).
-    wrk(plain, 1, connections);
-    wrk(layered, 1, connections);
+    require(
+        "wrk",
+        "--version",
+        "install it (Debian: apt-get install wrk)",
+    );
+    require("taskset", "--version", "install util-linux");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert!(
+        cores > WRK_CORE,
+        "needs two cores (servers on {SERVER_CORE}, wrk on {WRK_CORE}), has {cores}"
+    );
+    // Before any thread exists: every thread of the servers inherits it.
+    pin_self(SERVER_CORE);
+    println!(
+        "load average before: {}; servers on core {SERVER_CORE}, wrk on core {WRK_CORE}; \
+         {rounds} rounds x {seconds} s x 3, {connections} connections",
+        load_average()
+    );
 
-    let (mut plain_runs, mut layered_runs) = (Vec::new(), Vec::new());
+    let servers: Vec<Server> = SERVERS
+        .iter()
+        .enumerate()
+        .map(|(i, (_, threads))| serve(app(i), threads))
+        .collect();
+    // Warm up each (connections, allocator, caches).
+    for server in &servers {
+        wrk(*server, 2, connections);
+    }
+
+    let mut runs: [Vec<Run>; 3] = Default::default();
     for round in 0..rounds {
-        let order = if round % 2 == 0 {
-            [false, true]
-        } else {
-            [true, false]
-        };
-        for with_layer in order {
-            let run = match with_layer {
-                false => wrk(plain, seconds, connections),
-                true => wrk(layered, seconds, connections),
-            };
+        for which in ORDERS[round as usize % ORDERS.len()] {
+            let run = wrk(servers[which], seconds, connections);
             println!(
-                "round {round}: {:<13} {:>10.0} req/s  p50 {:>7.1} us",
-                if with_layer {
-                    "with layer"
-                } else {
-                    "without layer"
-                },
-                run.requests_per_sec,
-                run.p50_us
+                "round {round:>2}: {:<26} {:>8.0} req/s  p50 {:>6.1} us  server CPU {:>5.2} us/req",
+                SERVERS[which].0, run.requests_per_sec, run.p50_us, run.cpu_us
             );
-            match with_layer {
-                false => plain_runs.push(run),
-                true => layered_runs.push(run),
-            }
+            runs[which].push(run);
         }
     }
+    let load_after = load_average();
     let started = STARTED.load(Ordering::Relaxed);
     let finished = FINISHED.load(Ordering::Relaxed);
     assert!(started > 0 && finished > 0, "the receivers ran");
@@ -165,20 +361,46 @@ fn main() {
         "{started} started, {finished} finished"
     );
 
-    let rps = |runs: &[Run]| median(runs.iter().map(|r| r.requests_per_sec).collect());
-    let p50 = |runs: &[Run]| median(runs.iter().map(|r| r.p50_us).collect());
-    let (rps_plain, rps_layer) = (rps(&plain_runs), rps(&layered_runs));
-    let (p50_plain, p50_layer) = (p50(&plain_runs), p50(&layered_runs));
+    let of = |runs: &[Run], f: fn(&Run) -> f64| summary(runs.iter().map(f).collect());
+    // Within each round: `runs[which]` relative to the server without a layer, in %.
+    let ratio = |which: usize, f: fn(&Run) -> f64| {
+        summary(
+            runs[0]
+                .iter()
+                .zip(&runs[which])
+                .map(|(plain, other)| (f(other) / f(plain) - 1.0) * 100.0)
+                .collect(),
+        )
+    };
+    let measures: [Measure; 3] = [
+        ("req/s", |r| r.requests_per_sec, ""),
+        ("p50 latency", |r| r.p50_us, " us"),
+        ("server CPU per request", |r| r.cpu_us, " us"),
+    ];
     println!();
-    println!("| | req/s (median of {rounds}) | p50 latency |");
-    println!("|---|---:|---:|");
-    println!("| without the layer | {rps_plain:.0} | {p50_plain:.1} us |");
-    println!("| with the layer, 3 receivers | {rps_layer:.0} | {p50_layer:.1} us |");
+    println!("load average after: {load_after}");
     println!(
-        "| difference | {:+.2} % | {:+.1} us ({:+.2} %) |",
-        (rps_layer / rps_plain - 1.0) * 100.0,
-        p50_layer - p50_plain,
-        (p50_layer / p50_plain - 1.0) * 100.0
+        "| median of {rounds} (range) | {} | {} | {} | SignalsLayer vs without, per round | \
+         no-op layer vs without, per round |",
+        SERVERS[0].0, SERVERS[1].0, SERVERS[2].0
     );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (name, f, unit) in measures {
+        let digits = if unit.is_empty() { 0 } else { 2 };
+        let cells: Vec<String> = runs
+            .iter()
+            .map(|r| {
+                let (median, low, high) = of(r, f);
+                format!("{median:.digits$}{unit} ({low:.digits$}-{high:.digits$})")
+            })
+            .collect();
+        let (lm, llo, lhi) = ratio(2, f);
+        let (nm, nlo, nhi) = ratio(1, f);
+        println!(
+            "| {name} | {} | {} | {} | {lm:+.1} % ({llo:+.1} to {lhi:+.1}) | \
+             {nm:+.1} % ({nlo:+.1} to {nhi:+.1}) |",
+            cells[0], cells[1], cells[2]
+        );
+    }
     println!("(receivers ran: {started} started, {finished} finished)");
 }

@@ -71,10 +71,12 @@ impl Drop for Finish {
     }
 }
 
+/// Sends `RequestFinished` (dropping the state in place: it is not moved out first).
 fn finish(slot: &mut Option<Finish>, ended: bool) {
-    if let Some(mut finish) = slot.take() {
+    if let Some(finish) = slot {
         finish.ended = ended;
     }
+    *slot = None;
 }
 
 impl<B> Body for SignalsBody<B>

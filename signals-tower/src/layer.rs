@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use http::uri::PathAndQuery;
 use http::{Method, Request, Response, Uri};
 use http_body::Body;
 use signals_core::request::{GotRequestException, RequestMeta, RequestStarted};
@@ -71,9 +72,89 @@ pub struct Signals<S> {
     transaction: bool,
 }
 
-/// The response future of [`Signals`].
-pub type ResponseFuture<B, E> =
+type BoxedResponse<B, E> =
     Pin<Box<dyn Future<Output = Result<Response<SignalsBody<B>>, E>> + Send + 'static>>;
+
+pin_project_lite::pin_project! {
+    /// The response future of [`Signals`]: the inner service's future `F` (whose response
+    /// body is `B` and error `E`), followed by the exception a failed response sends.
+    ///
+    /// When no receiver of `RequestStarted` is async and no request transaction is
+    /// enabled (the common case), `RequestStarted` has been sent by the time
+    /// [`Service::call`] returns, and this future is the inner future plus the state the
+    /// response needs: nothing is boxed. Otherwise the whole request (the async send, the
+    /// inner call, the transaction's commit or rollback) is one boxed future.
+    pub struct ResponseFuture<F, B, E> {
+        #[pin]
+        state: State<F, B, E>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<F, B, E> {
+        // `RequestStarted` was sent synchronously; the inner future runs. `pending` is
+        // taken when it is ready.
+        Inner {
+            #[pin]
+            future: F,
+            pending: Option<Pending>,
+        },
+        // An async send (of `RequestStarted` or of the exception), or a request
+        // transaction.
+        Boxed { future: BoxedResponse<B, E> },
+    }
+}
+
+impl<F, B, E> fmt::Debug for ResponseFuture<F, B, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Inner { .. } => "inner",
+            State::Boxed { .. } => "boxed",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("state", &state)
+            .finish()
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F, B, E>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: Body + Send + 'static,
+    E: fmt::Display + Send + 'static,
+{
+    type Output = Result<Response<SignalsBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        let (pending, result) = match state.as_mut().project() {
+            StateProj::Boxed { future } => return future.as_mut().poll(cx),
+            StateProj::Inner { future, pending } => {
+                let result = std::task::ready!(future.poll(cx));
+                let pending = pending
+                    .take()
+                    .expect("`ResponseFuture` polled after it completed");
+                (pending, result)
+            }
+        };
+        let verdict = Verdict::of(&result);
+        if verdict.error.is_some() && GotRequestException::has_async_receivers_for_any_sender() {
+            // Rare: a failed request whose exception has an async receiver.
+            state.set(State::Boxed {
+                future: Box::pin(respond(pending, result, verdict)),
+            });
+            return match state.project() {
+                StateProj::Boxed { future } => future.as_mut().poll(cx),
+                StateProj::Inner { .. } => unreachable!("just set"),
+            };
+        }
+        if let Some(error) = &verdict.error {
+            send_now(&exception(&pending, &result, error));
+        }
+        Poll::Ready(finish(pending, result, verdict.grpc))
+    }
+}
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Signals<S>
 where
@@ -85,23 +166,36 @@ where
 {
     type Response = Response<SignalsBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<ResBody, S::Error>;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let mut pending = Pending {
+            info: Some(RequestInfo::from_request(&request)),
+            started: Instant::now(),
+            transaction: None,
+        };
+        if !self.transaction && !RequestStarted::has_async_receivers_for_any_sender() {
+            // Every receiver is sync: send now, and call the service that was driven to
+            // readiness in place (no clone, nothing boxed).
+            send_now(&RequestStarted::new(pending.meta()));
+            let future = self.inner.call(request);
+            return ResponseFuture {
+                state: State::Inner {
+                    future,
+                    pending: Some(pending),
+                },
+            };
+        }
+        pending.transaction = self.transaction.then(Transaction::begin);
         // The service that was driven to readiness is the one that is called (tower's
         // clone-and-swap); it is called after `RequestStarted` has been delivered.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let mut pending = Pending {
-            info: Some(RequestInfo::from_request(&request)),
-            started: Instant::now(),
-            transaction: self.transaction.then(Transaction::begin),
-        };
-        Box::pin(async move {
+        let future = Box::pin(async move {
             let report = RequestStarted::new(pending.meta())
                 .send_async_robust()
                 .await;
@@ -113,57 +207,109 @@ where
                 }
                 None => inner.call(request).await,
             };
-            match result {
-                Ok(response) => {
-                    let status = response.status();
-                    let grpc = is_grpc(response.headers());
-                    let error = if let Some(panic) = response.extensions().get::<CaughtPanic>() {
-                        Some(RequestError::Panic {
-                            message: panic.message.clone(),
-                        })
-                    } else if status.is_server_error() {
-                        Some(RequestError::Status(status))
-                    } else if grpc {
-                        grpc_error(response.headers())
-                    } else {
-                        None
-                    };
-                    if let Some(error) = &error {
-                        let event =
-                            GotRequestException::new(pending.meta(), error).status(status.as_u16());
-                        log_failures(GotRequestException::NAME, &event.send_async_robust().await);
-                    }
-                    if let Some(tx) = pending.transaction.take() {
-                        let failures = if error.is_none() && !status.is_client_error() {
-                            tx.commit_async().await
-                        } else {
-                            tx.rollback_async().await
-                        };
-                        log_delivery_failures(&failures);
-                    }
-                    let (parts, body) = response.into_parts();
-                    let finish = Finish {
-                        info: pending.info.take().expect("taken once"),
-                        status: status.as_u16(),
-                        started: pending.started,
-                        grpc,
-                        ended: false,
-                    };
-                    Ok(Response::from_parts(parts, SignalsBody::new(body, finish)))
-                }
-                Err(error) => {
-                    let failure = RequestError::Service(error.to_string());
-                    let event = GotRequestException::new(pending.meta(), &failure);
-                    log_failures(GotRequestException::NAME, &event.send_async_robust().await);
-                    if let Some(tx) = pending.transaction.take() {
-                        log_delivery_failures(&tx.rollback_async().await);
-                    }
-                    // `pending` sends RequestFinished (no status, incomplete) when dropped.
-                    Err(error)
-                }
-            }
-        })
+            let verdict = Verdict::of(&result);
+            respond(pending, result, verdict).await
+        });
+        ResponseFuture {
+            state: State::Boxed { future },
+        }
     }
+}
+
+/// What the layer makes of a result of the inner service, read once.
+struct Verdict {
+    /// The exception it is: a caught panic, a server error status, a gRPC error status in
+    /// the headers, or the service's error.
+    error: Option<RequestError>,
+    /// Whether the response is gRPC (its trailers may still carry an error).
+    grpc: bool,
+}
+
+impl Verdict {
+    fn of<B, E: fmt::Display>(result: &Result<Response<B>, E>) -> Self {
+        let response = match result {
+            Ok(response) => response,
+            Err(error) => {
+                return Verdict {
+                    error: Some(RequestError::Service(error.to_string())),
+                    grpc: false,
+                };
+            }
+        };
+        let status = response.status();
+        let grpc = is_grpc(response.headers());
+        let error = if let Some(panic) = response.extensions().get::<CaughtPanic>() {
+            Some(RequestError::Panic {
+                message: panic.message.clone(),
+            })
+        } else if status.is_server_error() {
+            Some(RequestError::Status(status))
+        } else if grpc {
+            grpc_error(response.headers())
+        } else {
+            None
+        };
+        Verdict { error, grpc }
+    }
+}
+
+/// The `GotRequestException` for `error`, with the response's status if there is one.
+fn exception<'a, B, E>(
+    pending: &'a Pending,
+    result: &Result<Response<B>, E>,
+    error: &'a RequestError,
+) -> GotRequestException<'a> {
+    let event = GotRequestException::new(pending.meta(), error);
+    match result {
+        Ok(response) => event.status(response.status().as_u16()),
+        Err(_) => event,
+    }
+}
+
+/// The rest of a request once the inner service has answered, with async sends: the
+/// exception (if any), then the transaction's commit or rollback, then the response.
+async fn respond<B: Body, E>(
+    mut pending: Pending,
+    result: Result<Response<B>, E>,
+    verdict: Verdict,
+) -> Result<Response<SignalsBody<B>>, E> {
+    if let Some(error) = &verdict.error {
+        let report = exception(&pending, &result, error)
+            .send_async_robust()
+            .await;
+        log_failures(GotRequestException::NAME, &report);
+    }
+    if let Some(tx) = pending.transaction.take() {
+        let succeeded = match &result {
+            Ok(response) => verdict.error.is_none() && !response.status().is_client_error(),
+            Err(_) => false,
+        };
+        let failures = if succeeded {
+            tx.commit_async().await
+        } else {
+            tx.rollback_async().await
+        };
+        log_delivery_failures(&failures);
+    }
+    finish(pending, result, verdict.grpc)
+}
+
+/// The response, its body wrapped to send `RequestFinished`; an error is passed on, and
+/// `pending` (dropped) sends `RequestFinished` without a status, incomplete.
+fn finish<B: Body, E>(
+    mut pending: Pending,
+    result: Result<Response<B>, E>,
+    grpc: bool,
+) -> Result<Response<SignalsBody<B>>, E> {
+    let response = result?;
+    let finish = Finish {
+        info: pending.info.take().expect("taken once"),
+        status: response.status().as_u16(),
+        started: pending.started,
+        grpc,
+        ended: false,
+    };
+    Ok(response.map(|body| SignalsBody::new(body, finish)))
 }
 
 fn is_grpc(headers: &http::HeaderMap) -> bool {
@@ -217,7 +363,9 @@ pub struct RemoteAddr(pub std::net::SocketAddr);
 #[derive(Debug)]
 pub(crate) struct RequestInfo {
     method: Method,
-    uri: Uri,
+    /// The URI's path and query (`None` when its path is empty); the scheme and
+    /// authority are not reported.
+    path_and_query: Option<PathAndQuery>,
     #[cfg(feature = "axum")]
     route: Option<axum::extract::MatchedPath>,
     #[cfg(not(feature = "axum"))]
@@ -243,15 +391,19 @@ impl RequestInfo {
             .map(|a| a.0.to_string());
         RequestInfo {
             method: request.method().clone(),
-            uri: request.uri().clone(),
+            path_and_query: path_and_query(request.uri()),
             route,
             remote_addr,
         }
     }
 
     pub(crate) fn meta(&self) -> RequestMeta<'_> {
-        let mut meta = RequestMeta::new(self.method.as_str(), self.uri.path());
-        if let Some(query) = self.uri.query() {
+        let (path, query) = match &self.path_and_query {
+            Some(pq) => (pq.path(), pq.query()),
+            None => ("", None),
+        };
+        let mut meta = RequestMeta::new(self.method.as_str(), path);
+        if let Some(query) = query {
             meta = meta.query(query);
         }
         #[cfg(feature = "axum")]
@@ -263,6 +415,16 @@ impl RequestInfo {
         }
         meta
     }
+}
+
+/// `uri`'s path and query, kept so that the path reads as [`Uri::path`] does (`""` for
+/// an authority-form URI, `"/"` for an absolute one without a path), without the scheme
+/// and authority (a smaller copy in every request's state).
+fn path_and_query(uri: &Uri) -> Option<PathAndQuery> {
+    if uri.path().is_empty() {
+        return None;
+    }
+    uri.path_and_query().cloned()
 }
 
 /// Sends `event` from a context that cannot await (a body's poll or drop): sync
@@ -283,5 +445,31 @@ fn log_failures<O>(signal: &'static str, report: &Report<O>) {
 fn log_delivery_failures(failures: &[Failure]) {
     for failure in failures {
         tracing::warn!(target: "signals_tower", failure = %failure, "request transaction delivery failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestInfo;
+
+    #[test]
+    fn the_reported_path_and_query_are_the_uris() {
+        for uri in [
+            "/users/7?tab=posts",
+            "/",
+            "/?",
+            "/a?b=c?d",
+            "*",
+            "http://example.com",
+            "http://example.com/x/y?z",
+            "https://example.com?q=1",
+            "example.com:443",
+        ] {
+            let uri: http::Uri = uri.parse().unwrap();
+            let request = http::Request::get(uri.clone()).body(()).unwrap();
+            let info = RequestInfo::from_request(&request);
+            let meta = info.meta();
+            assert_eq!((meta.path, meta.query), (uri.path(), uri.query()), "{uri}");
+        }
     }
 }

@@ -95,9 +95,15 @@
 //!
 //! # Cost
 //!
-//! One boxed future per request, an owned copy of the method, URI and route, and the
-//! sends (one atomic load each when a signal has no receivers). `docs/PERFORMANCE.md`
-//! measures an axum route with and without the layer.
+//! An owned copy of the method, URI and route (reference counts, no bytes copied), the
+//! start time, and the sends (one atomic load each when a signal has no receivers). While
+//! every `RequestStarted` receiver is sync and no request transaction is enabled,
+//! `RequestStarted` is sent synchronously from `Service::call` and the response future is
+//! the inner one plus that state: nothing is boxed and the inner service is not cloned.
+//! An async `RequestStarted` receiver, or a request transaction, makes each request one
+//! boxed future (the inner service is cloned, tower's clone-and-swap, so that it can be
+//! called after the send). `docs/PERFORMANCE.md` measures an axum route with and without
+//! the layer.
 #![cfg_attr(
     feature = "debug-page",
     doc = "\n# Debug page\n\nFeature `debug-page`: [`debug`] serves the receiver map and the last sends."

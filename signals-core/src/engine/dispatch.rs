@@ -847,6 +847,13 @@ pub(crate) fn has_receivers<S: Payload>(any_sender: bool) -> bool {
     any_sender || loaded.has_receivers_of::<S::Family>(TypeId::of::<S::AnySender>())
 }
 
+/// Whether any receiver of `S`'s signal (any sender, any phase) is async: the state bits
+/// a sync send checks first.
+#[inline]
+pub(crate) fn has_async_receivers<S: Payload>() -> bool {
+    load::<S>().is_some_and(|loaded| loaded.may_have_async())
+}
+
 pub(crate) fn receivers<S: Payload>() -> Vec<ReceiverInfo> {
     let Some(loaded) = load::<S>() else {
         return Vec::new();

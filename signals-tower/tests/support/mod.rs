@@ -18,6 +18,8 @@ pub enum Event {
         query: Option<String>,
     },
     Handler,
+    /// What an async receiver wrote (after an `.await`).
+    Marker(&'static str),
     Exception {
         error: RequestError,
         status: Option<u16>,

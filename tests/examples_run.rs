@@ -34,10 +34,16 @@ const EXAMPLES: &[&str] = &[
     "async_welcome_email",
     "receiver_map",
     "atomic_profile",
+    "observability",
 ];
 
 /// Runs `cargo run --quiet --example NAME` and returns its stdout; fails on a non-zero exit.
 fn run_example(name: &str) -> String {
+    run_example_with(name, &[])
+}
+
+/// [`run_example`] with environment variables set (and `RUST_LOG` removed unless given).
+fn run_example_with(name: &str, env: &[(&str, &str)]) -> String {
     assert!(EXAMPLES.contains(&name), "add {name} to EXAMPLES");
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
@@ -53,10 +59,13 @@ fn run_example(name: &str) -> String {
             String::from_utf8_lossy(&output.stderr)
         );
     });
-    let output = cargo()
-        .args(["run", "--quiet", "--example", name])
-        .output()
-        .expect("cargo runs");
+    let mut run = cargo();
+    run.args(["run", "--quiet", "--example", name])
+        .env_remove("RUST_LOG");
+    for (key, value) in env {
+        run.env(key, value);
+    }
+    let output = run.output().expect("cargo runs");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
@@ -617,4 +626,43 @@ fn atomic_profile() {
         ],
     );
     assert_eq!(count(&out, "profile created"), 2, "{out}");
+}
+
+/// The README's observability line, as written: `RUST_LOG=signals_core=debug` shows every
+/// send and receiver span (with outcome), the robust send's failure with its cause, and the
+/// deferred delivery at the commit.
+#[test]
+fn observability() {
+    let out = run_example_with("observability", &[("RUST_LOG", "signals_core=debug")]);
+    let mut rest = out.as_str();
+    for line in [
+        "== a send: one signal.send span",
+        "signal.receiver{receiver=\"observability::reserve_stock\"",
+        "outcome=\"ok\"",
+        "signal.send{signal=\"OrderPlaced\" sender=\"-\" mode=\"sync\" receivers=3}",
+        "outcome=\"error\"",
+        "receiver failed in a robust send",
+        "error=the CRM is down (HTTP 503)",
+        "failures: 1",
+        "queued=1",
+        "signal.delivery{signal=\"OrderPlaced\" receiver=\"observability::send_receipt\"",
+        "phase=\"commit\"",
+        "commit: 0 failed deliveries",
+    ] {
+        let at = rest
+            .find(line)
+            .unwrap_or_else(|| panic!("expected {line:?} (in this order):\n{out}"));
+        rest = &rest[at + line.len()..];
+    }
+    assert!(
+        !out.contains('\u{1b}'),
+        "no colour codes when not a terminal:\n{out}"
+    );
+    // With only errors enabled, the failure is all that is printed.
+    let quiet = run_example_with("observability", &[("RUST_LOG", "signals_core=error")]);
+    assert!(
+        quiet.contains("receiver failed in a robust send"),
+        "{quiet}"
+    );
+    assert!(!quiet.contains("signal.receiver{"), "{quiet}");
 }

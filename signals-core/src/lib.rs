@@ -134,9 +134,34 @@ pub use vocab::response::{Collect, Delivered, Failure, IntoResponse, Report, Res
 ///   `PhantomData`); the other fields must be `Copy`, since an any-sender view of the
 ///   payload is built by copying them.
 /// * `name = "..."`: the name shown in listings and logs (default: the type's name).
-/// * `concurrent`: a flag (not `concurrent = true`): async receivers of a send run
-///   concurrently.
+/// * `concurrent`: a flag (not `concurrent = true`): the async receivers of one
+///   `send_async` run concurrently (polled together) instead of one after the other; the
+///   order they start in is still the dispatch order. Per send: `send_async_in`.
+/// * `max_depth = N`: how deep the signal may be sent again from its own receivers
+///   (a `PostSave` receiver that saves again) before the send fails with
+///   [`SendError::Recursion`] naming the chain (default 32), instead of overflowing the
+///   stack.
 /// * `crate = path`: where `signals_core` is, if you renamed the dependency.
+///
+/// ```
+/// use signals_core::prelude::*;
+///
+/// // Shown as "thumbnail.requested" in logs and the receiver map; async receivers overlap;
+/// // a receiver may resend it at most twice.
+/// #[derive(Signal)]
+/// #[signal(name = "thumbnail.requested", concurrent, max_depth = 2)]
+/// pub struct ThumbnailRequested<'a> { pub path: &'a str }
+///
+/// #[receiver(ThumbnailRequested)]
+/// fn resize(event: &ThumbnailRequested<'_>) -> Result<(), SendError> {
+///     // Resends itself: the third level is refused.
+///     ThumbnailRequested { path: event.path }.send().map(drop)
+/// }
+///
+/// let error = ThumbnailRequested { path: "a.png" }.send().unwrap_err();
+/// assert!(matches!(error, SendError::Recursion { limit: 2, .. }), "{error}");
+/// assert_eq!(<ThumbnailRequested as Signal>::NAME, "thumbnail.requested");
+/// ```
 ///
 /// The struct must have named fields (or be a unit struct); type parameters must be
 /// `'static`. All lifetime parameters are treated as one.
@@ -237,6 +262,48 @@ pub use signals_macros::Signal;
 /// assert_eq!(updated.receivers(), 1); // the other way round
 /// # Ok::<(), signals_core::SendError>(())
 /// ```
+///
+/// # Async receivers and transaction phases
+///
+/// An `async fn` is a receiver too: `send_async` (and `send_async_robust`) await it in
+/// dispatch order, with the sync receivers; a plain `send` refuses a signal that has one
+/// (`SendError::AsyncReceivers`) rather than block on it. `on = Commit` waits for the
+/// outermost transaction of [`transaction`] (or `signals_sea_orm::transaction`) to commit;
+/// payloads sent inside one must be owned, so use [`transaction::send_owned`].
+///
+/// ```
+/// use signals_core::prelude::*;
+/// use signals_core::transaction::{self, Transaction};
+///
+/// #[derive(Signal)]
+/// pub struct Signup<'a> { pub email: &'a str }
+///
+/// #[receiver(Signup)]
+/// async fn check_spam(event: &Signup<'_>) -> Result<(), std::io::Error> {
+///     println!("checking {}", event.email); // .await an HTTP call here
+///     Ok(())
+/// }
+///
+/// #[derive(Signal)]
+/// pub struct Paid<'a> { pub order: &'a u64 }
+///
+/// #[receiver(Paid, on = Commit)] // Django's transaction.on_commit
+/// fn send_receipt(event: &Paid<'_>) {
+///     println!("receipt for order #{}", event.order);
+/// }
+///
+/// # futures_util::FutureExt::now_or_never(async {
+/// Signup { email: "ada@example.com" }.send_async().await?;
+/// # Ok::<(), SendError>(()) }).unwrap()?;
+/// let tx = Transaction::begin();
+/// tx.run(|| transaction::send_owned::<Paid, _>(42u64, |order: &u64| Paid { order }))?;
+/// assert_eq!(tx.queued(), 1); // send_receipt waits for the commit...
+/// assert!(tx.commit().is_empty()); // ... and runs now
+/// # Ok::<(), SendError>(())
+/// ```
+///
+/// `crate = path` (for a renamed dependency: `signals = { package = "signals-core" }`):
+/// `#[receiver(Signup, crate = signals)]`.
 ///
 /// The function takes one parameter, `&Payload` (or a `&dyn Trait` the payload coerces
 /// to), and returns `()`, the signal's response type, or `Result<Response, E>` with any

@@ -17,15 +17,15 @@ mod krate;
 mod receiver;
 mod signal;
 
-/// Registers a function as a receiver of one or more signals. See
-/// `signals_core::receiver` for the documentation.
+/// (The attribute is defined in the `signals-macros` crate; depend on `signals-core`,
+/// which re-exports it.)
 #[proc_macro_attribute]
 pub fn receiver(args: TokenStream, item: TokenStream) -> TokenStream {
     receiver::expand(args.into(), item.into()).into()
 }
 
-/// Implements `signals_core::Signal` for a payload struct. See `signals_core::Signal`
-/// for the documentation.
+/// (The derive is defined in the `signals-macros` crate; depend on `signals-core`, which
+/// re-exports it.)
 #[proc_macro_derive(Signal, attributes(signal))]
 pub fn derive_signal(input: TokenStream) -> TokenStream {
     signal::expand(input.into()).into()

@@ -35,7 +35,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::db::Connection;
+use crate::vocab::connection::Connection;
 use crate::vocab::family::{BoxError, BoxFuture};
 
 /// The argument type of an offloaded receiver (`signals_offload::Job<T>`): how its payload

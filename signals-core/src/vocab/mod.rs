@@ -4,6 +4,7 @@
 //! ([`error`]), what a send gives back ([`response`]) and how a conditional receiver says
 //! it did not run ([`when`]).
 
+pub(crate) mod connection;
 pub(crate) mod family;
 pub(crate) mod phase;
 pub(crate) mod receiver;

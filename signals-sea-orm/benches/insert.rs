@@ -2,19 +2,21 @@
 //! in-memory SQLite of an entity with `signals_sea_orm::behavior!` and three `PostSave`
 //! receivers, against the same insert of an entity with SeaORM's empty
 //! `impl ActiveModelBehavior for ActiveModel {}`, in the same run. A third entity, the
-//! behaviour with no receiver connected, shows the hooks' fixed cost. The three tables live
-//! in one database (one connection, one sqlx worker thread), so every case goes through
-//! the same connection.
+//! behaviour with no receiver connected, shows the hooks' fixed cost; a fourth, a twin of
+//! the plain one, is the control. The tables live in one database (one connection, one
+//! sqlx worker thread), so every case goes through the same connection.
 //!
 //! Three groups:
 //!
 //! * `interleaved/signals_3_receivers`: the measurement the ratio comes from. Each
-//!   criterion sample runs its iterations as triples, one insert of each entity, in an
-//!   order that rotates every triple, and times each insert on its own; criterion's figure
-//!   is the signalled insert, and after the group the bench prints, over the samples, the
-//!   ratio of signalled to plain (and of no-receiver to plain) time within each sample. A
-//!   change of the machine's load hits the three alike, so the ratio stays put when the
-//!   absolute times move. The case takes about three times its measurement time.
+//!   criterion sample runs its iterations as rounds of one insert of each entity, in an
+//!   order that rotates every round, and times each insert on its own; criterion's figure
+//!   is the signalled insert, and after the group the bench prints, over the samples, each
+//!   entity's median insert time relative to plain's in the same sample (median and 95 %
+//!   confidence interval over the samples), and the ratio of the means. A change of the
+//!   machine's load hits the four alike, so the ratio stays put when the absolute times
+//!   move; the twin's ratio (ideally 1) shows what the measurement resolves. The case
+//!   takes about four times its measurement time.
 //! * `insert/{plain,signals_3_receivers,signals_no_receiver}`: the same inserts one case
 //!   after another, as criterion usually runs them (absolute times; their ratio is
 //!   exposed to the load drifting between cases).
@@ -24,8 +26,8 @@
 //!   active model and the model built in each iteration as the insert builds them.
 //!
 //! ```sh
-//! cargo bench -p signals-sea-orm --bench insert -- --noplot                    # ~1 min
-//! cargo bench -p signals-sea-orm --bench insert -- --noplot interleaved        # the ratio only
+//! cargo bench -p signals-sea-orm --bench insert -- --noplot --measurement-time 10  # ~3 min
+//! cargo bench -p signals-sea-orm --bench insert -- --noplot interleaved             # the ratio only
 //! ```
 //!
 //! Compare the cases, not absolute times (docs/PERFORMANCE.md).
@@ -66,6 +68,7 @@ macro_rules! entity {
 }
 
 entity!(plain, "bench_plain", impl ActiveModelBehavior for ActiveModel {});
+entity!(twin, "bench_twin", impl ActiveModelBehavior for ActiveModel {});
 entity!(signalled, "bench_signalled", signals_sea_orm::behavior!(ActiveModel););
 entity!(quiet, "bench_quiet", signals_sea_orm::behavior!(ActiveModel););
 
@@ -131,6 +134,7 @@ async fn database() -> DatabaseConnection {
     let schema = Schema::new(db.get_database_backend());
     for table in [
         schema.create_table_from_entity(plain::Entity),
+        schema.create_table_from_entity(twin::Entity),
         schema.create_table_from_entity(signalled::Entity),
         schema.create_table_from_entity(quiet::Entity),
     ] {
@@ -139,15 +143,22 @@ async fn database() -> DatabaseConnection {
     db
 }
 
-/// The variants of the interleaved case, in the order of [`Sample`]'s arrays.
-const VARIANTS: [&str; 3] = ["plain", "signals_3_receivers", "signals_no_receiver"];
+/// The variants of the interleaved case, in the order of [`Sample`]'s arrays. `plain_twin`
+/// is the control: a second entity with SeaORM's empty hooks (its own table), whose ratio
+/// to `plain` shows what the measurement resolves.
+const VARIANTS: [&str; 4] = [
+    "plain",
+    "signals_3_receivers",
+    "signals_no_receiver",
+    "plain_twin",
+];
 
 /// One criterion sample of the interleaved case: per variant, the median and the sum of
 /// its inserts' times (seconds).
 struct Sample {
     iters: u64,
-    median: [f64; 3],
-    total: [f64; 3],
+    median: [f64; 4],
+    total: [f64; 4],
 }
 
 /// Every sample of the interleaved case, warm-up included (criterion calls the routine
@@ -162,16 +173,17 @@ fn interleaved(c: &mut Criterion, rt: &tokio::runtime::Runtime, db: &DatabaseCon
     g.sample_size(SAMPLE_SIZE);
     g.bench_function("signals_3_receivers", |b| {
         b.iter_custom(|iters| {
-            let mut times: [Vec<Duration>; 3] =
+            let mut times: [Vec<Duration>; 4] =
                 std::array::from_fn(|_| Vec::with_capacity(iters as usize));
             rt.block_on(async {
                 for i in 0..iters {
-                    // Each of the three goes first, second and third equally often.
-                    for slot in 0..3 {
-                        match (i + slot) % 3 {
+                    // Each variant takes each place in the round equally often.
+                    for slot in 0..4 {
+                        match (i + slot) % 4 {
                             0 => times[0].push(timed_insert!(plain, db)),
                             1 => times[1].push(timed_insert!(signalled, db)),
-                            _ => times[2].push(timed_insert!(quiet, db)),
+                            2 => times[2].push(timed_insert!(quiet, db)),
+                            _ => times[3].push(timed_insert!(twin, db)),
                         }
                     }
                 }

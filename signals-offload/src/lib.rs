@@ -80,6 +80,7 @@ mod relay;
 mod retry;
 mod shutdown;
 mod sqlite;
+mod storage;
 mod wake;
 
 pub use broker::{Broker, DeadLetter};
@@ -89,7 +90,6 @@ pub use registry::{DEFAULT_MAX_ATTEMPTS, Offload};
 pub use relay::Relay;
 pub use retry::{Backoff, DeadReason, Outcome};
 pub use shutdown::Shutdown;
-pub use sqlite::{
-    DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_POLL_INTERVAL, QUEUE, SqliteBroker,
-};
+pub use sqlite::SqliteBroker;
+pub use storage::{DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_POLL_INTERVAL, QUEUE};
 pub use wake::OutboxWritten;

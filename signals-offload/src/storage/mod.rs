@@ -1,0 +1,203 @@
+//! What the brokers share: a job store (an apalis storage's schema and queries) driven by
+//! the crate's own worker loop and retry policy.
+//!
+//! # How a delivery moves through a store
+//!
+//! ```text
+//!  push ──► job (attempt 1) ──► worker ──► Offload::run_attempt ─┬─ Done ─► ack
+//!                                                                ├─ Retry ► job (attempt n+1, due later) + ack
+//!                                                                └─ Dead ─► dead letter + ack
+//!  requeue(id): dead letter ──► job (attempt 1, next round), in one transaction
+//! ```
+//!
+//! Every attempt is its own apalis job, so apalis' retry is not used: the next attempt is
+//! a new job carrying the attempt number, with apalis' `run_at` at the backoff's due time
+//! (whole seconds; the worker waits out the rest, see `StoredJob::not_before_ms`). The
+//! retry or the dead letter and the acknowledgement of the job are one transaction. A
+//! worker killed while a job runs leaves the job locked; orphan recovery queues it again
+//! (when the worker restarts under its name, or when another worker sees it silent for
+//! two heartbeats), and the attempt runs again: at least once.
+//!
+//! Job keys (apalis' idempotency key, unique in the queue): `"{id}"` for the first attempt
+//! (what [`Broker::push`](crate::Broker::push) dedups the relay on),
+//! `"{id}/{round}/{attempt}"` for the others, where `round` counts the requeues of the
+//! delivery.
+//!
+//! A broker is a [`Storage`]: the few queries that differ between databases (push, fetch,
+//! acknowledge, heartbeat, the worker's name). The worker loop ([`worker`]), the dead
+//! letters ([`dead`]) and the job format ([`StoredJob`]) are written once, here.
+
+pub(crate) mod dead;
+mod job;
+pub(crate) mod worker;
+
+use std::time::Duration;
+
+use apalis_core::backend::TaskResult;
+use apalis_core::task::Task;
+use apalis_core::worker::context::WorkerContext;
+use futures_util::future::BoxFuture;
+
+use crate::error::BrokerError;
+use crate::job::{DeliveryId, Envelope};
+use crate::retry::Backoff;
+
+pub(crate) use job::{StoredJob, due_ms, due_wait};
+
+/// The apalis queue name the jobs of this crate use.
+pub const QUEUE: &str = "signals_offload";
+
+/// How often an idle worker looks for due jobs unless told otherwise.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How many jobs a worker runs at once unless told otherwise.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// How often a worker tells the broker it is alive unless set
+/// ([`SqliteBroker::with_heartbeat`](crate::SqliteBroker::with_heartbeat)).
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(30);
+
+/// apalis' `max_attempts` of a job. Unused: the crate's jobs never fail in apalis (an
+/// attempt's failure is a new job), so one apalis attempt per job.
+pub(crate) const APALIS_ATTEMPTS: usize = 1;
+
+/// A worker silent for this many heartbeats is taken for dead: its locked jobs are queued
+/// again.
+pub(crate) const MISSED_HEARTBEATS: u32 = 2;
+
+/// The worker settings every broker has (its `with_*` methods set them).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    pub(crate) backoff: Backoff,
+    pub(crate) poll_interval: Duration,
+    pub(crate) concurrency: usize,
+    pub(crate) heartbeat: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            backoff: Backoff::default(),
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            concurrency: DEFAULT_CONCURRENCY,
+            heartbeat: DEFAULT_HEARTBEAT,
+        }
+    }
+}
+
+impl Settings {
+    /// At least 1 ms.
+    pub(crate) fn set_poll_interval(&mut self, interval: Duration) {
+        self.poll_interval = interval.max(Duration::from_millis(1));
+    }
+
+    /// At least 1.
+    pub(crate) fn set_concurrency(&mut self, jobs: usize) {
+        self.concurrency = jobs.max(1);
+    }
+
+    /// At least 1 s: the stores count it in seconds.
+    pub(crate) fn set_heartbeat(&mut self, every: Duration) {
+        self.heartbeat = every.max(Duration::from_secs(1));
+    }
+
+    /// How long a worker must have been silent to be taken for dead, in whole seconds.
+    pub(crate) fn orphaned_after_secs(&self) -> u64 {
+        (self.heartbeat * MISSED_HEARTBEATS).as_secs()
+    }
+}
+
+/// A connection of a storage's database.
+pub(crate) type Conn<S> = <<S as Storage>::Db as sqlx::Database>::Connection;
+
+/// A job queue on one database: apalis' schema and queries for it, and the crate's
+/// dead-letter table beside them. The shared code ([`worker`], [`dead`], [`push`]) runs
+/// everything else.
+pub(crate) trait Storage: Clone + Send + Sync + 'static {
+    /// The sqlx database.
+    type Db: sqlx::Database;
+    /// What a live worker holds while it runs (its claim on its name); given back when it
+    /// retires.
+    type Lease: Send + 'static;
+
+    fn pool(&self) -> &sqlx::Pool<Self::Db>;
+
+    fn settings(&self) -> &Settings;
+
+    /// Queues `job` under its key, due at its `not_before_ms` (now when none). A job with
+    /// that key already queued (a relay's second push, a retry or requeue written twice) is
+    /// left as it is, and this is no error. Inside a transaction it leaves the transaction
+    /// usable either way.
+    fn push_job<'c>(
+        conn: &'c mut Conn<Self>,
+        job: &'c StoredJob,
+    ) -> BoxFuture<'c, Result<(), BrokerError>>;
+
+    /// Records `result` for a job locked by `worker`; how many jobs it updated (0: the job
+    /// is not locked by this worker any more).
+    fn ack<'c>(
+        conn: &'c mut Conn<Self>,
+        result: &'c TaskResult<serde_json::Value>,
+        worker: &'c str,
+    ) -> BoxFuture<'c, Result<u64, BrokerError>>;
+
+    /// Stores a dead letter ([`dead::insert`] on this database).
+    fn insert_dead(conn: &mut Conn<Self>, row: dead::Row)
+    -> BoxFuture<'_, Result<(), BrokerError>>;
+
+    /// Deletes and returns the dead letter of `id` ([`dead::take`] on this database).
+    fn take_dead(
+        conn: &mut Conn<Self>,
+        id: DeliveryId,
+    ) -> BoxFuture<'_, Result<Option<dead::Row>, BrokerError>>;
+
+    /// Every dead letter, oldest first ([`dead::list`] on this database).
+    fn list_dead(&self) -> BoxFuture<'_, Result<Vec<dead::Row>, BrokerError>>;
+
+    /// Registers `worker` under its name (an error if a live worker has it), first queueing
+    /// again the jobs a previous run of this name left locked.
+    fn register<'a>(
+        &'a self,
+        worker: &'a WorkerContext,
+    ) -> BoxFuture<'a, Result<Self::Lease, BrokerError>>;
+
+    /// Locks up to `batch` due jobs for `worker`: no other worker gets them.
+    fn fetch<'a>(
+        &'a self,
+        worker: &'a WorkerContext,
+        batch: usize,
+    ) -> BoxFuture<'a, Result<Vec<Task<Vec<u8>>>, BrokerError>>;
+
+    /// Tells the store `worker` is alive, and queues again the jobs of workers silent for
+    /// [`MISSED_HEARTBEATS`] heartbeats.
+    fn beat<'a>(
+        &'a self,
+        lease: &'a mut Self::Lease,
+        worker: &'a WorkerContext,
+    ) -> BoxFuture<'a, Result<(), BrokerError>>;
+
+    /// Marks a worker that stopped gracefully as gone, so that its name is free at once.
+    fn retire<'a>(
+        &'a self,
+        lease: Self::Lease,
+        worker: &'a WorkerContext,
+    ) -> BoxFuture<'a, Result<(), BrokerError>>;
+
+    /// Queues again a job `worker` locked but could not store the outcome of.
+    fn hand_back<'a>(
+        &'a self,
+        worker: &'a WorkerContext,
+        task_id: String,
+    ) -> BoxFuture<'a, Result<(), BrokerError>>;
+}
+
+/// [`Broker::push`](crate::Broker::push): the delivery's first attempt, keyed by its id.
+pub(crate) async fn push<S: Storage>(storage: &S, envelope: &Envelope) -> Result<(), BrokerError> {
+    let job = StoredJob::first(envelope.clone());
+    let mut conn = storage
+        .pool()
+        .acquire()
+        .await
+        .map_err(|err| BrokerError::new("cannot push a job", err))?;
+    S::push_job(&mut *conn, &job).await
+}

@@ -75,6 +75,8 @@ mod declared;
 mod error;
 mod job;
 pub mod outbox;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod registry;
 mod relay;
 mod retry;
@@ -86,6 +88,8 @@ mod wake;
 pub use broker::{Broker, DeadLetter};
 pub use error::{BrokerError, JobError, OffloadError};
 pub use job::{DeliveryId, Envelope, Job};
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresBroker;
 pub use registry::{DEFAULT_MAX_ATTEMPTS, Offload};
 pub use relay::Relay;
 pub use retry::{Backoff, DeadReason, Outcome};

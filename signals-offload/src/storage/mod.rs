@@ -42,7 +42,7 @@ use crate::error::BrokerError;
 use crate::job::{DeliveryId, Envelope};
 use crate::retry::Backoff;
 
-pub(crate) use job::{StoredJob, due_ms, due_wait};
+pub(crate) use job::{StoredJob, due_ms, due_wait, now_ms};
 
 /// The apalis queue name the jobs of this crate use.
 pub const QUEUE: &str = "signals_offload";

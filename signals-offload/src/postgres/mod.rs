@@ -21,9 +21,6 @@
 //! queued again by the next worker of its name when it registers, or by any other worker's
 //! heartbeat once the dead one's last heartbeat is two heartbeats old.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use apalis_core::backend::TaskResult;
 use apalis_core::task::Task;
 use apalis_core::task::builder::TaskBuilder;
@@ -34,13 +31,12 @@ use futures_util::future::BoxFuture;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, Postgres};
 
-use crate::broker::{Broker, DeadLetter};
+#[cfg(doc)]
+use crate::broker::Broker;
 use crate::error::BrokerError;
-use crate::job::{DeliveryId, Envelope};
-use crate::registry::Offload;
-use crate::retry::Backoff;
+use crate::job::DeliveryId;
 use crate::storage::dead::{self, Table};
-use crate::storage::{self, APALIS_ATTEMPTS, QUEUE, Settings, Storage, StoredJob, worker};
+use crate::storage::{self, APALIS_ATTEMPTS, QUEUE, Settings, Storage, StoredJob};
 
 /// The unique index apalis-postgres keeps on `(job_type, idempotency_key)`.
 const IDEMPOTENCY_INDEX: &str = "idx_jobs_idempotency_key";
@@ -57,6 +53,12 @@ const LOCKED: &str = "SELECT id FROM apalis.jobs \
 ///
 /// The database may be the application's own (the outbox's): the broker's tables are
 /// apart from the business tables, and PostgreSQL locks rows, not the database.
+///
+/// A worker ([`run_worker`](Broker::run_worker)) runs on the tokio runtime, each job in
+/// its own task, and holds its name on a connection of its own (see the module docs).
+/// Dropping the worker's future instead of completing its shutdown aborts the jobs in
+/// flight and closes that connection: the name is free, and its jobs run again when a
+/// worker of that name registers or after orphan recovery.
 #[derive(Debug, Clone)]
 pub struct PostgresBroker {
     pool: PgPool,
@@ -100,39 +102,6 @@ impl PostgresBroker {
         })
     }
 
-    /// Sets the delay before retries (default: 1 s doubling to 60 s).
-    pub fn with_backoff(mut self, backoff: Backoff) -> PostgresBroker {
-        self.settings.backoff = backoff;
-        self
-    }
-
-    /// Sets how often an idle worker looks for due jobs (default
-    /// [`DEFAULT_POLL_INTERVAL`](crate::DEFAULT_POLL_INTERVAL)): the most a pushed job, or
-    /// a retry come due, waits for an idle worker. A busy worker fetches as it finishes
-    /// jobs.
-    pub fn with_poll_interval(mut self, interval: Duration) -> PostgresBroker {
-        self.settings.set_poll_interval(interval);
-        self
-    }
-
-    /// Sets how many jobs one worker runs at once (at least 1; default
-    /// [`DEFAULT_CONCURRENCY`](crate::DEFAULT_CONCURRENCY)). A worker fetches only as many
-    /// jobs as it has free slots: a full worker leaves the queue to the others.
-    pub fn with_concurrency(mut self, jobs: usize) -> PostgresBroker {
-        self.settings.set_concurrency(jobs);
-        self
-    }
-
-    /// How often its workers tell the broker they are alive (default
-    /// [`DEFAULT_HEARTBEAT`](crate::DEFAULT_HEARTBEAT), at least 1 s). A worker whose last
-    /// heartbeat is two heartbeats old is taken for dead (its machine gone, or its
-    /// connection): another worker's next heartbeat queues its locked jobs again, and they
-    /// run again there. Keep it well above the longest stall a live worker may have.
-    pub fn with_heartbeat(mut self, every: Duration) -> PostgresBroker {
-        self.settings.set_heartbeat(every);
-        self
-    }
-
     /// The broker's pool (for inspection and tests).
     pub fn pool(&self) -> &PgPool {
         &self.pool
@@ -149,32 +118,7 @@ impl PostgresBroker {
     }
 }
 
-/// The worker of [`run_worker`](Broker::run_worker) runs on the tokio runtime (each job in
-/// its own task). Dropping the worker's future instead of completing its shutdown aborts
-/// the jobs in flight and closes the worker's own connection: its name is free, and its
-/// jobs run again when a worker of that name registers or after orphan recovery.
-impl Broker for PostgresBroker {
-    fn push<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<(), BrokerError>> {
-        storage::push(self, envelope).boxed()
-    }
-
-    fn run_worker(
-        &self,
-        name: String,
-        offload: Arc<Offload>,
-        shutdown: BoxFuture<'static, ()>,
-    ) -> BoxFuture<'static, Result<(), BrokerError>> {
-        worker::run(self.clone(), name, offload, shutdown).boxed()
-    }
-
-    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, BrokerError>> {
-        dead::list(self).boxed()
-    }
-
-    fn requeue(&self, delivery_id: DeliveryId) -> BoxFuture<'_, Result<bool, BrokerError>> {
-        dead::requeue(self, delivery_id).boxed()
-    }
-}
+storage::storage_broker!(PostgresBroker);
 
 /// A live worker's own connection: it holds the advisory lock on the worker's name and
 /// sends the heartbeats.
@@ -292,7 +236,7 @@ impl Storage for PostgresBroker {
                     .await
                     .map_err(|err| BrokerError::new("cannot register the worker", err))?;
             }
-            let now = i64::try_from(storage::now_ms() / 1000).unwrap_or(i64::MAX);
+            let now = crate::outbox::now();
             queries::register_worker(&mut conn, QUEUE, worker, &now.into(), "signals_offload")
                 .await
                 .map_err(|err| BrokerError::new("cannot register the worker", err))?;

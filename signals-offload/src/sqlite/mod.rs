@@ -8,7 +8,6 @@
 //! fresh, freed at once by a graceful stop.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use apalis_core::backend::{TaskResult, WorkerFilter};
@@ -23,13 +22,12 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use sqlx::Sqlite;
 
-use crate::broker::{Broker, DeadLetter};
+#[cfg(doc)]
+use crate::broker::Broker;
 use crate::error::BrokerError;
-use crate::job::{DeliveryId, Envelope};
-use crate::registry::Offload;
-use crate::retry::Backoff;
+use crate::job::DeliveryId;
 use crate::storage::dead::{self, Table};
-use crate::storage::{self, APALIS_ATTEMPTS, QUEUE, Settings, Storage, StoredJob, worker};
+use crate::storage::{self, APALIS_ATTEMPTS, QUEUE, Settings, Storage, StoredJob};
 
 /// A [`Broker`] on apalis-sqlite: the jobs live in a SQLite file (WAL mode), apart from the
 /// application's database, so a busy queue does not lock the business tables. The dead
@@ -38,6 +36,12 @@ use crate::storage::{self, APALIS_ATTEMPTS, QUEUE, Settings, Storage, StoredJob,
 /// One machine: the workers of every process that opens the file share its jobs, but
 /// SQLite has one writer at a time. For workers on several machines, see `PostgresBroker`
 /// (feature `postgres`).
+///
+/// A worker ([`run_worker`](Broker::run_worker)) runs on the tokio runtime, each job in
+/// its own task. A name is taken while its worker runs; a worker that stopped gracefully
+/// frees it at once, one that crashed once its heartbeat has lapsed
+/// ([`SqliteBroker::with_heartbeat`]). Dropping the worker's future instead of completing
+/// its shutdown aborts the jobs in flight: they run again after orphan recovery.
 #[derive(Debug, Clone)]
 pub struct SqliteBroker {
     pool: SqlitePool,
@@ -77,40 +81,6 @@ impl SqliteBroker {
         })
     }
 
-    /// Sets the delay before retries (default: 1 s doubling to 60 s).
-    pub fn with_backoff(mut self, backoff: Backoff) -> SqliteBroker {
-        self.settings.backoff = backoff;
-        self
-    }
-
-    /// Sets how often an idle worker looks for due jobs (default
-    /// [`DEFAULT_POLL_INTERVAL`](crate::DEFAULT_POLL_INTERVAL)): the most a job pushed by
-    /// another connection, or a retry come due, waits for an idle worker. A busy worker
-    /// fetches as it finishes jobs.
-    pub fn with_poll_interval(mut self, interval: Duration) -> SqliteBroker {
-        self.settings.set_poll_interval(interval);
-        self
-    }
-
-    /// Sets how many jobs one worker runs at once (at least 1; default
-    /// [`DEFAULT_CONCURRENCY`](crate::DEFAULT_CONCURRENCY)). A worker fetches only as many
-    /// jobs as it has free slots: a full worker leaves the queue to the others.
-    pub fn with_concurrency(mut self, jobs: usize) -> SqliteBroker {
-        self.settings.set_concurrency(jobs);
-        self
-    }
-
-    /// How often its workers tell the broker they are alive (default
-    /// [`DEFAULT_HEARTBEAT`](crate::DEFAULT_HEARTBEAT), at least 1 s: the store counts it
-    /// in seconds). A worker silent for two heartbeats is taken for dead (killed, or its
-    /// machine gone): another worker's next heartbeat queues its locked jobs again. So a
-    /// job whose worker died runs again within about three heartbeats; a shorter heartbeat
-    /// recovers sooner and writes more often.
-    pub fn with_heartbeat(mut self, every: Duration) -> SqliteBroker {
-        self.settings.set_heartbeat(every);
-        self
-    }
-
     /// The broker's pool (for inspection and tests).
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
@@ -124,33 +94,7 @@ impl SqliteBroker {
     }
 }
 
-/// The worker of [`run_worker`](Broker::run_worker) runs on the tokio runtime (each job in
-/// its own task). A name is taken while its worker runs; a worker that stopped gracefully
-/// frees it at once, one that crashed once its heartbeat has lapsed
-/// ([`SqliteBroker::with_heartbeat`]). Dropping the worker's future instead of completing
-/// its shutdown aborts the jobs in flight: they run again after orphan recovery.
-impl Broker for SqliteBroker {
-    fn push<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<(), BrokerError>> {
-        storage::push(self, envelope).boxed()
-    }
-
-    fn run_worker(
-        &self,
-        name: String,
-        offload: Arc<Offload>,
-        shutdown: BoxFuture<'static, ()>,
-    ) -> BoxFuture<'static, Result<(), BrokerError>> {
-        worker::run(self.clone(), name, offload, shutdown).boxed()
-    }
-
-    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, BrokerError>> {
-        dead::list(self).boxed()
-    }
-
-    fn requeue(&self, delivery_id: DeliveryId) -> BoxFuture<'_, Result<bool, BrokerError>> {
-        dead::requeue(self, delivery_id).boxed()
-    }
-}
+storage::storage_broker!(SqliteBroker);
 
 impl Storage for SqliteBroker {
     type Db = Sqlite;

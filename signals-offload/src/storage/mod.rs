@@ -42,7 +42,7 @@ use crate::error::BrokerError;
 use crate::job::{DeliveryId, Envelope};
 use crate::retry::Backoff;
 
-pub(crate) use job::{StoredJob, due_ms, due_wait, now_ms};
+pub(crate) use job::{StoredJob, due_ms, due_wait};
 
 /// The apalis queue name the jobs of this crate use.
 pub const QUEUE: &str = "signals_offload";
@@ -106,6 +106,91 @@ impl Settings {
         (self.heartbeat * MISSED_HEARTBEATS).as_secs()
     }
 }
+
+/// What every broker on a [`Storage`] has, the same code on each: the `with_*` worker
+/// settings and the [`Broker`](crate::Broker) impl (push, the worker loop, dead letters).
+macro_rules! storage_broker {
+    ($broker:ident) => {
+        impl $broker {
+            /// Sets the delay before retries (default: 1 s doubling to 60 s).
+            pub fn with_backoff(mut self, backoff: $crate::Backoff) -> $broker {
+                self.settings.backoff = backoff;
+                self
+            }
+
+            /// Sets how often an idle worker looks for due jobs (default
+            /// [`DEFAULT_POLL_INTERVAL`](crate::DEFAULT_POLL_INTERVAL)): the most a job
+            /// pushed by another connection, or a retry come due, waits for an idle worker.
+            /// A busy worker fetches as it finishes jobs.
+            pub fn with_poll_interval(mut self, interval: std::time::Duration) -> $broker {
+                self.settings.set_poll_interval(interval);
+                self
+            }
+
+            /// Sets how many jobs one worker runs at once (at least 1; default
+            /// [`DEFAULT_CONCURRENCY`](crate::DEFAULT_CONCURRENCY)). A worker fetches only
+            /// as many jobs as it has free slots: a full worker leaves the queue to the
+            /// others.
+            pub fn with_concurrency(mut self, jobs: usize) -> $broker {
+                self.settings.set_concurrency(jobs);
+                self
+            }
+
+            /// How often its workers tell the broker they are alive (default
+            /// [`DEFAULT_HEARTBEAT`](crate::DEFAULT_HEARTBEAT), at least 1 s: the stores
+            /// count it in seconds). A worker silent for two heartbeats is taken for dead
+            /// (killed, or its machine gone): another worker's next heartbeat queues its
+            /// locked jobs again. So a job whose worker died runs again within about three
+            /// heartbeats; a shorter heartbeat recovers sooner and writes more often. Keep
+            /// it well above the longest stall a live worker may have: a live worker taken
+            /// for dead has its jobs run twice.
+            pub fn with_heartbeat(mut self, every: std::time::Duration) -> $broker {
+                self.settings.set_heartbeat(every);
+                self
+            }
+        }
+
+        impl $crate::Broker for $broker {
+            fn push<'a>(
+                &'a self,
+                envelope: &'a $crate::Envelope,
+            ) -> futures_util::future::BoxFuture<'a, Result<(), $crate::BrokerError>> {
+                futures_util::FutureExt::boxed($crate::storage::push(self, envelope))
+            }
+
+            fn run_worker(
+                &self,
+                name: String,
+                offload: std::sync::Arc<$crate::Offload>,
+                shutdown: futures_util::future::BoxFuture<'static, ()>,
+            ) -> futures_util::future::BoxFuture<'static, Result<(), $crate::BrokerError>> {
+                futures_util::FutureExt::boxed($crate::storage::worker::run(
+                    self.clone(),
+                    name,
+                    offload,
+                    shutdown,
+                ))
+            }
+
+            fn dead_letters(
+                &self,
+            ) -> futures_util::future::BoxFuture<
+                '_,
+                Result<Vec<$crate::DeadLetter>, $crate::BrokerError>,
+            > {
+                futures_util::FutureExt::boxed($crate::storage::dead::list(self))
+            }
+
+            fn requeue(
+                &self,
+                delivery_id: $crate::DeliveryId,
+            ) -> futures_util::future::BoxFuture<'_, Result<bool, $crate::BrokerError>> {
+                futures_util::FutureExt::boxed($crate::storage::dead::requeue(self, delivery_id))
+            }
+        }
+    };
+}
+pub(crate) use storage_broker;
 
 /// A connection of a storage's database.
 pub(crate) type Conn<S> = <<S as Storage>::Db as sqlx::Database>::Connection;

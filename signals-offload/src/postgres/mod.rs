@@ -34,8 +34,7 @@ use sqlx::{Connection, Postgres};
 #[cfg(doc)]
 use crate::broker::Broker;
 use crate::error::BrokerError;
-use crate::job::DeliveryId;
-use crate::storage::dead::{self, Table};
+use crate::storage::dead::DeadLetterSql;
 use crate::storage::{self, APALIS_ATTEMPTS, QUEUE, Settings, Storage, StoredJob};
 
 /// The unique index apalis-postgres keeps on `(job_type, idempotency_key)`.
@@ -94,7 +93,7 @@ impl PostgresBroker {
             .execute(&mut *tx)
             .await
             .map_err(failed)?;
-        Table::<Postgres>::create(&mut tx).await?;
+        Postgres::create(&mut tx).await?;
         tx.commit().await.map_err(failed)?;
         Ok(PostgresBroker {
             pool,
@@ -176,28 +175,6 @@ impl Storage for PostgresBroker {
             queries::handle_results(conn, &[result], worker)
                 .await
                 .map_err(|err| BrokerError::new("cannot acknowledge a job", err))
-        }
-        .boxed()
-    }
-
-    fn insert_dead(
-        conn: &mut PgConnection,
-        row: dead::Row,
-    ) -> BoxFuture<'_, Result<(), BrokerError>> {
-        Table::<Postgres>::insert(conn, row).boxed()
-    }
-
-    fn take_dead(
-        conn: &mut PgConnection,
-        id: DeliveryId,
-    ) -> BoxFuture<'_, Result<Option<dead::Row>, BrokerError>> {
-        Table::<Postgres>::take(conn, id).boxed()
-    }
-
-    fn list_dead(&self) -> BoxFuture<'_, Result<Vec<dead::Row>, BrokerError>> {
-        async move {
-            let mut conn = self.conn("cannot list dead letters").await?;
-            Table::<Postgres>::list(&mut conn).await
         }
         .boxed()
     }

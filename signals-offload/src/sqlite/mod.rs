@@ -25,8 +25,7 @@ use sqlx::Sqlite;
 #[cfg(doc)]
 use crate::broker::Broker;
 use crate::error::BrokerError;
-use crate::job::DeliveryId;
-use crate::storage::dead::{self, Table};
+use crate::storage::dead::DeadLetterSql;
 use crate::storage::{self, APALIS_ATTEMPTS, QUEUE, Settings, Storage, StoredJob};
 
 /// A [`Broker`] on apalis-sqlite: the jobs live in a SQLite file (WAL mode), apart from the
@@ -73,7 +72,7 @@ impl SqliteBroker {
             .acquire()
             .await
             .map_err(|err| BrokerError::new("cannot open the SQLite broker database", err))?;
-        Table::<Sqlite>::create(&mut conn).await?;
+        Sqlite::create(&mut conn).await?;
         drop(conn);
         Ok(SqliteBroker {
             pool,
@@ -136,32 +135,6 @@ impl Storage for SqliteBroker {
             queries::ack_tasks(conn, &[result], worker)
                 .await
                 .map_err(|err| BrokerError::new("cannot acknowledge a job", err))
-        }
-        .boxed()
-    }
-
-    fn insert_dead(
-        conn: &mut SqliteConnection,
-        row: dead::Row,
-    ) -> BoxFuture<'_, Result<(), BrokerError>> {
-        Table::<Sqlite>::insert(conn, row).boxed()
-    }
-
-    fn take_dead(
-        conn: &mut SqliteConnection,
-        id: DeliveryId,
-    ) -> BoxFuture<'_, Result<Option<dead::Row>, BrokerError>> {
-        Table::<Sqlite>::take(conn, id).boxed()
-    }
-
-    fn list_dead(&self) -> BoxFuture<'_, Result<Vec<dead::Row>, BrokerError>> {
-        async move {
-            let mut conn = self
-                .pool
-                .acquire()
-                .await
-                .map_err(|err| BrokerError::new("cannot list dead letters", err))?;
-            Table::<Sqlite>::list(&mut conn).await
         }
         .boxed()
     }

@@ -1,10 +1,10 @@
 //! The dead letters: the `signals_offload_dead_letters` table, one row per dead delivery,
 //! beside apalis' jobs in the broker's database. One SQL text serves SQLite and PostgreSQL
 //! (`$n` parameters, `ON CONFLICT`, `RETURNING`); the functions are generic over the sqlx
-//! database, and each [`Storage`] names its own.
+//! database, and each [`Storage`]'s database is a [`DeadLetterSql`].
 
-use std::marker::PhantomData;
-
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, TryFutureExt};
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Type};
 
 use super::{Storage, StoredJob};
@@ -70,10 +70,26 @@ pub(crate) type Row = (
     i64,
 );
 
-/// The table's statements on database `DB` (the bounds, once).
-pub(crate) struct Table<DB>(PhantomData<DB>);
+/// The table's statements, on every sqlx database that binds and decodes its columns
+/// (SQLite and PostgreSQL): a [`Storage`]'s `Db` is one.
+pub(crate) trait DeadLetterSql: Database {
+    fn create(conn: &mut Self::Connection) -> BoxFuture<'_, Result<(), BrokerError>>;
 
-impl<DB> Table<DB>
+    /// Stores `row` (replacing the dead letter of an earlier round: a delivery has one dead
+    /// letter at most).
+    fn insert(conn: &mut Self::Connection, row: Row) -> BoxFuture<'_, Result<(), BrokerError>>;
+
+    /// Deletes and returns the dead letter of `id`.
+    fn take(
+        conn: &mut Self::Connection,
+        id: DeliveryId,
+    ) -> BoxFuture<'_, Result<Option<Row>, BrokerError>>;
+
+    /// Every dead letter, oldest first.
+    fn list(conn: &mut Self::Connection) -> BoxFuture<'_, Result<Vec<Row>, BrokerError>>;
+}
+
+impl<DB> DeadLetterSql for DB
 where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -82,50 +98,54 @@ where
     for<'r> Row: FromRow<'r, DB::Row>,
     DB::Arguments: IntoArguments<DB>,
 {
-    pub(crate) async fn create(conn: &mut DB::Connection) -> Result<(), BrokerError> {
-        sqlx::query::<DB>(CREATE)
-            .execute(conn)
-            .await
-            .map_err(|err| BrokerError::new("cannot create the dead-letter table", err))?;
-        Ok(())
+    fn create(conn: &mut DB::Connection) -> BoxFuture<'_, Result<(), BrokerError>> {
+        async move {
+            sqlx::query::<DB>(CREATE)
+                .execute(conn)
+                .await
+                .map_err(|err| BrokerError::new("cannot create the dead-letter table", err))?;
+            Ok(())
+        }
+        .boxed()
     }
 
-    /// Stores `row` (replacing the dead letter of an earlier round: a delivery has one dead
-    /// letter at most).
-    pub(crate) async fn insert(conn: &mut DB::Connection, row: Row) -> Result<(), BrokerError> {
-        sqlx::query::<DB>(INSERT)
-            .bind(row.0)
-            .bind(row.1)
-            .bind(row.2)
-            .bind(row.3)
-            .bind(row.4)
-            .bind(row.5)
-            .bind(row.6)
-            .bind(row.7)
-            .bind(row.8)
-            .bind(row.9)
-            .execute(conn)
-            .await
-            .map_err(|err| BrokerError::new("cannot store a dead letter", err))?;
-        Ok(())
+    fn insert(conn: &mut DB::Connection, row: Row) -> BoxFuture<'_, Result<(), BrokerError>> {
+        async move {
+            sqlx::query::<DB>(INSERT)
+                .bind(row.0)
+                .bind(row.1)
+                .bind(row.2)
+                .bind(row.3)
+                .bind(row.4)
+                .bind(row.5)
+                .bind(row.6)
+                .bind(row.7)
+                .bind(row.8)
+                .bind(row.9)
+                .execute(conn)
+                .await
+                .map_err(|err| BrokerError::new("cannot store a dead letter", err))?;
+            Ok(())
+        }
+        .boxed()
     }
 
-    pub(crate) async fn take(
+    fn take(
         conn: &mut DB::Connection,
         id: DeliveryId,
-    ) -> Result<Option<Row>, BrokerError> {
+    ) -> BoxFuture<'_, Result<Option<Row>, BrokerError>> {
         sqlx::query_as::<DB, Row>(TAKE)
             .bind(id.0)
             .fetch_optional(conn)
-            .await
             .map_err(|err| BrokerError::new("cannot requeue a dead letter", err))
+            .boxed()
     }
 
-    pub(crate) async fn list(conn: &mut DB::Connection) -> Result<Vec<Row>, BrokerError> {
+    fn list(conn: &mut DB::Connection) -> BoxFuture<'_, Result<Vec<Row>, BrokerError>> {
         sqlx::query_as::<DB, Row>(LIST)
             .fetch_all(conn)
-            .await
             .map_err(|err| BrokerError::new("cannot list dead letters", err))
+            .boxed()
     }
 }
 
@@ -156,7 +176,16 @@ pub(crate) fn row(
 
 /// [`Broker::dead_letters`](crate::Broker::dead_letters).
 pub(crate) async fn list<S: Storage>(storage: &S) -> Result<Vec<DeadLetter>, BrokerError> {
-    storage.list_dead().await?.into_iter().map(decode).collect()
+    let mut conn = storage
+        .pool()
+        .acquire()
+        .await
+        .map_err(|err| BrokerError::new("cannot list dead letters", err))?;
+    S::Db::list(&mut conn)
+        .await?
+        .into_iter()
+        .map(decode)
+        .collect()
 }
 
 /// [`Broker::requeue`](crate::Broker::requeue): moves the dead letter of `delivery_id`
@@ -169,7 +198,7 @@ pub(crate) async fn requeue<S: Storage>(
     let failed = |err| BrokerError::new("cannot requeue a dead letter", err);
     let mut tx = storage.pool().begin().await.map_err(failed)?;
     // A write first: the transaction holds the row (SQLite: the write lock) from here on.
-    let Some(row) = S::take_dead(&mut tx, delivery_id).await? else {
+    let Some(row) = S::Db::take(&mut tx, delivery_id).await? else {
         return Ok(false);
     };
     let letter = decode(row)?;

@@ -39,7 +39,7 @@ use apalis_core::worker::context::WorkerContext;
 use futures_util::future::BoxFuture;
 
 use crate::error::BrokerError;
-use crate::job::{DeliveryId, Envelope};
+use crate::job::Envelope;
 use crate::retry::Backoff;
 
 pub(crate) use job::{StoredJob, due_ms, due_wait};
@@ -199,8 +199,8 @@ pub(crate) type Conn<S> = <<S as Storage>::Db as sqlx::Database>::Connection;
 /// dead-letter table beside them. The shared code ([`worker`], [`dead`], [`push`]) runs
 /// everything else.
 pub(crate) trait Storage: Clone + Send + Sync + 'static {
-    /// The sqlx database.
-    type Db: sqlx::Database;
+    /// The sqlx database (its dead-letter statements come with it).
+    type Db: dead::DeadLetterSql;
     /// What a live worker holds while it runs (its claim on its name); given back when it
     /// retires.
     type Lease: Send + 'static;
@@ -225,19 +225,6 @@ pub(crate) trait Storage: Clone + Send + Sync + 'static {
         result: &'c TaskResult<serde_json::Value>,
         worker: &'c str,
     ) -> BoxFuture<'c, Result<u64, BrokerError>>;
-
-    /// Stores a dead letter ([`dead::insert`] on this database).
-    fn insert_dead(conn: &mut Conn<Self>, row: dead::Row)
-    -> BoxFuture<'_, Result<(), BrokerError>>;
-
-    /// Deletes and returns the dead letter of `id` ([`dead::take`] on this database).
-    fn take_dead(
-        conn: &mut Conn<Self>,
-        id: DeliveryId,
-    ) -> BoxFuture<'_, Result<Option<dead::Row>, BrokerError>>;
-
-    /// Every dead letter, oldest first ([`dead::list`] on this database).
-    fn list_dead(&self) -> BoxFuture<'_, Result<Vec<dead::Row>, BrokerError>>;
 
     /// Registers `worker` under its name (an error if a live worker has it), first queueing
     /// again the jobs a previous run of this name left locked.

@@ -33,7 +33,8 @@ use apalis_core::worker::context::WorkerContext;
 use futures_util::future::BoxFuture;
 use tokio::task::JoinSet;
 
-use super::{Storage, StoredJob, dead, due_wait};
+use super::dead::{self, DeadLetterSql};
+use super::{Storage, StoredJob, due_wait};
 use crate::error::BrokerError;
 use crate::registry::Offload;
 use crate::retry::Outcome;
@@ -226,7 +227,7 @@ async fn store<S: Storage>(
             error,
         } => {
             let row = dead::row(job, *attempts, *reason, &error.to_string())?;
-            S::insert_dead(&mut tx, row).await?;
+            S::Db::insert(&mut tx, row).await?;
         }
     }
     let acked = S::ack(&mut tx, done, worker.name()).await?;

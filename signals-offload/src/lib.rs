@@ -26,9 +26,10 @@
 //!    a process killed before it pushed is relayed at the next start.
 //! 3. **Broker.** A small trait of this crate ([`Broker`]), so that apalis' API stays
 //!    behind it. [`SqliteBroker`] (apalis-sqlite, its own SQLite file) is the embedded
-//!    default: apalis-sqlite's schema and queries, under the crate's own worker loop
-//!    (apalis' `Worker` froze its open transactions while shutting down, and could miss
-//!    its poll timer).
+//!    default; `PostgresBroker` (feature `postgres`, apalis-postgres) is for workers on
+//!    many machines (see [Choosing a broker](#choosing-a-broker)). Both are an apalis
+//!    storage's schema and queries under the crate's own worker loop (apalis' `Worker`
+//!    froze its open transactions while shutting down, and could miss its poll timer).
 //! 4. **Worker.** [`Broker::run_worker`] runs jobs with the handlers registered in an
 //!    [`Offload`]; a handler gets a [`Job`]: the payload, the stable [`DeliveryId`] (the
 //!    outbox row id) and the attempt number. Delivery is at least once: use the delivery
@@ -47,6 +48,30 @@
 //!    fetches nothing more, lets the jobs in flight finish (each stores its outcome), and
 //!    returns. A worker fetches only as many jobs as it has free slots
 //!    ([`SqliteBroker::with_concurrency`]), so no fetched job waits in it.
+//!
+//! # Choosing a broker
+//!
+//! | | [`SqliteBroker`] (default) | `PostgresBroker` (feature `postgres`) |
+//! |---|---|---|
+//! | jobs live in | a SQLite file of their own | the `apalis` schema of a PostgreSQL database |
+//! | workers | the processes of one machine that open the file | any number of processes on any machines |
+//! | writes | one writer at a time (WAL) | row locks: fetches, acks and pushes in parallel |
+//! | needs | nothing | a PostgreSQL server (the application's own will do) |
+//!
+//! Pick SQLite for one machine: an app with its workers in the same process or beside
+//! it, tests, small deployments. Pick PostgreSQL to scale out, when workers run on more
+//! than one machine, or when one machine's workers outgrow SQLite's single writer. The
+//! outbox stays in the application's database (SeaORM) either way; only where the jobs
+//! wait changes, and the handlers, retries and dead letters behave the same.
+//!
+//! **How PostgreSQL workers share the jobs.** A worker fetches only as many jobs as it has
+//! free slots, with one statement that selects due jobs `FOR UPDATE SKIP LOCKED` and marks
+//! them locked by that worker: two workers fetching at once never get the same job (each
+//! skips the rows the other has locked instead of waiting for them), so adding a worker
+//! adds throughput without coordination. A job's outcome is stored only while the job is
+//! still locked by its worker; a worker that died (no heartbeat for two heartbeats,
+//! [`SqliteBroker::with_heartbeat`] and its twin) has its locked jobs queued again for the
+//! others, so under normal operation a job runs once, and after a crash at least once.
 //!
 //! # Example
 //!
@@ -75,21 +100,25 @@ mod declared;
 mod error;
 mod job;
 pub mod outbox;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod registry;
 mod relay;
 mod retry;
 mod shutdown;
 mod sqlite;
+mod storage;
 mod wake;
 
 pub use broker::{Broker, DeadLetter};
 pub use error::{BrokerError, JobError, OffloadError};
 pub use job::{DeliveryId, Envelope, Job};
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresBroker;
 pub use registry::{DEFAULT_MAX_ATTEMPTS, Offload};
 pub use relay::Relay;
 pub use retry::{Backoff, DeadReason, Outcome};
 pub use shutdown::Shutdown;
-pub use sqlite::{
-    DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_POLL_INTERVAL, QUEUE, SqliteBroker,
-};
+pub use sqlite::SqliteBroker;
+pub use storage::{DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_POLL_INTERVAL, QUEUE};
 pub use wake::OutboxWritten;

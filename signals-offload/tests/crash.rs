@@ -8,13 +8,13 @@
 //!    until another worker's heartbeat finds it silent for two heartbeats; then it runs
 //!    again (same delivery id) on that worker. The recovery time is printed.
 
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::ExitStatusExt;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::process::{self, ChildGuard};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait};
 use serde::{Deserialize, Serialize};
 use signals_offload::{
@@ -31,6 +31,8 @@ type Scenario = fn(&tokio::runtime::Runtime);
 
 const CHILD: &str = "SIGNALS_OFFLOAD_CRASH_CHILD";
 const DIR: &str = "SIGNALS_OFFLOAD_CRASH_DIR";
+/// How long a child may take to print the line the parent waits for.
+const LINE_WITHIN: Duration = Duration::from_secs(60);
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -73,57 +75,9 @@ fn dir() -> PathBuf {
     PathBuf::from(std::env::var(DIR).expect("the parent names the directory"))
 }
 
-/// A child process, killed when dropped (a failing parent leaves no child behind).
-struct ChildGuard(Option<Child>);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 /// Spawns this binary as a child in `mode`, on `dir`.
 fn spawn(mode: &str, dir: &Path) -> ChildGuard {
-    ChildGuard(Some(
-        Command::new(std::env::current_exe().expect("own path"))
-            .env(CHILD, mode)
-            .env(DIR, dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("child process"),
-    ))
-}
-
-/// Reads the child's stdout until a line starting with `prefix`; returns its rest. Fails
-/// (instead of hanging) if the child exits first; the caller bounds it in time.
-fn wait_for_line(child: &mut ChildGuard, prefix: &str) -> String {
-    let stdout = child
-        .0
-        .as_mut()
-        .and_then(|c| c.stdout.as_mut())
-        .expect("piped");
-    let mut reader = BufReader::new(stdout);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let read = reader.read_line(&mut line).expect("child stdout");
-        assert!(read > 0, "the child exited before printing {prefix:?}");
-        if let Some(rest) = line.trim_end().strip_prefix(prefix) {
-            return rest.trim().to_owned();
-        }
-    }
-}
-
-/// SIGKILLs the child and checks that it died of it.
-fn kill(mut guard: ChildGuard) {
-    let mut child = guard.0.take().expect("alive");
-    child.kill().expect("SIGKILL");
-    let status = child.wait().expect("reaped");
-    assert_eq!(status.signal(), Some(9), "killed by SIGKILL: {status:?}");
+    process::spawn(&[(CHILD, mode.as_ref()), (DIR, dir.as_os_str())])
 }
 
 fn with_deadline(runtime: &tokio::runtime::Runtime, what: &str, f: impl Future<Output = ()>) {
@@ -203,10 +157,11 @@ async fn child_app() {
 fn app_killed(runtime: &tokio::runtime::Runtime) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut child = spawn("app", dir.path());
-    let id: i64 = wait_for_line(&mut child, "COMMITTED")
+    let id: i64 = child
+        .wait_for_line("COMMITTED", LINE_WITHIN)
         .parse()
         .expect("an id");
-    kill(child);
+    child.kill();
 
     with_deadline(runtime, "relay at the next start", async {
         let db = app_db(dir.path()).await;
@@ -301,8 +256,8 @@ fn worker_killed(runtime: &tokio::runtime::Runtime) {
             .expect("pushed");
     });
     let mut child = spawn("worker", dir.path());
-    assert_eq!(wait_for_line(&mut child, "STARTED"), "7");
-    kill(child);
+    assert_eq!(child.wait_for_line("STARTED", LINE_WITHIN), "7");
+    child.kill();
     let killed = Instant::now();
 
     with_deadline(runtime, "recovery on another worker", async {

@@ -1,11 +1,11 @@
-//! The SQLite broker's worker: the crate's own loop over apalis-sqlite's queries (register,
-//! fetch, acknowledge, heartbeat, orphan recovery), not apalis' `Worker`.
+//! The worker loop every broker runs: the crate's own loop over its store's queries
+//! (register, fetch, acknowledge, heartbeat, orphan recovery), not apalis' `Worker`.
 //!
 //! Why not apalis' `Worker` (apalis-core 1.0.0), which this crate used before:
 //! - While it shuts down with jobs in flight it stops polling its backend, so a fetch or an
-//!   acknowledgement transaction it had begun stays open, holding SQLite's write lock; a job
-//!   in flight that then writes its retry or dead letter waits out the busy timeout (10 s)
-//!   and fails.
+//!   acknowledgement transaction it had begun stays open (on SQLite, holding the write
+//!   lock); a job in flight that then writes its retry or dead letter waits out the busy
+//!   timeout (10 s) and fails.
 //! - Its `IntervalStrategy` arms its next timer without polling it: when the timer fires
 //!   on the poll whose fetch comes back empty, nothing wakes the worker until its next
 //!   heartbeat (30 s). That was the "attempts stall past 30 s" of the retries test.
@@ -26,66 +26,61 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use apalis_core::backend::{TaskResult, WorkerFilter};
+use apalis_core::backend::TaskResult;
 use apalis_core::task::Task;
 use apalis_core::task::status::Status;
 use apalis_core::worker::context::WorkerContext;
-use apalis_sqlite::{Config, SqlitePool, queries};
 use futures_util::future::BoxFuture;
 use tokio::task::JoinSet;
 
-use super::{QUEUE, StoredJob, dead, due_wait, push_job};
+use super::dead::{self, DeadLetterSql};
+use super::{Storage, StoredJob, due_wait};
 use crate::error::BrokerError;
 use crate::registry::Offload;
-use crate::retry::{Backoff, Outcome};
+use crate::retry::Outcome;
 
 /// How many times a job tries to store its outcome before handing the job back.
 const STORE_TRIES: u32 = 5;
 
 /// What every job of one worker shares.
-pub(super) struct Worker {
-    pub(super) pool: SqlitePool,
-    pub(super) offload: Arc<Offload>,
-    pub(super) backoff: Backoff,
-    pub(super) poll_interval: Duration,
-    pub(super) concurrency: usize,
-    /// How often it tells the broker it is alive; a worker silent for two of these is
-    /// taken for dead and its locked jobs are queued again (apalis-sqlite's rule).
-    pub(super) heartbeat: Duration,
-    pub(super) context: WorkerContext,
+struct Worker<S> {
+    storage: S,
+    offload: Arc<Offload>,
+    context: WorkerContext,
 }
 
-impl Worker {
-    fn config(&self, batch: usize) -> Config {
-        Config::default()
-            .queue(QUEUE)
-            .heartbeat_interval(self.heartbeat)
-            .batch_size(batch.max(1))
-    }
-
+impl<S> Worker<S> {
     fn name(&self) -> &str {
         self.context.name()
     }
 }
 
-/// Runs `worker` until `shutdown` completes, then waits for its jobs in flight.
-pub(super) async fn run(
-    worker: Worker,
+/// [`Broker::run_worker`](crate::Broker::run_worker): runs a worker named `name` on
+/// `storage` until `shutdown` completes, then waits for its jobs in flight.
+pub(crate) async fn run<S: Storage>(
+    storage: S,
+    name: String,
+    offload: Arc<Offload>,
     mut shutdown: BoxFuture<'static, ()>,
 ) -> Result<(), BrokerError> {
-    let worker = Arc::new(worker);
-    register(&worker).await?;
+    let worker = Arc::new(Worker {
+        storage,
+        offload,
+        context: WorkerContext::new(&name),
+    });
+    let settings = *worker.storage.settings();
+    let mut lease = worker.storage.register(&worker.context).await?;
     let mut jobs = JoinSet::new();
-    let mut poll = tokio::time::interval(worker.poll_interval);
+    let mut poll = tokio::time::interval(settings.poll_interval);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let start = tokio::time::Instant::now();
-    let mut heartbeat = tokio::time::interval_at(start + worker.heartbeat, worker.heartbeat);
+    let mut heartbeat = tokio::time::interval_at(start + settings.heartbeat, settings.heartbeat);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut more = true;
     loop {
-        while more && jobs.len() < worker.concurrency {
-            let free = worker.concurrency - jobs.len();
-            match fetch(&worker, free).await {
+        while more && jobs.len() < settings.concurrency {
+            let free = settings.concurrency - jobs.len();
+            match worker.storage.fetch(&worker.context, free).await {
                 Ok(tasks) => {
                     more = tasks.len() >= free;
                     for task in tasks {
@@ -103,7 +98,7 @@ pub(super) async fn run(
             Some(ended) = jobs.join_next() => log_join(ended),
             _ = poll.tick() => more = true,
             _ = heartbeat.tick() => {
-                if let Err(err) = beat(&worker).await {
+                if let Err(err) = worker.storage.beat(&mut lease, &worker.context).await {
                     tracing::warn!(target: "signals_offload", worker = worker.name(), %err, "heartbeat failed");
                 }
             }
@@ -113,7 +108,7 @@ pub(super) async fn run(
     while let Some(ended) = jobs.join_next().await {
         log_join(ended);
     }
-    retire(&worker).await
+    worker.storage.retire(lease, &worker.context).await
 }
 
 fn log_join(ended: Result<(), tokio::task::JoinError>) {
@@ -122,77 +117,8 @@ fn log_join(ended: Result<(), tokio::task::JoinError>) {
     }
 }
 
-/// Registers the worker, first queueing again the jobs a previous run of this name left
-/// locked (a crash, or an outcome it could not store).
-async fn register(worker: &Worker) -> Result<(), BrokerError> {
-    let failed = |err| BrokerError::new("cannot register the worker", err);
-    let mut tx = worker.pool.begin().await.map_err(failed)?;
-    let config = worker.config(1);
-    queries::reenqueue_orphaned(
-        &mut *tx,
-        secs(worker.heartbeat),
-        QUEUE,
-        &WorkerFilter::Only(worker.name().to_owned()),
-    )
-    .await
-    .map_err(failed)?;
-    queries::register_worker(&mut *tx, &config, &worker.context, "signals_offload")
-        .await
-        .map_err(|err| {
-            BrokerError::new(
-                format!(
-                    "cannot register worker `{}` (a live worker has this name?)",
-                    worker.name()
-                ),
-                err,
-            )
-        })?;
-    tx.commit().await.map_err(failed)
-}
-
-/// Locks up to `batch` due jobs for this worker.
-async fn fetch(worker: &Worker, batch: usize) -> Result<Vec<Task<Vec<u8>>>, BrokerError> {
-    let failed = |err| BrokerError::new("cannot fetch jobs", err);
-    let mut tx = worker.pool.begin().await.map_err(failed)?;
-    let tasks = queries::fetch_next(&mut *tx, &worker.config(batch), &worker.context)
-        .await
-        .map_err(|err| BrokerError::new("cannot fetch jobs", err))?;
-    tx.commit().await.map_err(failed)?;
-    Ok(tasks)
-}
-
-/// Tells the broker this worker is alive, and queues again the jobs of workers that are
-/// not.
-async fn beat(worker: &Worker) -> Result<(), BrokerError> {
-    let failed = |err| BrokerError::new("heartbeat failed", err);
-    let config = worker.config(1);
-    let mut tx = worker.pool.begin().await.map_err(failed)?;
-    queries::keep_alive(&mut *tx, &config, &worker.context)
-        .await
-        .map_err(failed)?;
-    queries::reenqueue_orphaned(
-        &mut *tx,
-        secs(config.orphaned_duration()),
-        QUEUE,
-        &WorkerFilter::AllExcept(worker.name().to_owned()),
-    )
-    .await
-    .map_err(failed)?;
-    tx.commit().await.map_err(failed)
-}
-
-/// Marks a worker that stopped gracefully as gone, so that its name is free at once.
-async fn retire(worker: &Worker) -> Result<(), BrokerError> {
-    sqlx::query("UPDATE Workers SET last_seen = 0 WHERE id = ?1")
-        .bind(worker.name())
-        .execute(&worker.pool)
-        .await
-        .map_err(|err| BrokerError::new("cannot retire the worker", err))?;
-    Ok(())
-}
-
 /// One job, in its own task: runs the attempt and stores its outcome.
-async fn run_job(worker: Arc<Worker>, task: Task<Vec<u8>>) {
+async fn run_job<S: Storage>(worker: Arc<Worker<S>>, task: Task<Vec<u8>>) {
     let Some(task_id) = task.task_id().cloned() else {
         tracing::error!(target: "signals_offload", "a fetched job has no id; left to orphan recovery");
         return;
@@ -209,7 +135,7 @@ async fn run_job(worker: Arc<Worker>, task: Task<Vec<u8>>) {
                 status: Status::Killed,
                 result: Err(error),
             };
-            if let Err(err) = queries::ack_tasks(&worker.pool, &[&killed], worker.name()).await {
+            if let Err(err) = kill(&worker, &killed).await {
                 tracing::error!(target: "signals_offload", %err, "cannot mark an undecodable job killed");
             }
             return;
@@ -220,7 +146,11 @@ async fn run_job(worker: Arc<Worker>, task: Task<Vec<u8>>) {
     }
     let outcome = worker
         .offload
-        .run_attempt(&job.envelope, job.attempt, &worker.backoff)
+        .run_attempt(
+            &job.envelope,
+            job.attempt,
+            &worker.storage.settings().backoff,
+        )
         .await;
     log_outcome(&job, &outcome);
     let done = TaskResult {
@@ -243,22 +173,39 @@ async fn run_job(worker: Arc<Worker>, task: Task<Vec<u8>>) {
             }
         }
     }
-    let ids = vec![task_id.to_string()];
-    if let Err(err) = queries::reenqueue_abandoned(&worker.pool, QUEUE, worker.name(), &ids).await {
+    if let Err(err) = worker
+        .storage
+        .hand_back(&worker.context, task_id.to_string())
+        .await
+    {
         tracing::error!(target: "signals_offload", %err, "cannot hand the job back; it is queued again when this worker is restarted or taken for dead");
     }
 }
 
+/// Marks a job that is not one of this crate's killed.
+async fn kill<S: Storage>(
+    worker: &Worker<S>,
+    killed: &TaskResult<serde_json::Value>,
+) -> Result<u64, BrokerError> {
+    let mut conn = worker
+        .storage
+        .pool()
+        .acquire()
+        .await
+        .map_err(|err| BrokerError::new("cannot mark a job killed", err))?;
+    S::ack(&mut conn, killed, worker.name()).await
+}
+
 /// The outcome (a retry or a dead letter) and the job's acknowledgement, in one
 /// transaction.
-async fn store(
-    worker: &Worker,
+async fn store<S: Storage>(
+    worker: &Worker<S>,
     job: &StoredJob,
     outcome: &Outcome,
     done: &TaskResult<serde_json::Value>,
 ) -> Result<(), BrokerError> {
     let failed = |err| BrokerError::new("cannot store a job's outcome", err);
-    let mut tx = worker.pool.begin().await.map_err(failed)?;
+    let mut tx = worker.storage.pool().begin().await.map_err(failed)?;
     match outcome {
         Outcome::Done => {}
         Outcome::Retry {
@@ -272,27 +219,18 @@ async fn store(
                 round: job.round,
                 not_before_ms: Some(super::due_ms(*delay)),
             };
-            push_job(&mut tx, &next).await?;
+            S::push_job(&mut tx, &next).await?;
         }
         Outcome::Dead {
             attempts,
             reason,
             error,
         } => {
-            dead::insert(
-                &mut tx,
-                &job.envelope,
-                *attempts,
-                *reason,
-                &error.to_string(),
-                job.round,
-            )
-            .await?;
+            let row = dead::row(job, *attempts, *reason, &error.to_string())?;
+            S::Db::insert(&mut tx, row).await?;
         }
     }
-    let acked = queries::ack_tasks(&mut *tx, &[done], worker.name())
-        .await
-        .map_err(failed)?;
+    let acked = S::ack(&mut tx, done, worker.name()).await?;
     if acked == 0 {
         // Not locked by this worker any more (taken for dead and queued again): the other
         // run of this attempt stores the outcome.
@@ -337,8 +275,4 @@ fn log_outcome(job: &StoredJob, outcome: &Outcome) {
             "offloaded job dead-lettered"
         ),
     }
-}
-
-fn secs(duration: Duration) -> i64 {
-    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }

@@ -64,6 +64,7 @@ impl Offload {
             self.register_erased(
                 receiver.queue,
                 receiver.name,
+                receiver.signal,
                 Arc::new(
                     move |payload: serde_json::Value, id: DeliveryId, attempt: u32| {
                         run_linked(receiver, &payload.to_string(), id, attempt)
@@ -115,12 +116,22 @@ impl Outbox for Writer {
     fn write<'a>(&'a self, job: Outbound<'a>) -> BoxFuture<'a, Result<(), BoxError>> {
         async move {
             let receiver = job.receiver;
-            match job.db {
+            let id = match job.db {
                 Some(lent) => {
                     insert(&signals_sea_orm::Db::new(lent), receiver, job.payload).await?
                 }
                 None => insert(&self.db, receiver, job.payload).await?,
             };
+            // Inside the send's receiver span: the job's own span (on the worker) carries
+            // the same delivery id.
+            tracing::debug!(
+                target: "signals_offload",
+                delivery_id = id.0,
+                queue = receiver.queue,
+                receiver = receiver.name,
+                in_transaction = job.db.is_some(),
+                "job written to the outbox"
+            );
             crate::wake::after_commit(self.wake.clone());
             Ok(())
         }

@@ -73,6 +73,16 @@
 //! [`SqliteBroker::with_heartbeat`] and its twin) has its locked jobs queued again for the
 //! others, so under normal operation a job runs once, and after a crash at least once.
 //!
+//! # Observability
+//!
+//! Every attempt runs in an `offload.job` span (target `signals_offload`, level `INFO`)
+//! with `signal`, `receiver`, `queue`, `delivery_id`, `attempt`, `max_attempts` and, once
+//! it ends, `outcome` (`done`, `retry`, `dead`); a failed attempt adds a `WARN` event with
+//! the error. The send that queued the job recorded a `DEBUG` event "job written to the
+//! outbox" with the same `delivery_id` inside its `signal.receiver` span: the delivery id
+//! is the trace context that links the two, across processes and restarts (it is the
+//! outbox row id, stable over every attempt).
+//!
 //! # Example
 //!
 //! ```ignore

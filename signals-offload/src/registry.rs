@@ -13,6 +13,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 use crate::error::{JobError, OffloadError};
 use crate::job::{DeliveryId, Envelope, Job};
@@ -50,6 +51,8 @@ struct Route {
 pub struct Offload {
     handlers: HashMap<(String, String), Handler>,
     routes: HashMap<TypeId, (&'static str, Vec<Route>)>,
+    /// The signal (or event type) of each handler, for its job spans.
+    signals: HashMap<(String, String), &'static str>,
     wake: Arc<Notify>,
 }
 
@@ -73,6 +76,7 @@ impl Offload {
         Offload {
             handlers: HashMap::new(),
             routes: HashMap::new(),
+            signals: HashMap::new(),
             wake: Arc::new(Notify::new()),
         }
     }
@@ -132,6 +136,8 @@ impl Offload {
             });
             async move { run.await.map_err(|err| JobError::Failed(err.to_string())) }.boxed()
         });
+        self.signals
+            .insert(key.clone(), short_name(type_name::<T>()));
         self.handlers.insert(key, erased);
         self.routes
             .entry(TypeId::of::<T>())
@@ -151,6 +157,7 @@ impl Offload {
         &mut self,
         queue: &str,
         name: &str,
+        signal: &'static str,
         handler: Handler,
     ) -> Result<&mut Self, OffloadError> {
         let key = (queue.to_owned(), name.to_owned());
@@ -160,6 +167,7 @@ impl Offload {
                 handler: key.1,
             });
         }
+        self.signals.insert(key.clone(), signal);
         self.handlers.insert(key, handler);
         Ok(self)
     }
@@ -205,6 +213,13 @@ impl Offload {
             }
             .insert(conn)
             .await?;
+            tracing::debug!(
+                target: "signals_offload",
+                delivery_id = row.id,
+                queue = %route.queue,
+                receiver = %route.handler,
+                "job written to the outbox"
+            );
             ids.push(DeliveryId(row.id));
         }
         crate::wake::after_commit(self.wake.clone());
@@ -243,9 +258,25 @@ impl Offload {
     ) -> BoxFuture<'static, Outcome> {
         let max_attempts = envelope.max_attempts;
         let backoff = *backoff;
-        let run = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            self.dispatch(envelope.clone(), attempt)
-        }));
+        // One span per job: the same `delivery_id` as the "job written to the outbox" event
+        // the send recorded, which links the two across processes.
+        let span = tracing::info_span!(
+            target: "signals_offload",
+            "offload.job",
+            signal = self.signal_of(&envelope.queue, &envelope.handler),
+            receiver = %envelope.handler,
+            queue = %envelope.queue,
+            delivery_id = envelope.delivery_id.0,
+            attempt,
+            max_attempts,
+            outcome = tracing::field::Empty,
+        );
+        let run = span.in_scope(|| {
+            std::panic::catch_unwind(AssertUnwindSafe(|| {
+                self.dispatch(envelope.clone(), attempt)
+            }))
+        });
+        let job_span = span.clone();
         async move {
             let result = match run {
                 Ok(run) => match AssertUnwindSafe(run).catch_unwind().await {
@@ -254,15 +285,39 @@ impl Offload {
                 },
                 Err(panic) => Err(JobError::Panicked(panic_message(panic.as_ref()))),
             };
-            retry::decide(result, attempt, max_attempts, &backoff)
+            let outcome = retry::decide(result, attempt, max_attempts, &backoff);
+            let (name, error) = match &outcome {
+                Outcome::Done => ("done", None),
+                Outcome::Retry { error, .. } => ("retry", Some(error)),
+                Outcome::Dead { error, .. } => ("dead", Some(error)),
+            };
+            job_span.record("outcome", name);
+            if let Some(error) = error {
+                tracing::warn!(target: "signals_offload", parent: &job_span, %error, "job attempt failed");
+            }
+            outcome
         }
+        .instrument(span)
         .boxed()
+    }
+
+    /// The signal a handler's jobs come from (`"-"` if unknown).
+    fn signal_of(&self, queue: &str, handler: &str) -> &'static str {
+        self.signals
+            .get(&(queue.to_owned(), handler.to_owned()))
+            .copied()
+            .unwrap_or("-")
     }
 
     /// The notifier the relay waits on.
     pub(crate) fn wake(&self) -> Arc<Notify> {
         self.wake.clone()
     }
+}
+
+/// `Welcome` for `my_app::jobs::Welcome` (what a hand-registered handler's spans name).
+fn short_name(path: &'static str) -> &'static str {
+    path.rsplit("::").next().unwrap_or(path)
 }
 
 /// The message of a panic payload (`panic!` with a literal or a format string).

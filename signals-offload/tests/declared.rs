@@ -98,9 +98,80 @@ async fn signup(db: &DatabaseConnection, email: &str, commit: bool) -> Result<i6
     })
 }
 
+/// What the job spans and the outbox events recorded: (name, fields as `key=value`).
+static TRACED: Mutex<Vec<(String, Vec<String>)>> = Mutex::new(Vec::new());
+
+struct Recorder;
+
+struct Fields(Vec<String>);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push(format!("{}={value:?}", field.name()));
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.push(format!("{}={value}", field.name()));
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for Recorder
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if attrs.metadata().target() == "signals_offload" {
+            let mut fields = Fields(Vec::new());
+            attrs.record(&mut fields);
+            ctx.span(id).unwrap().extensions_mut().insert(fields);
+        }
+    }
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if let Some(span) = ctx.span(id)
+            && let Some(fields) = span.extensions_mut().get_mut::<Fields>()
+        {
+            values.record(fields);
+        }
+    }
+    fn on_close(&self, id: tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        let span = ctx.span(&id).unwrap();
+        if let Some(fields) = span.extensions_mut().remove::<Fields>() {
+            TRACED
+                .lock()
+                .unwrap()
+                .push((span.name().to_owned(), fields.0));
+        }
+    }
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() == "signals_offload" {
+            let mut fields = Fields(Vec::new());
+            event.record(&mut fields);
+            // The span the event is in: the send's receiver span, on the app side.
+            let scope = ctx
+                .event_span(event)
+                .map(|s| s.name().to_owned())
+                .unwrap_or_default();
+            fields.0.push(format!("in_span={scope}"));
+            TRACED.lock().unwrap().push(("event".to_owned(), fields.0));
+        }
+    }
+}
+
 /// One test: the outbox writer is process-wide.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offloaded_receiver_is_written_in_the_transaction_and_run_by_a_linked_worker() {
+    use tracing_subscriber::layer::SubscriberExt;
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(Recorder))
+        .expect("the only subscriber");
     tokio::time::timeout(Duration::from_secs(30), async {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = app_db(&dir).await;
@@ -187,6 +258,34 @@ async fn an_offloaded_receiver_is_written_in_the_transaction_and_run_by_a_linked
             *RAN.lock().unwrap(),
             [(delivery, 1, "ada@example.com".to_owned())]
         );
+
+        // One job span, linked to the send's outbox event by the delivery id.
+        let traced = TRACED.lock().unwrap().clone();
+        let has = |fields: &[String], f: &str| fields.iter().any(|x| x == f);
+        let id = format!("delivery_id={delivery}");
+        let written = traced
+            .iter()
+            .find(|(name, fields)| {
+                name == "event"
+                    && has(fields, &id)
+                    && has(fields, "message=job written to the outbox")
+            })
+            .unwrap_or_else(|| panic!("the send's event: {traced:#?}"));
+        assert!(has(&written.1, "in_span=signal.receiver"), "{written:?}");
+        assert!(has(&written.1, "in_transaction=true"), "{written:?}");
+        let job = traced
+            .iter()
+            .find(|(name, fields)| name == "offload.job" && has(fields, &id))
+            .unwrap_or_else(|| panic!("the job's span: {traced:#?}"));
+        for field in [
+            "signal=PostSave",
+            &format!("receiver={NAME}"),
+            "queue=mail",
+            "attempt=1",
+            "outcome=done",
+        ] {
+            assert!(has(&job.1, field), "{field} in {job:?}");
+        }
 
         // Listed and mapped with its queue.
         let info = signals_core::registry::receivers()

@@ -339,7 +339,9 @@ fn dot_is_a_valid_digraph() {
     if let Err(error) = &spawned
         && std::env::var_os("SIGNALS_REQUIRE_DOT").is_some()
     {
-        panic!("SIGNALS_REQUIRE_DOT is set but `dot` cannot run (apt-get install graphviz): {error}");
+        panic!(
+            "SIGNALS_REQUIRE_DOT is set but `dot` cannot run (apt-get install graphviz): {error}"
+        );
     }
     if let Ok(mut child) = spawned {
         use std::io::Write;

@@ -1,17 +1,14 @@
-//! Every example runs (`cargo run --example NAME`), succeeds, and prints what it should.
+//! Every example runs, succeeds, and prints what it should.
 //!
-//! The examples are built once (one `cargo build --example ...` for all), then each test runs one of them
-//! through `cargo run --quiet`, which finds it up to date, and checks key lines of its
-//! output.
+//! The examples are built once, by one `cargo build --workspace --example ...` for all:
+//! `--workspace` resolves the dependencies' features as `cargo test --workspace` does, so
+//! after that command the build finds everything up to date (a build of the root package
+//! alone would rebuild tokio, sea-orm, axum, ... with other features). Each test then runs
+//! the built binary and checks key lines of its output.
 
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
-
-fn cargo() -> Command {
-    let mut command = Command::new(env!("CARGO"));
-    command.current_dir(env!("CARGO_MANIFEST_DIR"));
-    command
-}
 
 /// The examples checked here (each has a test below).
 const EXAMPLES: &[&str] = &[
@@ -37,18 +34,15 @@ const EXAMPLES: &[&str] = &[
     "observability",
 ];
 
-/// Runs `cargo run --quiet --example NAME` and returns its stdout; fails on a non-zero exit.
-fn run_example(name: &str) -> String {
-    run_example_with(name, &[])
-}
-
-/// [`run_example`] with environment variables set (and `RUST_LOG` removed unless given).
-fn run_example_with(name: &str, env: &[(&str, &str)]) -> String {
+/// A command running example `name`, built (once for all examples) if it is not up to date.
+fn example(name: &str) -> Command {
     assert!(EXAMPLES.contains(&name), "add {name} to EXAMPLES");
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let mut build = cargo();
-        build.args(["build", "--quiet"]);
+        let mut build = Command::new(env!("CARGO"));
+        build
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["build", "--quiet", "--workspace"]);
         for example in EXAMPLES {
             build.args(["--example", example]);
         }
@@ -59,13 +53,34 @@ fn run_example_with(name: &str, env: &[(&str, &str)]) -> String {
             String::from_utf8_lossy(&output.stderr)
         );
     });
-    let mut run = cargo();
-    run.args(["run", "--quiet", "--example", name])
-        .env_remove("RUST_LOG");
+    // Cargo puts examples in `examples/` beside the `deps/` directory of this test binary
+    // (whatever the target directory and target triple).
+    let deps = std::env::current_exe().expect("the test binary's path");
+    let profile_dir = deps
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test binary is in <target>/<profile>/deps");
+    let path: PathBuf = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let mut command = Command::new(path);
+    command.current_dir(env!("CARGO_MANIFEST_DIR"));
+    command
+}
+
+/// Runs example `name` and returns its stdout; fails on a non-zero exit.
+fn run_example(name: &str) -> String {
+    run_example_with(name, &[])
+}
+
+/// [`run_example`] with environment variables set (and `RUST_LOG` removed unless given).
+fn run_example_with(name: &str, env: &[(&str, &str)]) -> String {
+    let mut run = example(name);
+    run.env_remove("RUST_LOG");
     for (key, value) in env {
         run.env(key, value);
     }
-    let output = run.output().expect("cargo runs");
+    let output = run.output().expect("the example runs");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
@@ -588,17 +603,10 @@ fn readme_main_command_is_the_shop() {
 /// The README shows the Mermaid map printed by the `receiver_map` example: keep it current.
 #[test]
 fn readme_shows_the_current_receiver_map() {
-    let mut command = cargo();
-    command.args([
-        "run",
-        "--quiet",
-        "--example",
-        "receiver_map",
-        "--",
-        "--format",
-        "mermaid",
-    ]);
-    let output = command.output().expect("cargo runs");
+    let output = example("receiver_map")
+        .args(["--format", "mermaid"])
+        .output()
+        .expect("the example runs");
     assert!(
         output.status.success(),
         "{}",

@@ -1,0 +1,1 @@
+//! Empty: the package is its trybuild suite (`tests/compile_fail.rs`).

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the Django / blinker column of docs/PERFORMANCE.md: per-send cost of Django's
 # `Signal.send` / `send_robust` / `asend` and blinker's `Signal.send` with N trivial
-# receivers, in CPython (timeit, 9 repeats, median). The Python twin of perf.md's probe.
+# receivers, in CPython (timeit, 9 repeats, median). The Python twin of bench-compare's probe.
 #
 # Needs python3 and PyPI (it installs Django and blinker into a throw-away virtualenv).
 # Not run in CI.

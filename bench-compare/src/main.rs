@@ -1,4 +1,4 @@
-//! Side-by-side comparison of signals-core's dispatch with its peers, on perf.md's probe
+//! Side-by-side comparison of signals-core's dispatch with its peers, on one probe (every receiver runs `black_box(a * k ^ b)`)
 //! harness: each case is calibrated to ~4 ms per sample, 21 samples, median ns per send.
 //!
 //! ```sh
@@ -11,7 +11,7 @@
 //! It prints one markdown table (case × N → ns per send, ns per receiver, ratio to the
 //! direct call D(N), to `Vec<Box<dyn Fn>>` V(N) and to the best peer of the row's group;
 //! the `send` group also shows R(N), a `Vec` of N distinct fallible fn pointers, the floor
-//! for receivers that return a `Result`), the machine, and the goals G1–G13 of perf.md §4
+//! for receivers that return a `Result`), the machine, and the goals G1–G13 of docs/PERFORMANCE.md
 //! evaluated on the medians (plus G1r, informational: static send vs R). With
 //! `--runs K` (default 3) the binary runs itself K times as separate processes (address
 //! layout moves the N=100 rows by up to ±40% between processes) and reports the median
@@ -964,7 +964,7 @@ impl Merged {
             10,
         );
         goals.push((
-            "G8 one caught panic: document (~1.6 us in perf.md)",
+            "G8 one caught panic: document (Django: ~1.6 us)",
             format!("{} ns per send with one panic", fmt(panic)),
             Some(true),
         ));
@@ -1026,7 +1026,7 @@ impl Merged {
         goals.push((
             "G13 vs Django: >= 100x per receiver, >= 50x empty send",
             format!(
-                "Django (perf.md) 281 ns/recv, 142 ns empty: {:.0}x per receiver, {:.0}x empty \
+                "Django (bench-compare/django_probe.sh) 281 ns/recv, 142 ns empty: {:.0}x per receiver, {:.0}x empty \
                  (re-measure with bench-compare/django_probe.sh)",
                 281.0 / ss,
                 142.0 / empty

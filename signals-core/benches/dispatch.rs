@@ -1,4 +1,4 @@
-//! Dispatch benches (perf.md §5.1), each case beside its in-binary baselines:
+//! Dispatch benches, each case beside its in-binary baselines:
 //! `direct` (N distinct `#[inline(never)]` calls, D(N)) and `dyn_vec`
 //! (`Vec<Box<dyn Fn>>`, V(N)). Before a case is timed, [`check_once`] asserts that every
 //! receiver ran exactly once.

@@ -1,7 +1,7 @@
 //! Fixtures shared by the criterion benches (`benches/dispatch.rs`) and the comparison
 //! binary (`bench-compare/`, which includes this file with `#[path]`).
 //!
-//! Every receiver runs the same tiny body as `perf.md`'s probe, `black_box(a * k ^ b)`,
+//! Every receiver runs the same tiny body, the comparison's probe, `black_box(a * k ^ b)`,
 //! so that dispatch cost dominates, and every receiver is a *distinct* function or
 //! closure (a literal is folded into each body), so indirect-call targets differ as in a
 //! real program. Each receiver also bumps its own counter while [`CHECKING`] is on: a
@@ -311,7 +311,7 @@ pub fn res_vec(n: usize) -> Vec<BoxResFn> {
         _ => panic!("no robust baseline for N={n}"),
     }
 }
-/// Receivers returning a boxed future each (the async floor, perf.md's i1).
+/// Receivers returning a boxed future each (the async floor).
 pub fn async_vec(n: usize) -> Vec<AsyncFn> {
     match n {
         1 => with_k!(1, async_vec!()),
@@ -327,7 +327,7 @@ pub fn send_dyn_vec(v: &[BoxFn], e: &Plain) {
         r(e)
     }
 }
-/// perf.md's f6: `catch_unwind` + `Result` per receiver, each result to a sink.
+/// The robust baseline: `catch_unwind` + `Result` per receiver, each result to a sink.
 #[inline(never)]
 pub fn send_robust_sink(
     v: &[BoxResFn],
@@ -342,7 +342,7 @@ pub fn send_robust_sink(
         sink(i, res);
     }
 }
-/// perf.md's h1/h2: a sender id per receiver, compared before the call.
+/// The sender-filter baseline: a sender id per receiver, compared before the call.
 #[inline(never)]
 pub fn send_filtered(v: &[(Option<u64>, BoxFn)], sender: u64, e: &Plain) {
     for (s, r) in v {

@@ -36,7 +36,9 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, Database, DatabaseConnection, S
 use serde::{Deserialize, Serialize};
 use signals_core::models::PostSave;
 use signals_core::receiver;
-use signals_offload::{Broker, Job, Offload, PostgresBroker, Relay, Shutdown, SqliteBroker, outbox};
+use signals_offload::{
+    Broker, Job, Offload, PostgresBroker, Relay, Shutdown, SqliteBroker, outbox,
+};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions};
 
@@ -107,6 +109,8 @@ static RAW_DONE: AtomicU64 = AtomicU64::new(0);
 /// (`--app-journal wal`, the default) or in SQLite's defaults (`--app-journal default`:
 /// rollback journal, `synchronous = FULL`, an fsync per commit).
 static APP_WAL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+/// How long the last end-to-end run of ours took to make its sends (ns).
+static SENDS_SECS: AtomicU64 = AtomicU64::new(0);
 /// Simulated work per handler, in µs (`--handler-us`; 0: none).
 static HANDLER_US: AtomicU64 = AtomicU64::new(0);
 
@@ -174,7 +178,9 @@ fn parse_args() -> Result<Args, BoxError> {
                     "sqlite" => vec![Backend::Sqlite],
                     "postgres" => vec![Backend::Postgres],
                     "both" => vec![Backend::Sqlite, Backend::Postgres],
-                    other => return Err(format!("--backend {other}: sqlite, postgres or both").into()),
+                    other => {
+                        return Err(format!("--backend {other}: sqlite, postgres or both").into());
+                    }
                 }
             }
             "--app-journal" => APP_WAL.store(
@@ -195,7 +201,9 @@ fn parse_args() -> Result<Args, BoxError> {
                     .collect::<Result<_, _>>()?
             }
             "throughput" | "scaling" | "outbox" | "all" => args.mode = arg,
-            other => return Err(format!("unknown argument `{other}` (see the bench's docs)").into()),
+            other => {
+                return Err(format!("unknown argument `{other}` (see the bench's docs)").into());
+            }
         }
     }
     if args.jobs == 0 || args.rounds == 0 {
@@ -419,6 +427,7 @@ async fn ours(backend: Backend, jobs: u64, workers: usize, start: Start) -> Resu
             for n in 0..jobs {
                 signup(&db, n).await?;
             }
+            SENDS_SECS.store(began.elapsed().as_nanos() as u64, Ordering::Relaxed);
             wait_done(&OURS_DONE, jobs, "ours").await?;
             let secs = began.elapsed().as_secs_f64();
             shutdown.request();
@@ -478,7 +487,9 @@ async fn raw(backend: Backend, jobs: u64) -> Result<f64, BoxError> {
                 .max_connections(4)
                 .connect_with(options)
                 .await?;
-            apalis_sqlite::SqliteStorage::migrations().run(&pool).await?;
+            apalis_sqlite::SqliteStorage::migrations()
+                .run(&pool)
+                .await?;
             let storage = apalis_sqlite::SqliteStorage::<Welcome>::new(&pool)
                 .with_config(
                     apalis_sqlite::Config::default()
@@ -527,7 +538,11 @@ async fn raw(backend: Backend, jobs: u64) -> Result<f64, BoxError> {
             began.elapsed().as_secs_f64()
         }
     };
-    assert_eq!(RAW_DONE.load(Ordering::Relaxed), jobs, "each raw job ran once");
+    assert_eq!(
+        RAW_DONE.load(Ordering::Relaxed),
+        jobs,
+        "each raw job ran once"
+    );
     scratch.drop_it().await?;
     Ok(secs)
 }
@@ -549,8 +564,10 @@ async fn throughput(args: &Args) -> Result<(), BoxError> {
         args.rounds,
         HANDLER_US.load(Ordering::Relaxed)
     );
-    println!("| backend | round | raw jobs/s | ours jobs/s | ours / raw |");
-    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| backend | round | raw jobs/s | ours jobs/s | ours / raw | ours: sends alone, commits/s |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
     for &backend in &args.backends {
         let (mut raws, mut ourss, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
         for round in 0..args.rounds {
@@ -563,8 +580,9 @@ async fn throughput(args: &Args) -> Result<(), BoxError> {
                 (raw(backend, args.jobs).await?, o)
             };
             let (r, o) = (args.jobs as f64 / r, args.jobs as f64 / o);
+            let sends = args.jobs as f64 / (SENDS_SECS.load(Ordering::Relaxed) as f64 / 1e9);
             println!(
-                "| {} | {} | {r:.0} | {o:.0} | {:.3} |",
+                "| {} | {} | {r:.0} | {o:.0} | {:.3} | {sends:.0} |",
                 backend.name(),
                 round + 1,
                 o / r
@@ -574,7 +592,7 @@ async fn throughput(args: &Args) -> Result<(), BoxError> {
             ratios.push(o / r);
         }
         println!(
-            "| {} | **median** | {:.0} | {:.0} | **{:.3}** |",
+            "| {} | **median** | {:.0} | {:.0} | **{:.3}** | |",
             backend.name(),
             median(&mut raws),
             median(&mut ourss),
@@ -591,13 +609,16 @@ async fn scaling(args: &Args) -> Result<(), BoxError> {
         args.rounds,
         HANDLER_US.load(Ordering::Relaxed)
     );
-    println!("| workers | end to end jobs/s (median) | drain jobs/s (median) | runs (e2e; drain) |");
+    println!(
+        "| workers | end to end jobs/s (median) | drain jobs/s (median) | runs (e2e; drain) |"
+    );
     println!("|---:|---:|---:|---|");
     for &workers in &args.workers {
         let (mut e2e, mut drain) = (Vec::new(), Vec::new());
         for _ in 0..args.rounds {
             e2e.push(
-                args.jobs as f64 / ours(Backend::Postgres, args.jobs, workers, Start::Together).await?,
+                args.jobs as f64
+                    / ours(Backend::Postgres, args.jobs, workers, Start::Together).await?,
             );
             drain.push(
                 args.jobs as f64
@@ -606,8 +627,15 @@ async fn scaling(args: &Args) -> Result<(), BoxError> {
         }
         let runs = format!(
             "{}; {}",
-            e2e.iter().map(|v| format!("{v:.0}")).collect::<Vec<_>>().join(", "),
-            drain.iter().map(|v| format!("{v:.0}")).collect::<Vec<_>>().join(", ")
+            e2e.iter()
+                .map(|v| format!("{v:.0}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            drain
+                .iter()
+                .map(|v| format!("{v:.0}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         println!(
             "| {workers} | {:.0} | {:.0} | {runs} |",
@@ -625,7 +653,9 @@ async fn outbox_cost(args: &Args) -> Result<(), BoxError> {
         "\n## outbox cost per commit: {} commits of each kind per round, {} rounds, interleaved",
         args.jobs, args.rounds
     );
-    println!("| backend | plain commit (µs, median) | with outbox row (µs, median) | extra µs per commit | ratio |");
+    println!(
+        "| backend | plain commit (µs, median) | with outbox row (µs, median) | extra µs per commit | ratio |"
+    );
     println!("|---|---:|---:|---:|---:|");
     for &backend in &args.backends {
         let scratch = Scratch::new(backend).await?;
@@ -694,7 +724,9 @@ fn main() {
         .build()
         .expect("tokio runtime");
     let run = async {
-        if args.backends.contains(&Backend::Postgres) || matches!(args.mode.as_str(), "scaling" | "all") {
+        if args.backends.contains(&Backend::Postgres)
+            || matches!(args.mode.as_str(), "scaling" | "all")
+        {
             pg_server()?;
         }
         let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();

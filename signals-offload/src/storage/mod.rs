@@ -158,6 +158,13 @@ macro_rules! storage_broker {
                 futures_util::FutureExt::boxed($crate::storage::push(self, envelope))
             }
 
+            fn push_batch<'a>(
+                &'a self,
+                envelopes: &'a [$crate::Envelope],
+            ) -> futures_util::future::BoxFuture<'a, Result<(), $crate::BrokerError>> {
+                futures_util::FutureExt::boxed($crate::storage::push_batch(self, envelopes))
+            }
+
             fn run_worker(
                 &self,
                 name: String,
@@ -218,11 +225,18 @@ pub(crate) trait Storage: Clone + Send + Sync + 'static {
         job: &'c StoredJob,
     ) -> BoxFuture<'c, Result<(), BrokerError>>;
 
-    /// Records `result` for a job locked by `worker`; how many jobs it updated (0: the job
-    /// is not locked by this worker any more).
+    /// [`push_job`](Storage::push_job) for every job of `jobs`, through `conn` (the relay's
+    /// batch, inside one transaction).
+    fn push_jobs<'c>(
+        conn: &'c mut Conn<Self>,
+        jobs: &'c [StoredJob],
+    ) -> BoxFuture<'c, Result<(), BrokerError>>;
+
+    /// Records each of `results` for a job locked by `worker`; how many jobs it updated (a
+    /// job not locked by this worker any more is not).
     fn ack<'c>(
         conn: &'c mut Conn<Self>,
-        result: &'c TaskResult<serde_json::Value>,
+        results: &'c [&'c TaskResult<serde_json::Value>],
         worker: &'c str,
     ) -> BoxFuture<'c, Result<u64, BrokerError>>;
 
@@ -272,4 +286,20 @@ pub(crate) async fn push<S: Storage>(storage: &S, envelope: &Envelope) -> Result
         .await
         .map_err(|err| BrokerError::new("cannot push a job", err))?;
     S::push_job(&mut *conn, &job).await
+}
+
+/// [`Broker::push_batch`](crate::Broker::push_batch): the first attempts of `envelopes`,
+/// each keyed by its delivery id, in one transaction.
+pub(crate) async fn push_batch<S: Storage>(
+    storage: &S,
+    envelopes: &[Envelope],
+) -> Result<(), BrokerError> {
+    if envelopes.is_empty() {
+        return Ok(());
+    }
+    let jobs: Vec<StoredJob> = envelopes.iter().cloned().map(StoredJob::first).collect();
+    let failed = |err| BrokerError::new("cannot push a batch of jobs", err);
+    let mut tx = storage.pool().begin().await.map_err(failed)?;
+    S::push_jobs(&mut tx, &jobs).await?;
+    tx.commit().await.map_err(failed)
 }

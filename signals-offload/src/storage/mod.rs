@@ -129,8 +129,9 @@ macro_rules! storage_broker {
 
             /// Sets how many jobs one worker runs at once (at least 1; default
             /// [`DEFAULT_CONCURRENCY`](crate::DEFAULT_CONCURRENCY)). A worker fetches only
-            /// as many jobs as it has free slots: a full worker leaves the queue to the
-            /// others.
+            /// as many jobs as it has free slots, once at least half of them are free (one
+            /// fetch per batch of ended jobs, not per job): a full worker leaves the queue
+            /// to the others.
             pub fn with_concurrency(mut self, jobs: usize) -> $broker {
                 self.settings.set_concurrency(jobs);
                 self

@@ -20,7 +20,7 @@
 //! ```text
 //!  register (and take back the jobs this name left locked)
 //!  loop until shutdown:
-//!      fetch while slots are free and the last fetch was full (locks the jobs: `Queued`)
+//!      fetch while half the slots are free and the last fetch was full (locks the jobs: `Queued`)
 //!      spawn each job: wait out its backoff, run_attempt, then
 //!          done: hand the ack to the acknowledger (acks every waiting done job in one tx)
 //!          retry or dead: store the outcome + ack (one tx)
@@ -97,7 +97,9 @@ pub(crate) async fn run<S: Storage>(
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut more = true;
     loop {
-        while more && jobs.len() < settings.concurrency {
+        // Fetch when at least half the slots are free (or all of them, with one slot): a
+        // busy worker fetches a batch as jobs end, not one fetch per ended job.
+        while more && settings.concurrency - jobs.len() >= settings.concurrency.div_ceil(2) {
             let free = settings.concurrency - jobs.len();
             match worker.storage.fetch(&worker.context, free).await {
                 Ok(tasks) => {

@@ -169,20 +169,22 @@ impl Storage for PostgresBroker {
         async move {
             let failed = |err| BrokerError::new("apalis-postgres push failed", err);
             let tasks = jobs.iter().map(task).collect::<Result<Vec<_>, _>>()?;
-            // One multi-row insert in a savepoint; a job of the batch already queued (a
-            // relay's second push after a crash) fails it with a unique violation: then
-            // one by one, each in a savepoint of its own, skipping the duplicates.
-            let mut savepoint = conn.begin().await.map_err(failed)?;
-            match queries::push_tasks(&mut *savepoint, QUEUE, tasks).await {
-                Ok(()) => savepoint.commit().await.map_err(failed),
+            // One multi-row insert in a transaction (a savepoint inside one); a job of the
+            // batch already queued (a relay's second push after a crash) fails it with a
+            // unique violation: then one by one in one transaction, each in a savepoint of
+            // its own, skipping the duplicates.
+            let mut tx = conn.begin().await.map_err(failed)?;
+            match queries::push_tasks(&mut *tx, QUEUE, tasks).await {
+                Ok(()) => tx.commit().await.map_err(failed),
                 Err(apalis_postgres::Error::Database(sqlx::Error::Database(err)))
                     if err.is_unique_violation() && err.constraint() == Some(IDEMPOTENCY_INDEX) =>
                 {
-                    savepoint.rollback().await.map_err(failed)?;
+                    tx.rollback().await.map_err(failed)?;
+                    let mut tx = conn.begin().await.map_err(failed)?;
                     for job in jobs {
-                        Self::push_job(conn, job).await?;
+                        Self::push_job(&mut tx, job).await?;
                     }
-                    Ok(())
+                    tx.commit().await.map_err(failed)
                 }
                 Err(err) => Err(BrokerError::new("apalis-postgres push failed", err)),
             }

@@ -20,7 +20,7 @@ use apalis_sqlite::{
 };
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use sqlx::Sqlite;
+use sqlx::{Connection, Sqlite};
 
 #[cfg(doc)]
 use crate::broker::Broker;
@@ -127,10 +127,13 @@ impl Storage for SqliteBroker {
         jobs: &'c [StoredJob],
     ) -> BoxFuture<'c, Result<(), BrokerError>> {
         async move {
+            let failed = |err| BrokerError::new("apalis-sqlite push failed", err);
             let tasks = jobs.iter().map(task).collect::<Result<Vec<_>, _>>()?;
-            queries::push_tasks(conn, QUEUE, &tasks)
+            let mut tx = conn.begin().await.map_err(failed)?;
+            queries::push_tasks(&mut *tx, QUEUE, &tasks)
                 .await
-                .map_err(|err| BrokerError::new("apalis-sqlite push failed", err))
+                .map_err(|err| BrokerError::new("apalis-sqlite push failed", err))?;
+            tx.commit().await.map_err(failed)
         }
         .boxed()
     }

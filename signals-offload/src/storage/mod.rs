@@ -226,8 +226,8 @@ pub(crate) trait Storage: Clone + Send + Sync + 'static {
         job: &'c StoredJob,
     ) -> BoxFuture<'c, Result<(), BrokerError>>;
 
-    /// [`push_job`](Storage::push_job) for every job of `jobs`, through `conn` (the relay's
-    /// batch, inside one transaction).
+    /// [`push_job`](Storage::push_job) for every job of `jobs`, through `conn`, all or
+    /// none: in a transaction of its own (a savepoint inside one). The relay's batch.
     fn push_jobs<'c>(
         conn: &'c mut Conn<Self>,
         jobs: &'c [StoredJob],
@@ -299,8 +299,10 @@ pub(crate) async fn push_batch<S: Storage>(
         return Ok(());
     }
     let jobs: Vec<StoredJob> = envelopes.iter().cloned().map(StoredJob::first).collect();
-    let failed = |err| BrokerError::new("cannot push a batch of jobs", err);
-    let mut tx = storage.pool().begin().await.map_err(failed)?;
-    S::push_jobs(&mut tx, &jobs).await?;
-    tx.commit().await.map_err(failed)
+    let mut conn = storage
+        .pool()
+        .acquire()
+        .await
+        .map_err(|err| BrokerError::new("cannot push a batch of jobs", err))?;
+    S::push_jobs(&mut conn, &jobs).await
 }

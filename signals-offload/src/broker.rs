@@ -27,6 +27,23 @@ pub trait Broker: Send + Sync + 'static {
     /// Queues `envelope` for its first attempt.
     fn push<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<(), BrokerError>>;
 
+    /// Queues every envelope of `envelopes` for its first attempt, with the contract of
+    /// [`push`](Broker::push) for each (a delivery already queued is left as it is). The
+    /// relay pushes its rows with it, a batch at a time. The default pushes them one by
+    /// one; [`SqliteBroker`](crate::SqliteBroker) and `PostgresBroker` push a batch in one
+    /// transaction (all of it or none).
+    fn push_batch<'a>(
+        &'a self,
+        envelopes: &'a [Envelope],
+    ) -> BoxFuture<'a, Result<(), BrokerError>> {
+        Box::pin(async move {
+            for envelope in envelopes {
+                self.push(envelope).await?;
+            }
+            Ok(())
+        })
+    }
+
     /// Runs a worker named `name` (unique among the live workers) that runs the jobs of
     /// this broker with `offload`'s handlers, until `shutdown` completes; then it stops
     /// taking jobs, lets the running ones finish, and returns.

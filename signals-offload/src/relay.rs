@@ -18,7 +18,8 @@ const BATCH: u64 = 256;
 
 /// Moves committed outbox rows to a [`Broker`].
 ///
-/// A row is pushed with its id as the idempotency key, then marked relayed. A crash
+/// A row is pushed with its id as the idempotency key, then marked relayed (a batch of
+/// rows at a time: one broker transaction, one `UPDATE`). A crash
 /// between the two leaves it pending: the next pass (at the next start, say) pushes it
 /// again and the broker ignores the duplicate, so a delivery is neither lost nor queued
 /// twice.
@@ -45,7 +46,9 @@ impl<C: ConnectionTrait + Send + Sync> Relay<C> {
         }
     }
 
-    /// One pass: pushes every pending row, oldest first, and marks each relayed. Returns
+    /// One pass: pushes every pending row, oldest first, a batch of up to 256 rows at a time
+    /// ([`Broker::push_batch`]: one broker transaction), and marks each batch relayed in
+    /// one `UPDATE`. Returns
     /// how many rows it relayed. Run it at startup (the sweep of rows a crash left
     /// pending); [`run`](Relay::run) does.
     pub async fn relay_pending(&self) -> Result<usize, OffloadError> {
@@ -60,26 +63,32 @@ impl<C: ConnectionTrait + Send + Sync> Relay<C> {
             if rows.is_empty() {
                 return Ok(relayed);
             }
-            for row in rows {
-                let envelope = Envelope {
-                    delivery_id: DeliveryId(row.id),
-                    queue: row.queue,
-                    handler: row.handler,
-                    max_attempts: u32::try_from(row.max_attempts).unwrap_or(1).max(1),
-                    payload: serde_json::from_str(&row.payload)?,
-                };
-                self.broker.push(&envelope).await?;
-                outbox::Entity::update_many()
-                    .col_expr(
-                        outbox::Column::Status,
-                        Expr::value(Status::Relayed.as_str()),
-                    )
-                    .col_expr(outbox::Column::RelayedAt, Expr::value(outbox::now()))
-                    .filter(outbox::Column::Id.eq(row.id))
-                    .exec(&self.db)
-                    .await?;
-                relayed += 1;
-            }
+            let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+            let envelopes = rows
+                .into_iter()
+                .map(|row| {
+                    Ok(Envelope {
+                        delivery_id: DeliveryId(row.id),
+                        queue: row.queue,
+                        handler: row.handler,
+                        max_attempts: u32::try_from(row.max_attempts).unwrap_or(1).max(1),
+                        payload: serde_json::from_str(&row.payload)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, OffloadError>>()?;
+            // The batch in one broker transaction, then marked relayed in one UPDATE: a
+            // crash between the two leaves the rows pending, pushed again and ignored.
+            self.broker.push_batch(&envelopes).await?;
+            outbox::Entity::update_many()
+                .col_expr(
+                    outbox::Column::Status,
+                    Expr::value(Status::Relayed.as_str()),
+                )
+                .col_expr(outbox::Column::RelayedAt, Expr::value(outbox::now()))
+                .filter(outbox::Column::Id.is_in(ids))
+                .exec(&self.db)
+                .await?;
+            relayed += envelopes.len();
         }
     }
 

@@ -217,3 +217,78 @@ async fn committed_row_is_relayed_and_run_once_with_delivery_id_and_attempt_1() 
     .await
     .expect("within 30 s");
 }
+
+/// More rows than one relay batch (256): one pass relays them all, batch by batch, each
+/// job queued once and run once by a worker, every row marked relayed; a second pass finds
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_relays_every_pending_row_in_batches_and_each_runs_once() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        const ROWS: usize = 300;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = app_db(&dir).await;
+        let seen: Seen = Arc::default();
+        let offload = Arc::new(offload(seen.clone()));
+        for n in 0..ROWS {
+            signup(&db, &offload, &format!("user{n}@example.com"), true)
+                .await
+                .expect("committed");
+        }
+        let broker = Arc::new(
+            SqliteBroker::open(dir.path().join("broker.db"))
+                .await
+                .expect("broker")
+                .with_poll_interval(Duration::from_millis(25)),
+        );
+        let relay = Relay::new(db.clone(), broker.clone(), &offload);
+        assert_eq!(relay.relay_pending().await.expect("relayed"), ROWS);
+        assert_eq!(relay.relay_pending().await.expect("second pass"), 0);
+        assert_eq!(
+            count(
+                &db,
+                "SELECT COUNT(*) FROM signals_offload_outbox WHERE status = 'relayed' AND relayed_at IS NOT NULL"
+            )
+            .await,
+            ROWS as i64
+        );
+
+        let shutdown = Shutdown::new();
+        let worker =
+            tokio::spawn(broker.run_worker("worker-1".into(), offload.clone(), shutdown.signal()));
+        while seen.lock().expect("lock").len() < ROWS {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        shutdown.request();
+        worker
+            .await
+            .expect("worker joined")
+            .expect("worker stopped cleanly");
+        let mut runs: Vec<i64> = seen
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|(id, attempt, _)| {
+                assert_eq!(*attempt, 1);
+                id.0
+            })
+            .collect();
+        runs.sort_unstable();
+        let rows: Vec<i64> = outbox::Entity::find()
+            .all(&db)
+            .await
+            .expect("rows")
+            .into_iter()
+            .map(|row| row.id)
+            .collect();
+        assert_eq!(runs, rows, "each row ran exactly once");
+        // Every job was acknowledged before the worker returned (its acknowledger drained).
+        let (done,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM Jobs WHERE status = 'Done'")
+                .fetch_one(broker.pool())
+                .await
+                .expect("jobs");
+        assert_eq!(done, ROWS as i64);
+    })
+    .await
+    .expect("within 60 s");
+}

@@ -135,6 +135,35 @@ async fn a_delivery_pushed_twice_is_queued_and_run_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_with_a_delivery_already_queued_queues_the_others_once() {
+    on_postgres("batch", async |db: &TestDb| {
+        let broker = db.broker().await;
+        // The relay's batch: one multi-row insert.
+        broker
+            .push_batch(&[envelope(1), envelope(2)])
+            .await
+            .expect("batch");
+        // Again, with 2 already queued (a relay that crashed before marking its batch
+        // relayed) and a new one: the insert fails on 2, the fallback queues 3 only.
+        broker
+            .push_batch(&[envelope(2), envelope(3)])
+            .await
+            .expect("a batch with a duplicate is no error");
+        assert_eq!(
+            jobs_of(&broker).await,
+            [
+                ("1".to_owned(), "Pending".to_owned()),
+                ("2".to_owned(), "Pending".to_owned()),
+                ("3".to_owned(), "Pending".to_owned()),
+            ]
+        );
+        broker.push_batch(&[]).await.expect("an empty batch");
+        assert_eq!(jobs_of(&broker).await.len(), 3);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_name_is_held_by_one_live_worker_and_freed_by_its_stop() {
     on_postgres("names", async |db: &TestDb| {
         let offload = Arc::new(Offload::new());

@@ -144,11 +144,7 @@ impl Storage for PostgresBroker {
     ) -> BoxFuture<'c, Result<(), BrokerError>> {
         async move {
             let failed = |err| BrokerError::new("apalis-postgres push failed", err);
-            let task = TaskBuilder::new(job.encode()?)
-                .idempotency_key(job.key())
-                .max_attempts(APALIS_ATTEMPTS)
-                .run_at_timestamp(job.run_at_secs())
-                .build();
+            let task = task(job)?;
             // apalis-postgres' insert has no ON CONFLICT: a job of the same key fails it
             // with a unique violation, which would abort the surrounding transaction, so
             // the insert runs in a savepoint (a transaction of its own outside one).
@@ -166,13 +162,43 @@ impl Storage for PostgresBroker {
         .boxed()
     }
 
+    fn push_jobs<'c>(
+        conn: &'c mut PgConnection,
+        jobs: &'c [StoredJob],
+    ) -> BoxFuture<'c, Result<(), BrokerError>> {
+        async move {
+            let failed = |err| BrokerError::new("apalis-postgres push failed", err);
+            let tasks = jobs.iter().map(task).collect::<Result<Vec<_>, _>>()?;
+            // One multi-row insert in a transaction (a savepoint inside one); a job of the
+            // batch already queued (a relay's second push after a crash) fails it with a
+            // unique violation: then one by one in one transaction, each in a savepoint of
+            // its own, skipping the duplicates.
+            let mut tx = conn.begin().await.map_err(failed)?;
+            match queries::push_tasks(&mut *tx, QUEUE, tasks).await {
+                Ok(()) => tx.commit().await.map_err(failed),
+                Err(apalis_postgres::Error::Database(sqlx::Error::Database(err)))
+                    if err.is_unique_violation() && err.constraint() == Some(IDEMPOTENCY_INDEX) =>
+                {
+                    tx.rollback().await.map_err(failed)?;
+                    let mut tx = conn.begin().await.map_err(failed)?;
+                    for job in jobs {
+                        Self::push_job(&mut tx, job).await?;
+                    }
+                    tx.commit().await.map_err(failed)
+                }
+                Err(err) => Err(BrokerError::new("apalis-postgres push failed", err)),
+            }
+        }
+        .boxed()
+    }
+
     fn ack<'c>(
         conn: &'c mut PgConnection,
-        result: &'c TaskResult<serde_json::Value>,
+        results: &'c [&'c TaskResult<serde_json::Value>],
         worker: &'c str,
     ) -> BoxFuture<'c, Result<u64, BrokerError>> {
         async move {
-            queries::handle_results(conn, &[result], worker)
+            queries::handle_results(conn, results, worker)
                 .await
                 .map_err(|err| BrokerError::new("cannot acknowledge a job", err))
         }
@@ -292,4 +318,13 @@ impl Storage for PostgresBroker {
         }
         .boxed()
     }
+}
+
+/// The apalis task of `job`: its JSON, keyed, due at its time.
+fn task(job: &StoredJob) -> Result<Task<Vec<u8>>, BrokerError> {
+    Ok(TaskBuilder::new(job.encode()?)
+        .idempotency_key(job.key())
+        .max_attempts(APALIS_ATTEMPTS)
+        .run_at_timestamp(job.run_at_secs())
+        .build())
 }

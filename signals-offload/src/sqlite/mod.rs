@@ -20,7 +20,7 @@ use apalis_sqlite::{
 };
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use sqlx::Sqlite;
+use sqlx::{Connection, Sqlite};
 
 #[cfg(doc)]
 use crate::broker::Broker;
@@ -113,11 +113,7 @@ impl Storage for SqliteBroker {
         job: &'c StoredJob,
     ) -> BoxFuture<'c, Result<(), BrokerError>> {
         async move {
-            let task = TaskBuilder::new(job.encode()?)
-                .idempotency_key(job.key())
-                .max_attempts(APALIS_ATTEMPTS)
-                .run_at_timestamp(job.run_at_secs())
-                .build();
+            let task = task(job)?;
             // apalis-sqlite's insert is `ON CONFLICT (job_type, idempotency_key) DO NOTHING`.
             queries::push_tasks(conn, QUEUE, &[task])
                 .await
@@ -126,13 +122,29 @@ impl Storage for SqliteBroker {
         .boxed()
     }
 
+    fn push_jobs<'c>(
+        conn: &'c mut SqliteConnection,
+        jobs: &'c [StoredJob],
+    ) -> BoxFuture<'c, Result<(), BrokerError>> {
+        async move {
+            let failed = |err| BrokerError::new("apalis-sqlite push failed", err);
+            let tasks = jobs.iter().map(task).collect::<Result<Vec<_>, _>>()?;
+            let mut tx = conn.begin().await.map_err(failed)?;
+            queries::push_tasks(&mut *tx, QUEUE, &tasks)
+                .await
+                .map_err(|err| BrokerError::new("apalis-sqlite push failed", err))?;
+            tx.commit().await.map_err(failed)
+        }
+        .boxed()
+    }
+
     fn ack<'c>(
         conn: &'c mut SqliteConnection,
-        result: &'c TaskResult<serde_json::Value>,
+        results: &'c [&'c TaskResult<serde_json::Value>],
         worker: &'c str,
     ) -> BoxFuture<'c, Result<u64, BrokerError>> {
         async move {
-            queries::ack_tasks(conn, &[result], worker)
+            queries::ack_tasks(conn, results, worker)
                 .await
                 .map_err(|err| BrokerError::new("cannot acknowledge a job", err))
         }
@@ -237,6 +249,15 @@ impl Storage for SqliteBroker {
         }
         .boxed()
     }
+}
+
+/// The apalis task of `job`: its JSON, keyed, due at its time.
+fn task(job: &StoredJob) -> Result<Task<Vec<u8>>, BrokerError> {
+    Ok(TaskBuilder::new(job.encode()?)
+        .idempotency_key(job.key())
+        .max_attempts(APALIS_ATTEMPTS)
+        .run_at_timestamp(job.run_at_secs())
+        .build())
 }
 
 fn secs(duration: Duration) -> i64 {

@@ -129,8 +129,9 @@ macro_rules! storage_broker {
 
             /// Sets how many jobs one worker runs at once (at least 1; default
             /// [`DEFAULT_CONCURRENCY`](crate::DEFAULT_CONCURRENCY)). A worker fetches only
-            /// as many jobs as it has free slots: a full worker leaves the queue to the
-            /// others.
+            /// as many jobs as it has free slots, once at least half of them are free (one
+            /// fetch per batch of ended jobs, not per job): a full worker leaves the queue
+            /// to the others.
             pub fn with_concurrency(mut self, jobs: usize) -> $broker {
                 self.settings.set_concurrency(jobs);
                 self
@@ -156,6 +157,13 @@ macro_rules! storage_broker {
                 envelope: &'a $crate::Envelope,
             ) -> futures_util::future::BoxFuture<'a, Result<(), $crate::BrokerError>> {
                 futures_util::FutureExt::boxed($crate::storage::push(self, envelope))
+            }
+
+            fn push_batch<'a>(
+                &'a self,
+                envelopes: &'a [$crate::Envelope],
+            ) -> futures_util::future::BoxFuture<'a, Result<(), $crate::BrokerError>> {
+                futures_util::FutureExt::boxed($crate::storage::push_batch(self, envelopes))
             }
 
             fn run_worker(
@@ -218,11 +226,18 @@ pub(crate) trait Storage: Clone + Send + Sync + 'static {
         job: &'c StoredJob,
     ) -> BoxFuture<'c, Result<(), BrokerError>>;
 
-    /// Records `result` for a job locked by `worker`; how many jobs it updated (0: the job
-    /// is not locked by this worker any more).
+    /// [`push_job`](Storage::push_job) for every job of `jobs`, through `conn`, all or
+    /// none: in a transaction of its own (a savepoint inside one). The relay's batch.
+    fn push_jobs<'c>(
+        conn: &'c mut Conn<Self>,
+        jobs: &'c [StoredJob],
+    ) -> BoxFuture<'c, Result<(), BrokerError>>;
+
+    /// Records each of `results` for a job locked by `worker`; how many jobs it updated (a
+    /// job not locked by this worker any more is not).
     fn ack<'c>(
         conn: &'c mut Conn<Self>,
-        result: &'c TaskResult<serde_json::Value>,
+        results: &'c [&'c TaskResult<serde_json::Value>],
         worker: &'c str,
     ) -> BoxFuture<'c, Result<u64, BrokerError>>;
 
@@ -272,4 +287,22 @@ pub(crate) async fn push<S: Storage>(storage: &S, envelope: &Envelope) -> Result
         .await
         .map_err(|err| BrokerError::new("cannot push a job", err))?;
     S::push_job(&mut *conn, &job).await
+}
+
+/// [`Broker::push_batch`](crate::Broker::push_batch): the first attempts of `envelopes`,
+/// each keyed by its delivery id, in one transaction.
+pub(crate) async fn push_batch<S: Storage>(
+    storage: &S,
+    envelopes: &[Envelope],
+) -> Result<(), BrokerError> {
+    if envelopes.is_empty() {
+        return Ok(());
+    }
+    let jobs: Vec<StoredJob> = envelopes.iter().cloned().map(StoredJob::first).collect();
+    let mut conn = storage
+        .pool()
+        .acquire()
+        .await
+        .map_err(|err| BrokerError::new("cannot push a batch of jobs", err))?;
+    S::push_jobs(&mut conn, &jobs).await
 }

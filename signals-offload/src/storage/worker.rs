@@ -12,15 +12,21 @@
 //!
 //! Here every job runs in its own tokio task, so no database future is ever left unpolled,
 //! and a job's outcome (its retry or dead letter) and its acknowledgement are written in one
-//! transaction: a job is acknowledged exactly when its outcome is stored.
+//! transaction: a job is acknowledged exactly when its outcome is stored. A job that is
+//! done has no outcome to store: it hands its acknowledgement to the worker's acknowledger
+//! task, which acknowledges the done jobs waiting for it in one transaction (as apalis'
+//! own worker does), so that a busy worker writes once per batch instead of once per job.
 //!
 //! ```text
 //!  register (and take back the jobs this name left locked)
 //!  loop until shutdown:
-//!      fetch while slots are free and the last fetch was full (locks the jobs: `Queued`)
-//!      spawn each job: wait out its backoff, run_attempt, store the outcome + ack (one tx)
+//!      fetch while half the slots are free and the last fetch was full (locks the jobs: `Queued`)
+//!      spawn each job: wait out its backoff, run_attempt, then
+//!          done: hand the ack to the acknowledger (acks every waiting done job in one tx)
+//!          retry or dead: store the outcome + ack (one tx)
 //!      wait for: shutdown | a job ending | the poll interval | the heartbeat
-//!  shutdown: fetch nothing more, wait for the jobs in flight, mark the worker gone
+//!  shutdown: fetch nothing more, wait for the jobs in flight and their acks, mark the
+//!  worker gone
 //! ```
 
 use std::sync::Arc;
@@ -31,16 +37,27 @@ use apalis_core::task::Task;
 use apalis_core::task::status::Status;
 use apalis_core::worker::context::WorkerContext;
 use futures_util::future::BoxFuture;
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::dead::{self, DeadLetterSql};
 use super::{Storage, StoredJob, due_wait};
 use crate::error::BrokerError;
+use crate::job::DeliveryId;
 use crate::registry::Offload;
 use crate::retry::Outcome;
 
 /// How many times a job tries to store its outcome before handing the job back.
 const STORE_TRIES: u32 = 5;
+
+/// The most done jobs the acknowledger acknowledges in one transaction.
+const ACK_BATCH: usize = 256;
+
+/// A done job's acknowledgement, on its way to the acknowledger.
+struct DoneJob {
+    result: TaskResult<serde_json::Value>,
+    delivery_id: DeliveryId,
+}
 
 /// What every job of one worker shares.
 struct Worker<S> {
@@ -70,6 +87,8 @@ pub(crate) async fn run<S: Storage>(
     });
     let settings = *worker.storage.settings();
     let mut lease = worker.storage.register(&worker.context).await?;
+    let (acks, done) = mpsc::unbounded_channel();
+    let acknowledger = tokio::spawn(acknowledge(worker.clone(), done));
     let mut jobs = JoinSet::new();
     let mut poll = tokio::time::interval(settings.poll_interval);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -78,13 +97,15 @@ pub(crate) async fn run<S: Storage>(
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut more = true;
     loop {
-        while more && jobs.len() < settings.concurrency {
+        // Fetch when at least half the slots are free (or all of them, with one slot): a
+        // busy worker fetches a batch as jobs end, not one fetch per ended job.
+        while more && settings.concurrency - jobs.len() >= settings.concurrency.div_ceil(2) {
             let free = settings.concurrency - jobs.len();
             match worker.storage.fetch(&worker.context, free).await {
                 Ok(tasks) => {
                     more = tasks.len() >= free;
                     for task in tasks {
-                        jobs.spawn(run_job(worker.clone(), task));
+                        jobs.spawn(run_job(worker.clone(), task, acks.clone()));
                     }
                 }
                 Err(err) => {
@@ -108,6 +129,11 @@ pub(crate) async fn run<S: Storage>(
     while let Some(ended) = jobs.join_next().await {
         log_join(ended);
     }
+    // Every job has ended: the acknowledger acknowledges what is left and returns.
+    drop(acks);
+    if let Err(err) = acknowledger.await {
+        tracing::error!(target: "signals_offload", %err, "the acknowledger ended abnormally; its jobs are queued again when this worker is restarted or taken for dead");
+    }
     worker.storage.retire(lease, &worker.context).await
 }
 
@@ -117,8 +143,75 @@ fn log_join(ended: Result<(), tokio::task::JoinError>) {
     }
 }
 
-/// One job, in its own task: runs the attempt and stores its outcome.
-async fn run_job<S: Storage>(worker: Arc<Worker<S>>, task: Task<Vec<u8>>) {
+/// The worker's acknowledger: acknowledges the done jobs, every job waiting at once in one
+/// transaction, until every sender is gone.
+async fn acknowledge<S: Storage>(
+    worker: Arc<Worker<S>>,
+    mut done: mpsc::UnboundedReceiver<DoneJob>,
+) {
+    let mut batch = Vec::with_capacity(ACK_BATCH);
+    while done.recv_many(&mut batch, ACK_BATCH).await > 0 {
+        acknowledge_batch(&worker, &batch).await;
+        batch.clear();
+    }
+}
+
+/// Acknowledges `batch` in one transaction, trying again on errors; hands its jobs back
+/// when it cannot (they run again).
+async fn acknowledge_batch<S: Storage>(worker: &Worker<S>, batch: &[DoneJob]) {
+    let results: Vec<&TaskResult<serde_json::Value>> =
+        batch.iter().map(|job| &job.result).collect();
+    let mut pause = Duration::from_millis(100);
+    for tries in 1..=STORE_TRIES {
+        match ack_done(worker, &results).await {
+            Ok(acked) => {
+                if acked < results.len() as u64 {
+                    // Some were taken from this worker (taken for dead and queued again):
+                    // the other run of each acknowledges it.
+                    tracing::warn!(target: "signals_offload", worker = worker.name(), jobs = results.len(), acked, "some done jobs were taken from this worker");
+                }
+                return;
+            }
+            Err(err) if tries < STORE_TRIES => {
+                tracing::warn!(target: "signals_offload", worker = worker.name(), jobs = results.len(), %err, "cannot acknowledge done jobs; trying again");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            Err(err) => {
+                tracing::error!(target: "signals_offload", worker = worker.name(), jobs = results.len(), %err, "cannot acknowledge done jobs; handing them back (their attempts will run again)");
+            }
+        }
+    }
+    for job in batch {
+        if let Err(err) = worker
+            .storage
+            .hand_back(&worker.context, job.result.task_id.to_string())
+            .await
+        {
+            tracing::error!(target: "signals_offload", delivery_id = %job.delivery_id, %err, "cannot hand the job back; it is queued again when this worker is restarted or taken for dead");
+        }
+    }
+}
+
+/// The acknowledgements of done jobs, in one transaction.
+async fn ack_done<S: Storage>(
+    worker: &Worker<S>,
+    results: &[&TaskResult<serde_json::Value>],
+) -> Result<u64, BrokerError> {
+    let failed = |err| BrokerError::new("cannot acknowledge done jobs", err);
+    let mut tx = worker.storage.pool().begin().await.map_err(failed)?;
+    let acked = S::ack(&mut tx, results, worker.name()).await?;
+    tx.commit().await.map_err(failed)?;
+    Ok(acked)
+}
+
+/// One job, in its own task: runs the attempt and stores its outcome (a done job's
+/// acknowledgement goes to the acknowledger, `acks`).
+async fn run_job<S: Storage>(
+    worker: Arc<Worker<S>>,
+    task: Task<Vec<u8>>,
+    acks: mpsc::UnboundedSender<DoneJob>,
+) {
     let Some(task_id) = task.task_id().cloned() else {
         tracing::error!(target: "signals_offload", "a fetched job has no id; left to orphan recovery");
         return;
@@ -159,6 +252,18 @@ async fn run_job<S: Storage>(worker: Arc<Worker<S>>, task: Task<Vec<u8>>) {
         status: Status::Done,
         result: Ok(serde_json::Value::Null),
     };
+    let done = if matches!(outcome, Outcome::Done) {
+        match acks.send(DoneJob {
+            result: done,
+            delivery_id: job.envelope.delivery_id,
+        }) {
+            Ok(()) => return,
+            // The acknowledger is gone (it ended abnormally): store it here.
+            Err(mpsc::error::SendError(unsent)) => unsent.result,
+        }
+    } else {
+        done
+    };
     let mut pause = Duration::from_millis(100);
     for tries in 1..=STORE_TRIES {
         match store(&worker, &job, &outcome, &done).await {
@@ -193,7 +298,7 @@ async fn kill<S: Storage>(
         .acquire()
         .await
         .map_err(|err| BrokerError::new("cannot mark a job killed", err))?;
-    S::ack(&mut conn, killed, worker.name()).await
+    S::ack(&mut conn, &[killed], worker.name()).await
 }
 
 /// The outcome (a retry or a dead letter) and the job's acknowledgement, in one
@@ -230,7 +335,7 @@ async fn store<S: Storage>(
             S::Db::insert(&mut tx, row).await?;
         }
     }
-    let acked = S::ack(&mut tx, done, worker.name()).await?;
+    let acked = S::ack(&mut tx, &[done], worker.name()).await?;
     if acked == 0 {
         // Not locked by this worker any more (taken for dead and queued again): the other
         // run of this attempt stores the outcome.

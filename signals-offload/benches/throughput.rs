@@ -1,0 +1,752 @@
+//! Offload throughput, measured end to end against raw apalis on the same backend, worker
+//! scaling on one PostgreSQL, and the outbox's cost per commit. Results and how to read
+//! them: docs/PERFORMANCE.md, "Offload throughput (`signals-offload`)".
+//!
+//! ```text
+//! cargo bench -p signals-offload --bench throughput -- [MODE] [--backend sqlite|postgres|both]
+//!     [--jobs N] [--rounds R] [--workers 1,2,4] [--handler-us U]
+//! MODE: throughput (default) | scaling | outbox | all
+//! ```
+//!
+//! - **throughput**: `ours`, N sends (each a `signals_sea_orm::transaction` inserting a
+//!   `users` row, whose `#[receiver(.., offload = "bench")]` writes its outbox row in that
+//!   transaction), the relay (woken by the commits), the broker, one worker, until the N
+//!   handlers ran; `raw`, the same job payload pushed N times with apalis' own push
+//!   (`queries::push_tasks`, one task per call, each its own statement) and consumed by
+//!   apalis' own `Worker` over the storage (`poll_with_interval`, `concurrency`), until the
+//!   N handlers ran. In both the producer and the consumer run at once; the clock runs
+//!   from the first send or push to the N-th handler. Rounds alternate the order.
+//! - **scaling** (PostgreSQL): `ours` with 1, 2, 4 workers (tokio tasks of this process,
+//!   each its own worker name), end to end and draining a queue filled beforehand.
+//! - **outbox**: a committed insert with an offloaded receiver (`users`, one outbox row
+//!   per commit) vs without (`plain`, the same behaviour and no receiver), interleaved;
+//!   the relay is not running.
+//!
+//! `--backend postgres` (or `both`) needs `SIGNALS_PG_URL=postgres://user@host:port/db`;
+//! each run creates a database of its own there and drops it after. Not run in CI (only
+//! compiled by `cargo bench --no-run`).
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use apalis::prelude::{BackendExt, BoxDynError, TaskBuilder, WorkerBuilder, WorkerBuilderExt};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Database, DatabaseConnection, Set};
+use serde::{Deserialize, Serialize};
+use signals_core::models::PostSave;
+use signals_core::receiver;
+use signals_offload::{
+    Broker, Job, Offload, PostgresBroker, Relay, Shutdown, SqliteBroker, outbox,
+};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{AssertSqlSafe, ConnectOptions};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The worker settings both sides get: how often an idle worker polls, how many jobs it
+/// runs at once (and fetches at a time).
+const POLL: Duration = Duration::from_millis(10);
+const CONCURRENCY: usize = 8;
+/// A run that has not finished by then is a stall: the bench fails.
+const RUN_LIMIT: Duration = Duration::from_secs(300);
+
+mod user {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "users")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub email: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    signals_sea_orm::behavior!(ActiveModel);
+}
+
+/// The control of the outbox-cost case: the same table and behaviour, no receiver.
+mod plain {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "plain_users")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub email: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    signals_sea_orm::behavior!(ActiveModel);
+}
+
+/// The job payload, the same on both sides.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Welcome {
+    pub user_id: i64,
+    pub email: String,
+}
+
+impl From<&PostSave<'_, user::Model>> for Welcome {
+    fn from(event: &PostSave<'_, user::Model>) -> Self {
+        Welcome {
+            user_id: event.instance.id,
+            email: event.instance.email.clone(),
+        }
+    }
+}
+
+/// Handlers run (ours and raw count apart).
+static OURS_DONE: AtomicU64 = AtomicU64::new(0);
+static RAW_DONE: AtomicU64 = AtomicU64::new(0);
+/// Whether the SQLite application database runs in WAL mode with `synchronous = NORMAL`
+/// (`--app-journal wal`, the default) or in SQLite's defaults (`--app-journal default`:
+/// rollback journal, `synchronous = FULL`, an fsync per commit).
+static APP_WAL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+/// How long the last end-to-end run of ours took to make its sends (ns).
+static SENDS_SECS: AtomicU64 = AtomicU64::new(0);
+/// Simulated work per handler, in µs (`--handler-us`; 0: none).
+static HANDLER_US: AtomicU64 = AtomicU64::new(0);
+
+async fn handler_work() {
+    let us = HANDLER_US.load(Ordering::Relaxed);
+    if us > 0 {
+        tokio::time::sleep(Duration::from_micros(us)).await;
+    }
+}
+
+#[receiver(PostSave, sender = user::Model, offload = "bench", retries = 0)]
+async fn welcome(job: Job<Welcome>) -> Result<(), std::io::Error> {
+    std::hint::black_box(&job.payload);
+    handler_work().await;
+    OURS_DONE.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
+async fn raw_welcome(job: Welcome) -> Result<(), BoxDynError> {
+    std::hint::black_box(&job);
+    handler_work().await;
+    RAW_DONE.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+struct Args {
+    mode: String,
+    backends: Vec<Backend>,
+    jobs: u64,
+    rounds: usize,
+    workers: Vec<usize>,
+}
+
+fn parse_args() -> Result<Args, BoxError> {
+    let mut args = Args {
+        mode: "throughput".into(),
+        backends: vec![Backend::Sqlite],
+        jobs: 2000,
+        rounds: 3,
+        workers: vec![1, 2, 4],
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            // cargo bench passes `--bench` to every bench binary.
+            "--bench" => {}
+            "--backend" => {
+                args.backends = match value()?.as_str() {
+                    "sqlite" => vec![Backend::Sqlite],
+                    "postgres" => vec![Backend::Postgres],
+                    "both" => vec![Backend::Sqlite, Backend::Postgres],
+                    other => {
+                        return Err(format!("--backend {other}: sqlite, postgres or both").into());
+                    }
+                }
+            }
+            "--app-journal" => APP_WAL.store(
+                match value()?.as_str() {
+                    "wal" => true,
+                    "default" => false,
+                    other => return Err(format!("--app-journal {other}: wal or default").into()),
+                },
+                Ordering::Relaxed,
+            ),
+            "--jobs" => args.jobs = value()?.parse()?,
+            "--rounds" => args.rounds = value()?.parse()?,
+            "--handler-us" => HANDLER_US.store(value()?.parse()?, Ordering::Relaxed),
+            "--workers" => {
+                args.workers = value()?
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()?
+            }
+            "throughput" | "scaling" | "outbox" | "all" => args.mode = arg,
+            other => {
+                return Err(format!("unknown argument `{other}` (see the bench's docs)").into());
+            }
+        }
+    }
+    if args.jobs == 0 || args.rounds == 0 {
+        return Err("--jobs and --rounds must be at least 1".into());
+    }
+    Ok(args)
+}
+
+/// The PostgreSQL server of `SIGNALS_PG_URL`; an error (not a skip) when it is not set.
+fn pg_server() -> Result<PgConnectOptions, BoxError> {
+    match std::env::var("SIGNALS_PG_URL") {
+        Ok(url) if url.starts_with("postgres") => Ok(PgConnectOptions::from_str(&url)?),
+        _ => Err("the PostgreSQL runs need SIGNALS_PG_URL=postgres://user@host:port/db".into()),
+    }
+}
+
+/// A scratch place for one run: a temporary directory (SQLite) or a database of its own
+/// (PostgreSQL), dropped after.
+enum Scratch {
+    Sqlite(tempfile::TempDir),
+    Postgres {
+        server: PgConnectOptions,
+        name: String,
+    },
+}
+
+impl Scratch {
+    async fn new(backend: Backend) -> Result<Scratch, BoxError> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        Ok(match backend {
+            Backend::Sqlite => Scratch::Sqlite(tempfile::tempdir()?),
+            Backend::Postgres => {
+                let server = pg_server()?;
+                let name = format!(
+                    "signals_offload_bench_{}_{}",
+                    std::process::id(),
+                    NEXT.fetch_add(1, Ordering::Relaxed)
+                );
+                let mut conn = server.connect().await?;
+                sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await?;
+                Scratch::Postgres { server, name }
+            }
+        })
+    }
+
+    /// The application's database: `users`, `plain_users` and the outbox.
+    async fn app_db(&self) -> Result<DatabaseConnection, BoxError> {
+        let (db, id) = match self {
+            Scratch::Sqlite(dir) => {
+                let mut options = sea_orm::ConnectOptions::new(format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("app.db").display()
+                ));
+                if APP_WAL.load(Ordering::Relaxed) {
+                    // The broker's own settings (and the raw side's): WAL, no fsync per
+                    // commit.
+                    options.map_sqlx_sqlite_opts(|opts| {
+                        opts.pragma("journal_mode", "WAL")
+                            .pragma("synchronous", "NORMAL")
+                    });
+                }
+                (
+                    Database::connect(options).await?,
+                    "INTEGER PRIMARY KEY AUTOINCREMENT",
+                )
+            }
+            Scratch::Postgres { server, name } => {
+                let host = server.get_host();
+                let port = server.get_port();
+                let user = server.get_username();
+                (
+                    Database::connect(format!("postgres://{user}@{host}:{port}/{name}")).await?,
+                    "BIGSERIAL PRIMARY KEY",
+                )
+            }
+        };
+        for table in ["users", "plain_users"] {
+            db.execute_unprepared(&format!(
+                "CREATE TABLE {table} (id {id}, email TEXT NOT NULL)"
+            ))
+            .await?;
+        }
+        outbox::create_table(&db).await?;
+        Ok(db)
+    }
+
+    fn pg_options(&self) -> PgConnectOptions {
+        match self {
+            Scratch::Postgres { server, name } => server.clone().database(name),
+            Scratch::Sqlite(_) => unreachable!("a SQLite scratch has no PostgreSQL options"),
+        }
+    }
+
+    async fn pg_pool(&self) -> Result<sqlx::PgPool, BoxError> {
+        Ok(PgPoolOptions::new()
+            .max_connections(10)
+            .connect_with(self.pg_options())
+            .await?)
+    }
+
+    /// The crate's broker on this scratch (SQLite: `broker.db` beside the app database).
+    async fn broker(&self) -> Result<Arc<dyn Broker>, BoxError> {
+        Ok(match self {
+            Scratch::Sqlite(dir) => Arc::new(
+                SqliteBroker::open(dir.path().join("broker.db"))
+                    .await?
+                    .with_poll_interval(POLL)
+                    .with_concurrency(CONCURRENCY),
+            ),
+            Scratch::Postgres { .. } => Arc::new(
+                PostgresBroker::from_pool(self.pg_pool().await?)
+                    .await?
+                    .with_poll_interval(POLL)
+                    .with_concurrency(CONCURRENCY),
+            ),
+        })
+    }
+
+    async fn drop_it(self) -> Result<(), BoxError> {
+        if let Scratch::Postgres { server, name } = self {
+            let mut conn = server.connect().await?;
+            sqlx::raw_sql(AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut conn)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// One signup: a committed transaction inserting a `users` row (its receiver writes the
+/// outbox row in it).
+async fn signup(db: &DatabaseConnection, n: u64) -> Result<(), BoxError> {
+    signals_sea_orm::transaction(db, move |txn| {
+        Box::pin(async move {
+            user::ActiveModel {
+                email: Set(format!("user{n}@example.com")),
+                ..Default::default()
+            }
+            .insert(txn)
+            .await
+        })
+    })
+    .await?;
+    Ok(())
+}
+
+async fn plain_signup(db: &DatabaseConnection, n: u64) -> Result<(), BoxError> {
+    signals_sea_orm::transaction(db, move |txn| {
+        Box::pin(async move {
+            plain::ActiveModel {
+                email: Set(format!("user{n}@example.com")),
+                ..Default::default()
+            }
+            .insert(txn)
+            .await
+        })
+    })
+    .await?;
+    Ok(())
+}
+
+/// Waits until `counter` reaches `target`, or fails after [`RUN_LIMIT`].
+async fn wait_done(counter: &AtomicU64, target: u64, what: &str) -> Result<(), BoxError> {
+    let deadline = Instant::now() + RUN_LIMIT;
+    while counter.load(Ordering::Relaxed) < target {
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{what}: {} of {target} jobs after {RUN_LIMIT:?}: stalled",
+                counter.load(Ordering::Relaxed)
+            )
+            .into());
+        }
+        tokio::time::sleep(Duration::from_micros(500)).await;
+    }
+    Ok(())
+}
+
+/// When to start the workers of a run of ours.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// With the sends: end to end.
+    Together,
+    /// Once every job is in the broker: the workers drain a full queue.
+    AfterRelay,
+}
+
+/// Ours: `jobs` sends, the relay, `workers` workers, until every handler ran. Returns the
+/// timed seconds.
+async fn ours(backend: Backend, jobs: u64, workers: usize, start: Start) -> Result<f64, BoxError> {
+    let scratch = Scratch::new(backend).await?;
+    let db = scratch.app_db().await?;
+    let broker = scratch.broker().await?;
+    let offload = Arc::new(Offload::linked());
+    offload.install(db.clone());
+    OURS_DONE.store(0, Ordering::Relaxed);
+    let shutdown = Shutdown::new();
+    let spawn_workers = |shutdown: &Shutdown| {
+        (0..workers)
+            .map(|w| {
+                tokio::spawn(broker.run_worker(
+                    format!("bench-{w}"),
+                    offload.clone(),
+                    shutdown.signal(),
+                ))
+            })
+            .collect::<Vec<_>>()
+    };
+    let relay = Arc::new(Relay::new(db.clone(), broker.clone(), &offload));
+    let (secs, running) = match start {
+        Start::Together => {
+            let relay_task = tokio::spawn({
+                let (relay, stop) = (relay.clone(), shutdown.signal());
+                async move { relay.run(Duration::from_millis(100), stop).await }
+            });
+            let running = spawn_workers(&shutdown);
+            let began = Instant::now();
+            for n in 0..jobs {
+                signup(&db, n).await?;
+            }
+            SENDS_SECS.store(began.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            wait_done(&OURS_DONE, jobs, "ours").await?;
+            let secs = began.elapsed().as_secs_f64();
+            shutdown.request();
+            relay_task.await?;
+            (secs, running)
+        }
+        Start::AfterRelay => {
+            for n in 0..jobs {
+                signup(&db, n).await?;
+            }
+            let relayed = relay.relay_pending().await?;
+            assert_eq!(relayed as u64, jobs, "every job relayed before the drain");
+            let began = Instant::now();
+            let running = spawn_workers(&shutdown);
+            wait_done(&OURS_DONE, jobs, "ours (drain)").await?;
+            let secs = began.elapsed().as_secs_f64();
+            shutdown.request();
+            (secs, running)
+        }
+    };
+    for worker in running {
+        worker.await??;
+    }
+    assert_eq!(OURS_DONE.load(Ordering::Relaxed), jobs, "each job ran once");
+    drop(db);
+    scratch.drop_it().await?;
+    Ok(secs)
+}
+
+/// The raw baseline: `jobs` pushes of the same payload with apalis' own push, consumed by
+/// apalis' own `Worker`. Returns the timed seconds.
+async fn raw(backend: Backend, jobs: u64) -> Result<f64, BoxError> {
+    const QUEUE: &str = "raw_bench";
+    let scratch = Scratch::new(backend).await?;
+    RAW_DONE.store(0, Ordering::Relaxed);
+    let payload = |n: u64| {
+        serde_json::to_vec(&Welcome {
+            user_id: n as i64 + 1,
+            email: format!("user{n}@example.com"),
+        })
+    };
+    // apalis' `run_until` takes an io error; a stall ends the run with it.
+    let stop = move || async move {
+        wait_done(&RAW_DONE, jobs, "raw")
+            .await
+            .map_err(|err| std::io::Error::other(err.to_string()))
+    };
+    let secs = match &scratch {
+        Scratch::Sqlite(dir) => {
+            let options = apalis_sqlite::SqliteConnectOptions::new()
+                .filename(dir.path().join("raw.db"))
+                .create_if_missing(true)
+                .pragma("journal_mode", "WAL")
+                .pragma("synchronous", "NORMAL")
+                .busy_timeout(Duration::from_secs(10));
+            let pool = apalis_sqlite::SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(options)
+                .await?;
+            apalis_sqlite::SqliteStorage::migrations()
+                .run(&pool)
+                .await?;
+            let storage = apalis_sqlite::SqliteStorage::<Welcome>::new(&pool)
+                .with_config(
+                    apalis_sqlite::Config::default()
+                        .queue(QUEUE)
+                        .batch_size(CONCURRENCY),
+                )
+                .poll_with_interval(POLL);
+            let worker = WorkerBuilder::new("raw-0")
+                .backend(storage)
+                .concurrency(CONCURRENCY)
+                .build(raw_welcome);
+            let began = Instant::now();
+            let consume = tokio::spawn(worker.run_until(stop()));
+            let mut conn = pool.acquire().await?;
+            for n in 0..jobs {
+                let task = TaskBuilder::new(payload(n)?).build();
+                apalis_sqlite::queries::push_tasks(&mut *conn, QUEUE, &[task]).await?;
+            }
+            consume.await??;
+            began.elapsed().as_secs_f64()
+        }
+        Scratch::Postgres { .. } => {
+            let pool = scratch.pg_pool().await?;
+            apalis_postgres::PostgresStorage::migrations()
+                .run(&pool)
+                .await?;
+            let storage = apalis_postgres::PostgresStorage::<Welcome>::new(&pool)
+                .with_config(
+                    apalis_postgres::Config::default()
+                        .queue(QUEUE)
+                        .batch_size(CONCURRENCY),
+                )
+                .poll_with_interval(POLL);
+            let worker = WorkerBuilder::new("raw-0")
+                .backend(storage)
+                .concurrency(CONCURRENCY)
+                .build(raw_welcome);
+            let began = Instant::now();
+            let consume = tokio::spawn(worker.run_until(stop()));
+            let mut conn = pool.acquire().await?;
+            for n in 0..jobs {
+                let task = TaskBuilder::new(payload(n)?).build();
+                apalis_postgres::queries::push_tasks(&mut *conn, QUEUE, vec![task]).await?;
+            }
+            consume.await??;
+            began.elapsed().as_secs_f64()
+        }
+    };
+    assert_eq!(
+        RAW_DONE.load(Ordering::Relaxed),
+        jobs,
+        "each raw job ran once"
+    );
+    scratch.drop_it().await?;
+    Ok(secs)
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    }
+}
+
+async fn throughput(args: &Args) -> Result<(), BoxError> {
+    println!(
+        "\n## throughput: {} jobs per run, {} rounds, poll {POLL:?}, concurrency {CONCURRENCY}, handler {} µs",
+        args.jobs,
+        args.rounds,
+        HANDLER_US.load(Ordering::Relaxed)
+    );
+    println!(
+        "| backend | round | raw jobs/s | ours jobs/s | ours / raw | ours: sends alone, commits/s |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for &backend in &args.backends {
+        let (mut raws, mut ourss, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 0..args.rounds {
+            // Alternate which side goes first.
+            let (r, o) = if round % 2 == 0 {
+                let r = raw(backend, args.jobs).await?;
+                (r, ours(backend, args.jobs, 1, Start::Together).await?)
+            } else {
+                let o = ours(backend, args.jobs, 1, Start::Together).await?;
+                (raw(backend, args.jobs).await?, o)
+            };
+            let (r, o) = (args.jobs as f64 / r, args.jobs as f64 / o);
+            let sends = args.jobs as f64 / (SENDS_SECS.load(Ordering::Relaxed) as f64 / 1e9);
+            println!(
+                "| {} | {} | {r:.0} | {o:.0} | {:.3} | {sends:.0} |",
+                backend.name(),
+                round + 1,
+                o / r
+            );
+            raws.push(r);
+            ourss.push(o);
+            ratios.push(o / r);
+        }
+        println!(
+            "| {} | **median** | {:.0} | {:.0} | **{:.3}** | |",
+            backend.name(),
+            median(&mut raws),
+            median(&mut ourss),
+            median(&mut ratios)
+        );
+    }
+    Ok(())
+}
+
+async fn scaling(args: &Args) -> Result<(), BoxError> {
+    println!(
+        "\n## scaling on PostgreSQL: {} jobs per run, {} rounds, worker tasks in this process, concurrency {CONCURRENCY} each, handler {} µs",
+        args.jobs,
+        args.rounds,
+        HANDLER_US.load(Ordering::Relaxed)
+    );
+    println!(
+        "| workers | end to end jobs/s (median) | drain jobs/s (median) | runs (e2e; drain) |"
+    );
+    println!("|---:|---:|---:|---|");
+    for &workers in &args.workers {
+        let (mut e2e, mut drain) = (Vec::new(), Vec::new());
+        for _ in 0..args.rounds {
+            e2e.push(
+                args.jobs as f64
+                    / ours(Backend::Postgres, args.jobs, workers, Start::Together).await?,
+            );
+            drain.push(
+                args.jobs as f64
+                    / ours(Backend::Postgres, args.jobs, workers, Start::AfterRelay).await?,
+            );
+        }
+        let runs = format!(
+            "{}; {}",
+            e2e.iter()
+                .map(|v| format!("{v:.0}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            drain
+                .iter()
+                .map(|v| format!("{v:.0}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        println!(
+            "| {workers} | {:.0} | {:.0} | {runs} |",
+            median(&mut e2e),
+            median(&mut drain)
+        );
+    }
+    Ok(())
+}
+
+/// The outbox's cost per commit: interleaved committed inserts with and without an
+/// offloaded receiver; per round the median of each, then the median over the rounds.
+async fn outbox_cost(args: &Args) -> Result<(), BoxError> {
+    println!(
+        "\n## outbox cost per commit: {} commits of each kind per round, {} rounds, interleaved",
+        args.jobs, args.rounds
+    );
+    println!(
+        "| backend | plain commit (µs, median) | with outbox row (µs, median) | extra µs per commit | ratio |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    for &backend in &args.backends {
+        let scratch = Scratch::new(backend).await?;
+        let db = scratch.app_db().await?;
+        let offload = Arc::new(Offload::linked());
+        offload.install(db.clone());
+        let (mut plains, mut withs) = (Vec::new(), Vec::new());
+        let mut n = 0;
+        for _ in 0..args.rounds {
+            let (mut plain, mut with) = (Vec::new(), Vec::new());
+            for i in 0..args.jobs {
+                n += 1;
+                let first_plain = i % 2 == 0;
+                for kind in [first_plain, !first_plain] {
+                    let began = Instant::now();
+                    if kind {
+                        plain_signup(&db, n).await?;
+                        plain.push(began.elapsed().as_secs_f64() * 1e6);
+                    } else {
+                        signup(&db, n).await?;
+                        with.push(began.elapsed().as_secs_f64() * 1e6);
+                    }
+                }
+            }
+            plains.push(median(&mut plain));
+            withs.push(median(&mut with));
+        }
+        let rows = outbox::Entity::find_all_count(&db).await?;
+        assert_eq!(rows, n, "one outbox row per commit with the receiver");
+        let (p, w) = (median(&mut plains), median(&mut withs));
+        println!(
+            "| {} | {p:.1} | {w:.1} | {:.1} | {:.3} |",
+            backend.name(),
+            w - p,
+            w / p
+        );
+        drop(db);
+        scratch.drop_it().await?;
+    }
+    Ok(())
+}
+
+/// `count` for the outbox entity, without importing the query traits at every call.
+trait CountAll {
+    async fn find_all_count(db: &DatabaseConnection) -> Result<u64, sea_orm::DbErr>;
+}
+
+impl CountAll for outbox::Entity {
+    async fn find_all_count(db: &DatabaseConnection) -> Result<u64, sea_orm::DbErr> {
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        outbox::Entity::find().count(db).await
+    }
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(err) => {
+            eprintln!("throughput: {err}");
+            std::process::exit(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let run = async {
+        if args.backends.contains(&Backend::Postgres)
+            || matches!(args.mode.as_str(), "scaling" | "all")
+        {
+            pg_server()?;
+        }
+        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        println!("load average at start: {}", load.trim());
+        match args.mode.as_str() {
+            "throughput" => throughput(&args).await?,
+            "scaling" => scaling(&args).await?,
+            "outbox" => outbox_cost(&args).await?,
+            _ => {
+                throughput(&args).await?;
+                outbox_cost(&args).await?;
+                scaling(&args).await?;
+            }
+        }
+        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        println!("\nload average at end: {}", load.trim());
+        Ok::<(), BoxError>(())
+    };
+    if let Err(err) = runtime.block_on(run) {
+        eprintln!("throughput: {err}");
+        std::process::exit(1);
+    }
+}

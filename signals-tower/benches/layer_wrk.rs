@@ -15,10 +15,14 @@
 //! * Besides wrk's requests/s and p50 latency, each run records the CPU time the loaded
 //!   server's threads used (from `/proc/self/task/*/schedstat`) per request: the layer's
 //!   cost even where wrk, not the server, is the bottleneck.
+//! * Each run also records what else used the two cores meanwhile: the busy time of
+//!   both cores (`/proc/stat`) less the server's and wrk's own CPU time ("others":
+//!   other processes, softirq work), and the time the hypervisor stole.
 //! * The report gives, for each measure, the median over the rounds and the range, and
 //!   the per-round ratios (within one round, relative to the server without a layer) as
-//!   median and range. The load average is printed before and after, to be quoted with
-//!   the figures.
+//!   median and range: once over every round, once over the quiet rounds (no run with
+//!   others + steal at 5 % or more), when there are three or more. The load average is
+//!   printed before and after, to be quoted with the figures.
 //!
 //! `layer_wrk serve plain|noop|layer PORT` serves one of the three alone, for
 //! `benches/layer_callgrind.sh` (instructions per request, exact where timings are not).
@@ -162,10 +166,66 @@ struct Run {
     p50_us: f64,
     /// The server's CPU time per request, in µs.
     cpu_us: f64,
+    /// CPU time that neither the loaded server nor wrk used on the two cores while it ran
+    /// (other processes, and softirq work), as a % of the two cores' time.
+    others_pct: f64,
+    /// Time the hypervisor took from the two cores, as a % of their time.
+    steal_pct: f64,
 }
 
-fn wrk(server: Server, seconds: u32, connections: u32) -> Run {
+/// Clock ticks per second of `/proc`'s counters (`getconf CLK_TCK`).
+fn clock_ticks() -> u64 {
+    let output = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .expect("getconf runs");
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .expect("CLK_TCK is a number")
+}
+
+/// Busy ticks (user, nice, system, irq, softirq) and stolen ticks of the two cores, from
+/// `/proc/stat`.
+fn core_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").expect("/proc/stat");
+    let (mut busy, mut steal) = (0, 0);
+    for core in [SERVER_CORE, WRK_CORE] {
+        let name = format!("cpu{core}");
+        let fields: Vec<u64> = stat
+            .lines()
+            .find_map(|l| l.strip_prefix(&name).filter(|rest| rest.starts_with(' ')))
+            .unwrap_or_else(|| panic!("no {name} in /proc/stat"))
+            .split_whitespace()
+            .map(|f| f.parse().expect("a tick count"))
+            .collect();
+        // user nice system idle iowait irq softirq steal ...
+        busy += fields[0] + fields[1] + fields[2] + fields[5] + fields[6];
+        steal += fields[7];
+    }
+    (busy, steal)
+}
+
+/// Ticks of CPU time of this process's waited-for children (wrk), from `/proc/self/stat`.
+fn children_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // Fields after the command name (which ends with the last ')'): state is field 3,
+    // cutime and cstime are fields 16 and 17.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("a command name")
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks = |field: usize| fields[field - 3].parse::<u64>().expect("a tick count");
+    ticks(16) + ticks(17)
+}
+
+fn wrk(server: Server, seconds: u32, connections: u32, tick_ns: u64) -> Run {
     let cpu_before = cpu_ns(server.threads);
+    let (busy_before, steal_before) = core_ticks();
+    let children_before = children_ticks();
+    let started = std::time::Instant::now();
     let output = Command::new("taskset")
         .args([
             "-c",
@@ -179,7 +239,12 @@ fn wrk(server: Server, seconds: u32, connections: u32) -> Run {
         ])
         .output()
         .expect("taskset runs wrk");
+    let wall_ns = started.elapsed().as_nanos() as f64;
     let cpu = cpu_ns(server.threads) - cpu_before;
+    let (busy_after, steal_after) = core_ticks();
+    let wrk_ns = (children_ticks() - children_before) * tick_ns;
+    let busy_ns = (busy_after - busy_before) * tick_ns;
+    let steal_ns = (steal_after - steal_before) * tick_ns;
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -206,10 +271,13 @@ fn wrk(server: Server, seconds: u32, connections: u32) -> Run {
         .find_map(|l| l.trim().strip_prefix("50%"))
         .map(str::trim)
         .unwrap_or_else(|| panic!("no 50% line in wrk's output:\n{text}"));
+    let two_cores = 2.0 * wall_ns;
     Run {
         requests_per_sec,
         p50_us: duration_us(p50),
         cpu_us: cpu as f64 / 1_000.0 / requests,
+        others_pct: (busy_ns as f64 - cpu as f64 - wrk_ns as f64).max(0.0) / two_cores * 100.0,
+        steal_pct: steal_ns as f64 / two_cores * 100.0,
     }
 }
 
@@ -331,6 +399,7 @@ fn main() {
         load_average()
     );
 
+    let tick_ns = 1_000_000_000 / clock_ticks();
     let servers: Vec<Server> = SERVERS
         .iter()
         .enumerate()
@@ -338,19 +407,28 @@ fn main() {
         .collect();
     // Warm up each (connections, allocator, caches).
     for server in &servers {
-        wrk(*server, 2, connections);
+        wrk(*server, 2, connections, tick_ns);
     }
 
-    let mut runs: [Vec<Run>; 3] = Default::default();
+    // runs[round][server]
+    let mut runs: Vec<[Run; 3]> = Vec::new();
     for round in 0..rounds {
+        let mut this: [Option<Run>; 3] = Default::default();
         for which in ORDERS[round as usize % ORDERS.len()] {
-            let run = wrk(servers[which], seconds, connections);
+            let run = wrk(servers[which], seconds, connections, tick_ns);
             println!(
-                "round {round:>2}: {:<26} {:>8.0} req/s  p50 {:>6.1} us  server CPU {:>5.2} us/req",
-                SERVERS[which].0, run.requests_per_sec, run.p50_us, run.cpu_us
+                "round {round:>2}: {:<26} {:>8.0} req/s  p50 {:>6.1} us  \
+                 server CPU {:>5.2} us/req  others {:>4.1} %  steal {:>4.1} %",
+                SERVERS[which].0,
+                run.requests_per_sec,
+                run.p50_us,
+                run.cpu_us,
+                run.others_pct,
+                run.steal_pct
             );
-            runs[which].push(run);
+            this[which] = Some(run);
         }
+        runs.push(this.map(|run| run.expect("each server ran")));
     }
     let load_after = load_average();
     let started = STARTED.load(Ordering::Relaxed);
@@ -361,46 +439,86 @@ fn main() {
         "{started} started, {finished} finished"
     );
 
-    let of = |runs: &[Run], f: fn(&Run) -> f64| summary(runs.iter().map(f).collect());
-    // Within each round: `runs[which]` relative to the server without a layer, in %.
-    let ratio = |which: usize, f: fn(&Run) -> f64| {
-        summary(
-            runs[0]
-                .iter()
-                .zip(&runs[which])
-                .map(|(plain, other)| (f(other) / f(plain) - 1.0) * 100.0)
-                .collect(),
-        )
-    };
-    let measures: [Measure; 3] = [
-        ("req/s", |r| r.requests_per_sec, ""),
-        ("p50 latency", |r| r.p50_us, " us"),
-        ("server CPU per request", |r| r.cpu_us, " us"),
-    ];
     println!();
     println!("load average after: {load_after}");
-    println!(
-        "| median of {rounds} (range) | {} | {} | {} | SignalsLayer vs without, per round | \
-         no-op layer vs without, per round |",
-        SERVERS[0].0, SERVERS[1].0, SERVERS[2].0
-    );
-    println!("|---|---:|---:|---:|---:|---:|");
-    for (name, f, unit) in measures {
-        let digits = if unit.is_empty() { 0 } else { 2 };
-        let cells: Vec<String> = runs
-            .iter()
-            .map(|r| {
-                let (median, low, high) = of(r, f);
-                format!("{median:.digits$}{unit} ({low:.digits$}-{high:.digits$})")
-            })
-            .collect();
-        let (lm, llo, lhi) = ratio(2, f);
-        let (nm, nlo, nhi) = ratio(1, f);
+    let all: Vec<&[Run; 3]> = runs.iter().collect();
+    report("every round", &all);
+    // Rounds none of whose runs shared the two cores with more than QUIET % of other work.
+    let quiet: Vec<&[Run; 3]> = runs
+        .iter()
+        .filter(|round| round.iter().all(|r| r.others_pct + r.steal_pct < QUIET))
+        .collect();
+    if quiet.len() >= 3 {
+        report(
+            &format!("quiet rounds (others + steal < {QUIET} %)"),
+            &quiet,
+        );
+    } else {
         println!(
-            "| {name} | {} | {} | {} | {lm:+.1} % ({llo:+.1} to {lhi:+.1}) | \
-             {nm:+.1} % ({nlo:+.1} to {nhi:+.1}) |",
-            cells[0], cells[1], cells[2]
+            "\nonly {} quiet rounds (others + steal < {QUIET} % in all three runs): \
+             no quiet-round table",
+            quiet.len()
         );
     }
     println!("(receivers ran: {started} started, {finished} finished)");
+}
+
+/// The share of the two cores' time other work may have taken in every run of a round
+/// for the round to count as quiet.
+const QUIET: f64 = 5.0;
+
+/// Prints the table for `rounds`: per server, the median and range of each measure over
+/// the rounds, and the per-round ratios to the server without a layer.
+fn report(title: &str, rounds: &[&[Run; 3]]) {
+    let of = |which: usize, f: fn(&Run) -> f64| {
+        summary(rounds.iter().map(|round| f(&round[which])).collect())
+    };
+    // Within each round: server `which` relative to the one without a layer, in %.
+    let ratio = |which: usize, f: fn(&Run) -> f64| {
+        summary(
+            rounds
+                .iter()
+                .map(|round| (f(&round[which]) / f(&round[0]) - 1.0) * 100.0)
+                .collect(),
+        )
+    };
+    let measures: [Measure; 5] = [
+        ("req/s", |r| r.requests_per_sec, ""),
+        ("p50 latency", |r| r.p50_us, " us"),
+        ("server CPU per request", |r| r.cpu_us, " us"),
+        ("others on the two cores", |r| r.others_pct, " %"),
+        ("steal", |r| r.steal_pct, " %"),
+    ];
+    println!();
+    println!("{title}:");
+    println!(
+        "| median of {} (range) | {} | {} | {} | SignalsLayer vs without, per round | \
+         no-op layer vs without, per round |",
+        rounds.len(),
+        SERVERS[0].0,
+        SERVERS[1].0,
+        SERVERS[2].0
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (index, (name, f, unit)) in measures.into_iter().enumerate() {
+        let digits = if unit.is_empty() { 0 } else { 2 };
+        let cells: Vec<String> = (0..3)
+            .map(|which| {
+                let (median, low, high) = of(which, f);
+                format!("{median:.digits$}{unit} ({low:.digits$}-{high:.digits$})")
+            })
+            .collect();
+        // Ratios of the interference columns would mean nothing.
+        let ratios = if index < 3 {
+            let (lm, llo, lhi) = ratio(2, f);
+            let (nm, nlo, nhi) = ratio(1, f);
+            format!("{lm:+.1} % ({llo:+.1} to {lhi:+.1}) | {nm:+.1} % ({nlo:+.1} to {nhi:+.1})")
+        } else {
+            "| ".into()
+        };
+        println!(
+            "| {name} | {} | {} | {} | {ratios} |",
+            cells[0], cells[1], cells[2]
+        );
+    }
 }

@@ -225,7 +225,7 @@ fn pg_server() -> Result<PgConnectOptions, BoxError> {
 enum Scratch {
     Sqlite(tempfile::TempDir),
     Postgres {
-        server: PgConnectOptions,
+        server: Box<PgConnectOptions>,
         name: String,
     },
 }
@@ -246,7 +246,10 @@ impl Scratch {
                 sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
                     .execute(&mut conn)
                     .await?;
-                Scratch::Postgres { server, name }
+                Scratch::Postgres {
+                    server: Box::new(server),
+                    name,
+                }
             }
         })
     }
@@ -294,7 +297,7 @@ impl Scratch {
 
     fn pg_options(&self) -> PgConnectOptions {
         match self {
-            Scratch::Postgres { server, name } => server.clone().database(name),
+            Scratch::Postgres { server, name } => (**server).clone().database(name),
             Scratch::Sqlite(_) => unreachable!("a SQLite scratch has no PostgreSQL options"),
         }
     }

@@ -4,8 +4,9 @@
 //! and util-linux's `taskset` must be installed: this bench fails without them, and on a
 //! machine with fewer than two cores).
 //!
-//! `cargo bench -p signals-tower --bench layer_wrk -- [SECONDS] [ROUNDS] [CONNECTIONS]`
-//! (default 5 s × 12 rounds, 32 connections).
+//! `cargo bench -p signals-tower --bench layer_wrk -- [SECONDS] [QUIET_ROUNDS]
+//! [CONNECTIONS] [MINUTES]` (default 2 s runs, 12 quiet rounds, 32 connections, at most
+//! 30 minutes).
 //!
 //! * The three servers run on one Tokio worker each, and the whole bench process (so
 //!   every server) is pinned to core 0; wrk runs pinned to core 1. They never share a
@@ -18,11 +19,15 @@
 //! * Each run also records what else used the two cores meanwhile: the busy time of
 //!   both cores (`/proc/stat`) less the server's and wrk's own CPU time ("others":
 //!   other processes, softirq work), and the time the hypervisor stole.
+//! * A round counts as quiet when none of its runs shared the two cores with 5 % or more
+//!   of other work (others + steal). Before each round the bench waits until the two
+//!   cores have been idle for a second; it runs rounds until it has QUIET_ROUNDS quiet
+//!   ones, or MINUTES have passed, and then **fails** (exit status 1) if it has fewer: a
+//!   busy machine gives no figure for the layer, only the tables of what it ran.
 //! * The report gives, for each measure, the median over the rounds and the range, and
 //!   the per-round ratios (within one round, relative to the server without a layer) as
-//!   median and range: once over every round, once over the quiet rounds (no run with
-//!   others + steal at 5 % or more), when there are three or more. The load average is
-//!   printed before and after, to be quoted with the figures.
+//!   median and range: once over every round run, once over the quiet rounds. The load
+//!   average is printed before and after, to be quoted with the figures.
 //!
 //! `layer_wrk serve plain|noop|layer PORT` serves one of the three alone, for
 //! `benches/layer_callgrind.sh` (instructions per request, exact where timings are not).
@@ -33,6 +38,7 @@
 use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::get;
@@ -225,7 +231,7 @@ fn wrk(server: Server, seconds: u32, connections: u32, tick_ns: u64) -> Run {
     let cpu_before = cpu_ns(server.threads);
     let (busy_before, steal_before) = core_ticks();
     let children_before = children_ticks();
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let output = Command::new("taskset")
         .args([
             "-c",
@@ -374,10 +380,10 @@ fn main() {
         return serve_only(&args);
     }
     let arg = |i: usize, default: u32| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
-    let (seconds, rounds, connections) = (arg(0, 5), arg(1, 12), arg(2, 32));
+    let (seconds, wanted, connections, minutes) = (arg(0, 2), arg(1, 12), arg(2, 32), arg(3, 30));
     assert!(
-        rounds > 0 && seconds > 0,
-        "SECONDS and ROUNDS must be positive"
+        wanted > 0 && seconds > 0,
+        "SECONDS and QUIET_ROUNDS must be positive"
     );
 
     require(
@@ -395,9 +401,11 @@ fn main() {
     pin_self(SERVER_CORE);
     println!(
         "load average before: {}; servers on core {SERVER_CORE}, wrk on core {WRK_CORE}; \
-         {rounds} rounds x {seconds} s x 3, {connections} connections",
+         until {wanted} quiet rounds (at most {minutes} min) of 3 runs x {seconds} s, \
+         {connections} connections",
         load_average()
     );
+    let deadline = Instant::now() + Duration::from_secs(u64::from(minutes) * 60);
 
     let tick_ns = 1_000_000_000 / clock_ticks();
     let servers: Vec<Server> = SERVERS
@@ -412,9 +420,11 @@ fn main() {
 
     // runs[round][server]
     let mut runs: Vec<[Run; 3]> = Vec::new();
-    for round in 0..rounds {
+    let quiet_count = |runs: &[[Run; 3]]| runs.iter().filter(|round| is_quiet(round)).count();
+    while quiet_count(&runs) < wanted as usize && wait_idle(deadline, tick_ns) {
+        let round = runs.len();
         let mut this: [Option<Run>; 3] = Default::default();
-        for which in ORDERS[round as usize % ORDERS.len()] {
+        for which in ORDERS[round % ORDERS.len()] {
             let run = wrk(servers[which], seconds, connections, tick_ns);
             println!(
                 "round {round:>2}: {:<26} {:>8.0} req/s  p50 {:>6.1} us  \
@@ -442,25 +452,47 @@ fn main() {
     println!();
     println!("load average after: {load_after}");
     let all: Vec<&[Run; 3]> = runs.iter().collect();
-    report("every round", &all);
-    // Rounds none of whose runs shared the two cores with more than QUIET % of other work.
-    let quiet: Vec<&[Run; 3]> = runs
-        .iter()
-        .filter(|round| round.iter().all(|r| r.others_pct + r.steal_pct < QUIET))
-        .collect();
-    if quiet.len() >= 3 {
+    if !all.is_empty() {
+        report("every round", &all);
+    }
+    let quiet: Vec<&[Run; 3]> = runs.iter().filter(|round| is_quiet(round)).collect();
+    if !quiet.is_empty() {
         report(
-            &format!("quiet rounds (others + steal < {QUIET} %)"),
+            &format!("quiet rounds (others + steal < {QUIET} % in each run)"),
             &quiet,
-        );
-    } else {
-        println!(
-            "\nonly {} quiet rounds (others + steal < {QUIET} % in all three runs): \
-             no quiet-round table",
-            quiet.len()
         );
     }
     println!("(receivers ran: {started} started, {finished} finished)");
+    if quiet.len() < wanted as usize {
+        // Not a measurement of the layer: say so, and fail.
+        eprintln!(
+            "only {} of {wanted} quiet rounds in {minutes} min ({} rounds run): \
+             the machine was too busy to measure the layer",
+            quiet.len(),
+            runs.len()
+        );
+        std::process::exit(1);
+    }
+}
+
+/// Whether no run of `round` shared the two cores with `QUIET` % or more of other work.
+fn is_quiet(round: &[Run; 3]) -> bool {
+    round.iter().all(|r| r.others_pct + r.steal_pct < QUIET)
+}
+
+/// Waits until the two cores have been idle for a second (under `QUIET` % busy or
+/// stolen, with every server idle); `false` once `deadline` has passed.
+fn wait_idle(deadline: Instant, tick_ns: u64) -> bool {
+    while Instant::now() < deadline {
+        let (busy, steal) = core_ticks();
+        std::thread::sleep(Duration::from_secs(1));
+        let (busy_after, steal_after) = core_ticks();
+        let used_ns = (busy_after - busy + steal_after - steal) * tick_ns;
+        if (used_ns as f64) < 2e9 * QUIET / 100.0 {
+            return true;
+        }
+    }
+    false
 }
 
 /// The share of the two cores' time other work may have taken in every run of a round

@@ -15,7 +15,8 @@
 //!   each round), so a slow drift of the machine hits all alike.
 //! * Besides wrk's requests/s and p50 latency, each run records the CPU time the loaded
 //!   server's threads used (from `/proc/self/task/*/schedstat`) per request: the layer's
-//!   cost even where wrk, not the server, is the bottleneck.
+//!   cost even where wrk, not the server, is the bottleneck; and its split into user
+//!   space and kernel (from the threads' `stat`, in clock ticks).
 //! * Each run also records what else used the two cores meanwhile: the busy time of
 //!   both cores (`/proc/stat`) less the server's and wrk's own CPU time ("others":
 //!   other processes, softirq work), and the time the hypervisor stole.
@@ -137,9 +138,18 @@ fn pin_self(core: usize) {
     assert_eq!(allowed, core.to_string(), "pinned to core {core}");
 }
 
-/// Nanoseconds on a CPU of every thread of this process named `threads`.
-fn cpu_ns(threads: &str) -> u64 {
-    let mut total = 0;
+/// CPU time of a server's threads: nanoseconds on a CPU (`schedstat`, exact), and the
+/// user and system ticks it splits into (`stat`, in clock ticks).
+#[derive(Clone, Copy, Default)]
+struct CpuTime {
+    ns: u64,
+    user_ticks: u64,
+    system_ticks: u64,
+}
+
+/// The CPU time of every thread of this process named `threads`.
+fn cpu_time(threads: &str) -> CpuTime {
+    let mut total = CpuTime::default();
     for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
         let dir = task.expect("a task").path();
         let Ok(comm) = std::fs::read_to_string(dir.join("comm")) else {
@@ -149,13 +159,29 @@ fn cpu_ns(threads: &str) -> u64 {
             continue;
         }
         let schedstat = std::fs::read_to_string(dir.join("schedstat")).expect("schedstat");
-        total += schedstat
+        total.ns += schedstat
             .split_whitespace()
             .next()
             .and_then(|ns| ns.parse::<u64>().ok())
             .expect("schedstat's first field: ns on a CPU");
+        let stat = std::fs::read_to_string(dir.join("stat")).expect("stat");
+        total.user_ticks += stat_field(&stat, 14);
+        total.system_ticks += stat_field(&stat, 15);
     }
     total
+}
+
+/// Field `field` (1-based, as `proc(5)` numbers them) of a `/proc/.../stat` line, a tick
+/// count. The fields are counted after the command name, which ends with the last `)`
+/// and may contain spaces.
+fn stat_field(stat: &str, field: usize) -> u64 {
+    stat.rsplit_once(')')
+        .expect("a command name")
+        .1
+        .split_whitespace()
+        .nth(field - 3)
+        .and_then(|f| f.parse().ok())
+        .unwrap_or_else(|| panic!("field {field} of {stat:?}"))
 }
 
 fn load_average() -> String {
@@ -172,6 +198,10 @@ struct Run {
     p50_us: f64,
     /// The server's CPU time per request, in µs.
     cpu_us: f64,
+    /// The part of it spent in user space, and in the kernel (from clock ticks: coarse
+    /// for one run, meaningful as a median).
+    user_us: f64,
+    system_us: f64,
     /// CPU time that neither the loaded server nor wrk used on the two cores while it ran
     /// (other processes, and softirq work), as a % of the two cores' time.
     others_pct: f64,
@@ -212,23 +242,15 @@ fn core_ticks() -> (u64, u64) {
     (busy, steal)
 }
 
-/// Ticks of CPU time of this process's waited-for children (wrk), from `/proc/self/stat`.
+/// Ticks of CPU time of this process's waited-for children (wrk): `cutime` and
+/// `cstime` of `/proc/self/stat`.
 fn children_ticks() -> u64 {
     let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    // Fields after the command name (which ends with the last ')'): state is field 3,
-    // cutime and cstime are fields 16 and 17.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .expect("a command name")
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks = |field: usize| fields[field - 3].parse::<u64>().expect("a tick count");
-    ticks(16) + ticks(17)
+    stat_field(&stat, 16) + stat_field(&stat, 17)
 }
 
 fn wrk(server: Server, seconds: u32, connections: u32, tick_ns: u64) -> Run {
-    let cpu_before = cpu_ns(server.threads);
+    let cpu_before = cpu_time(server.threads);
     let (busy_before, steal_before) = core_ticks();
     let children_before = children_ticks();
     let started = Instant::now();
@@ -246,7 +268,10 @@ fn wrk(server: Server, seconds: u32, connections: u32, tick_ns: u64) -> Run {
         .output()
         .expect("taskset runs wrk");
     let wall_ns = started.elapsed().as_nanos() as f64;
-    let cpu = cpu_ns(server.threads) - cpu_before;
+    let cpu_after = cpu_time(server.threads);
+    let cpu = cpu_after.ns - cpu_before.ns;
+    let user_ns = (cpu_after.user_ticks - cpu_before.user_ticks) * tick_ns;
+    let system_ns = (cpu_after.system_ticks - cpu_before.system_ticks) * tick_ns;
     let (busy_after, steal_after) = core_ticks();
     let wrk_ns = (children_ticks() - children_before) * tick_ns;
     let busy_ns = (busy_after - busy_before) * tick_ns;
@@ -282,6 +307,8 @@ fn wrk(server: Server, seconds: u32, connections: u32, tick_ns: u64) -> Run {
         requests_per_sec,
         p50_us: duration_us(p50),
         cpu_us: cpu as f64 / 1_000.0 / requests,
+        user_us: user_ns as f64 / 1_000.0 / requests,
+        system_us: system_ns as f64 / 1_000.0 / requests,
         others_pct: (busy_ns as f64 - cpu as f64 - wrk_ns as f64).max(0.0) / two_cores * 100.0,
         steal_pct: steal_ns as f64 / two_cores * 100.0,
     }
@@ -514,10 +541,12 @@ fn report(title: &str, rounds: &[&[Run; 3]]) {
                 .collect(),
         )
     };
-    let measures: [Measure; 5] = [
+    let measures: [Measure; 7] = [
         ("req/s", |r| r.requests_per_sec, ""),
         ("p50 latency", |r| r.p50_us, " us"),
         ("server CPU per request", |r| r.cpu_us, " us"),
+        ("of which user space", |r| r.user_us, " us"),
+        ("of which kernel", |r| r.system_us, " us"),
         ("others on the two cores", |r| r.others_pct, " %"),
         ("steal", |r| r.steal_pct, " %"),
     ];
@@ -541,7 +570,7 @@ fn report(title: &str, rounds: &[&[Run; 3]]) {
             })
             .collect();
         // Ratios of the interference columns would mean nothing.
-        let ratios = if index < 3 {
+        let ratios = if index < 5 {
             let (lm, llo, lhi) = ratio(2, f);
             let (nm, nlo, nhi) = ratio(1, f);
             format!("{lm:+.1} % ({llo:+.1} to {lhi:+.1}) | {nm:+.1} % ({nlo:+.1} to {nhi:+.1})")

@@ -21,10 +21,11 @@
 //!   both cores (`/proc/stat`) less the server's and wrk's own CPU time ("others":
 //!   other processes, softirq work), and the time the hypervisor stole.
 //! * A round counts as quiet when none of its runs shared the two cores with 5 % or more
-//!   of other work (others + steal). Before each round the bench waits until the two
-//!   cores have been idle for a second; it runs rounds until it has QUIET_ROUNDS quiet
-//!   ones, or MINUTES have passed, and then **fails** (exit status 1) if it has fewer: a
-//!   busy machine gives no figure for the layer, only the tables of what it ran.
+//!   of other work (others + steal). Before each round the bench waits (up to 10 s)
+//!   until the two cores have been idle for a second; it runs rounds until it has
+//!   QUIET_ROUNDS quiet ones, or MINUTES have passed, and then **fails** (exit status 1)
+//!   if it has fewer: a busy machine gives no figure for the layer, only the tables of
+//!   what it ran.
 //! * The report gives, for each measure, the median over the rounds and the range, and
 //!   the per-round ratios (within one round, relative to the server without a layer) as
 //!   median and range: once over every round run, once over the quiet rounds. The load
@@ -507,10 +508,16 @@ fn is_quiet(round: &[Run; 3]) -> bool {
     round.iter().all(|r| r.others_pct + r.steal_pct < QUIET)
 }
 
-/// Waits until the two cores have been idle for a second (under `QUIET` % busy or
-/// stolen, with every server idle); `false` once `deadline` has passed.
+/// Waits (at most [`IDLE_WAIT`]) until the two cores have been idle for a second (under
+/// `QUIET` % busy or stolen, with every server idle); `false` once `deadline` has passed.
+/// A round that starts on a busy machine still runs: whether it was quiet is decided by
+/// what its runs saw.
 fn wait_idle(deadline: Instant, tick_ns: u64) -> bool {
+    let give_up = Instant::now() + IDLE_WAIT;
     while Instant::now() < deadline {
+        if Instant::now() >= give_up {
+            return true;
+        }
         let (busy, steal) = core_ticks();
         std::thread::sleep(Duration::from_secs(1));
         let (busy_after, steal_after) = core_ticks();
@@ -521,6 +528,9 @@ fn wait_idle(deadline: Instant, tick_ns: u64) -> bool {
     }
     false
 }
+
+/// How long a round waits for the two cores to be idle before it runs anyway.
+const IDLE_WAIT: Duration = Duration::from_secs(10);
 
 /// The share of the two cores' time other work may have taken in every run of a round
 /// for the round to count as quiet.

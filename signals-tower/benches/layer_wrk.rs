@@ -4,8 +4,9 @@
 //! and util-linux's `taskset` must be installed: this bench fails without them, and on a
 //! machine with fewer than two cores).
 //!
-//! `cargo bench -p signals-tower --bench layer_wrk -- [SECONDS] [ROUNDS] [CONNECTIONS]`
-//! (default 5 s × 12 rounds, 32 connections).
+//! `cargo bench -p signals-tower --bench layer_wrk -- [SECONDS] [QUIET_ROUNDS]
+//! [CONNECTIONS] [MINUTES]` (default 2 s runs, 12 quiet rounds, 32 connections, at most
+//! 30 minutes).
 //!
 //! * The three servers run on one Tokio worker each, and the whole bench process (so
 //!   every server) is pinned to core 0; wrk runs pinned to core 1. They never share a
@@ -14,15 +15,21 @@
 //!   each round), so a slow drift of the machine hits all alike.
 //! * Besides wrk's requests/s and p50 latency, each run records the CPU time the loaded
 //!   server's threads used (from `/proc/self/task/*/schedstat`) per request: the layer's
-//!   cost even where wrk, not the server, is the bottleneck.
+//!   cost even where wrk, not the server, is the bottleneck; and its split into user
+//!   space and kernel (from the threads' `stat`, in clock ticks).
 //! * Each run also records what else used the two cores meanwhile: the busy time of
 //!   both cores (`/proc/stat`) less the server's and wrk's own CPU time ("others":
 //!   other processes, softirq work), and the time the hypervisor stole.
+//! * A round counts as quiet when none of its runs shared the two cores with 5 % or more
+//!   of other work (others + steal). Before each round the bench waits (up to 10 s)
+//!   until the two cores have been idle for a second; it runs rounds until it has
+//!   QUIET_ROUNDS quiet ones, or MINUTES have passed, and then **fails** (exit status 1)
+//!   if it has fewer: a busy machine gives no figure for the layer, only the tables of
+//!   what it ran.
 //! * The report gives, for each measure, the median over the rounds and the range, and
 //!   the per-round ratios (within one round, relative to the server without a layer) as
-//!   median and range: once over every round, once over the quiet rounds (no run with
-//!   others + steal at 5 % or more), when there are three or more. The load average is
-//!   printed before and after, to be quoted with the figures.
+//!   median and range: once over every round run, once over the quiet rounds. The load
+//!   average is printed before and after, to be quoted with the figures.
 //!
 //! `layer_wrk serve plain|noop|layer PORT` serves one of the three alone, for
 //! `benches/layer_callgrind.sh` (instructions per request, exact where timings are not).
@@ -33,6 +40,7 @@
 use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::get;
@@ -131,9 +139,18 @@ fn pin_self(core: usize) {
     assert_eq!(allowed, core.to_string(), "pinned to core {core}");
 }
 
-/// Nanoseconds on a CPU of every thread of this process named `threads`.
-fn cpu_ns(threads: &str) -> u64 {
-    let mut total = 0;
+/// CPU time of a server's threads: nanoseconds on a CPU (`schedstat`, exact), and the
+/// user and system ticks it splits into (`stat`, in clock ticks).
+#[derive(Clone, Copy, Default)]
+struct CpuTime {
+    ns: u64,
+    user_ticks: u64,
+    system_ticks: u64,
+}
+
+/// The CPU time of every thread of this process named `threads`.
+fn cpu_time(threads: &str) -> CpuTime {
+    let mut total = CpuTime::default();
     for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
         let dir = task.expect("a task").path();
         let Ok(comm) = std::fs::read_to_string(dir.join("comm")) else {
@@ -143,13 +160,29 @@ fn cpu_ns(threads: &str) -> u64 {
             continue;
         }
         let schedstat = std::fs::read_to_string(dir.join("schedstat")).expect("schedstat");
-        total += schedstat
+        total.ns += schedstat
             .split_whitespace()
             .next()
             .and_then(|ns| ns.parse::<u64>().ok())
             .expect("schedstat's first field: ns on a CPU");
+        let stat = std::fs::read_to_string(dir.join("stat")).expect("stat");
+        total.user_ticks += stat_field(&stat, 14);
+        total.system_ticks += stat_field(&stat, 15);
     }
     total
+}
+
+/// Field `field` (1-based, as `proc(5)` numbers them) of a `/proc/.../stat` line, a tick
+/// count. The fields are counted after the command name, which ends with the last `)`
+/// and may contain spaces.
+fn stat_field(stat: &str, field: usize) -> u64 {
+    stat.rsplit_once(')')
+        .expect("a command name")
+        .1
+        .split_whitespace()
+        .nth(field - 3)
+        .and_then(|f| f.parse().ok())
+        .unwrap_or_else(|| panic!("field {field} of {stat:?}"))
 }
 
 fn load_average() -> String {
@@ -166,6 +199,10 @@ struct Run {
     p50_us: f64,
     /// The server's CPU time per request, in µs.
     cpu_us: f64,
+    /// The part of it spent in user space, and in the kernel (from clock ticks: coarse
+    /// for one run, meaningful as a median).
+    user_us: f64,
+    system_us: f64,
     /// CPU time that neither the loaded server nor wrk used on the two cores while it ran
     /// (other processes, and softirq work), as a % of the two cores' time.
     others_pct: f64,
@@ -206,26 +243,18 @@ fn core_ticks() -> (u64, u64) {
     (busy, steal)
 }
 
-/// Ticks of CPU time of this process's waited-for children (wrk), from `/proc/self/stat`.
+/// Ticks of CPU time of this process's waited-for children (wrk): `cutime` and
+/// `cstime` of `/proc/self/stat`.
 fn children_ticks() -> u64 {
     let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    // Fields after the command name (which ends with the last ')'): state is field 3,
-    // cutime and cstime are fields 16 and 17.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .expect("a command name")
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks = |field: usize| fields[field - 3].parse::<u64>().expect("a tick count");
-    ticks(16) + ticks(17)
+    stat_field(&stat, 16) + stat_field(&stat, 17)
 }
 
 fn wrk(server: Server, seconds: u32, connections: u32, tick_ns: u64) -> Run {
-    let cpu_before = cpu_ns(server.threads);
+    let cpu_before = cpu_time(server.threads);
     let (busy_before, steal_before) = core_ticks();
     let children_before = children_ticks();
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let output = Command::new("taskset")
         .args([
             "-c",
@@ -240,7 +269,10 @@ fn wrk(server: Server, seconds: u32, connections: u32, tick_ns: u64) -> Run {
         .output()
         .expect("taskset runs wrk");
     let wall_ns = started.elapsed().as_nanos() as f64;
-    let cpu = cpu_ns(server.threads) - cpu_before;
+    let cpu_after = cpu_time(server.threads);
+    let cpu = cpu_after.ns - cpu_before.ns;
+    let user_ns = (cpu_after.user_ticks - cpu_before.user_ticks) * tick_ns;
+    let system_ns = (cpu_after.system_ticks - cpu_before.system_ticks) * tick_ns;
     let (busy_after, steal_after) = core_ticks();
     let wrk_ns = (children_ticks() - children_before) * tick_ns;
     let busy_ns = (busy_after - busy_before) * tick_ns;
@@ -276,6 +308,8 @@ fn wrk(server: Server, seconds: u32, connections: u32, tick_ns: u64) -> Run {
         requests_per_sec,
         p50_us: duration_us(p50),
         cpu_us: cpu as f64 / 1_000.0 / requests,
+        user_us: user_ns as f64 / 1_000.0 / requests,
+        system_us: system_ns as f64 / 1_000.0 / requests,
         others_pct: (busy_ns as f64 - cpu as f64 - wrk_ns as f64).max(0.0) / two_cores * 100.0,
         steal_pct: steal_ns as f64 / two_cores * 100.0,
     }
@@ -374,10 +408,10 @@ fn main() {
         return serve_only(&args);
     }
     let arg = |i: usize, default: u32| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
-    let (seconds, rounds, connections) = (arg(0, 5), arg(1, 12), arg(2, 32));
+    let (seconds, wanted, connections, minutes) = (arg(0, 2), arg(1, 12), arg(2, 32), arg(3, 30));
     assert!(
-        rounds > 0 && seconds > 0,
-        "SECONDS and ROUNDS must be positive"
+        wanted > 0 && seconds > 0,
+        "SECONDS and QUIET_ROUNDS must be positive"
     );
 
     require(
@@ -395,9 +429,11 @@ fn main() {
     pin_self(SERVER_CORE);
     println!(
         "load average before: {}; servers on core {SERVER_CORE}, wrk on core {WRK_CORE}; \
-         {rounds} rounds x {seconds} s x 3, {connections} connections",
+         until {wanted} quiet rounds (at most {minutes} min) of 3 runs x {seconds} s, \
+         {connections} connections",
         load_average()
     );
+    let deadline = Instant::now() + Duration::from_secs(u64::from(minutes) * 60);
 
     let tick_ns = 1_000_000_000 / clock_ticks();
     let servers: Vec<Server> = SERVERS
@@ -412,9 +448,11 @@ fn main() {
 
     // runs[round][server]
     let mut runs: Vec<[Run; 3]> = Vec::new();
-    for round in 0..rounds {
+    let quiet_count = |runs: &[[Run; 3]]| runs.iter().filter(|round| is_quiet(round)).count();
+    while quiet_count(&runs) < wanted as usize && wait_idle(deadline, tick_ns) {
+        let round = runs.len();
         let mut this: [Option<Run>; 3] = Default::default();
-        for which in ORDERS[round as usize % ORDERS.len()] {
+        for which in ORDERS[round % ORDERS.len()] {
             let run = wrk(servers[which], seconds, connections, tick_ns);
             println!(
                 "round {round:>2}: {:<26} {:>8.0} req/s  p50 {:>6.1} us  \
@@ -442,26 +480,57 @@ fn main() {
     println!();
     println!("load average after: {load_after}");
     let all: Vec<&[Run; 3]> = runs.iter().collect();
-    report("every round", &all);
-    // Rounds none of whose runs shared the two cores with more than QUIET % of other work.
-    let quiet: Vec<&[Run; 3]> = runs
-        .iter()
-        .filter(|round| round.iter().all(|r| r.others_pct + r.steal_pct < QUIET))
-        .collect();
-    if quiet.len() >= 3 {
+    if !all.is_empty() {
+        report("every round", &all);
+    }
+    let quiet: Vec<&[Run; 3]> = runs.iter().filter(|round| is_quiet(round)).collect();
+    if !quiet.is_empty() {
         report(
-            &format!("quiet rounds (others + steal < {QUIET} %)"),
+            &format!("quiet rounds (others + steal < {QUIET} % in each run)"),
             &quiet,
-        );
-    } else {
-        println!(
-            "\nonly {} quiet rounds (others + steal < {QUIET} % in all three runs): \
-             no quiet-round table",
-            quiet.len()
         );
     }
     println!("(receivers ran: {started} started, {finished} finished)");
+    if quiet.len() < wanted as usize {
+        // Not a measurement of the layer: say so, and fail.
+        eprintln!(
+            "only {} of {wanted} quiet rounds in {minutes} min ({} rounds run): \
+             the machine was too busy to measure the layer",
+            quiet.len(),
+            runs.len()
+        );
+        std::process::exit(1);
+    }
 }
+
+/// Whether no run of `round` shared the two cores with `QUIET` % or more of other work.
+fn is_quiet(round: &[Run; 3]) -> bool {
+    round.iter().all(|r| r.others_pct + r.steal_pct < QUIET)
+}
+
+/// Waits (at most [`IDLE_WAIT`]) until the two cores have been idle for a second (under
+/// `QUIET` % busy or stolen, with every server idle); `false` once `deadline` has passed.
+/// A round that starts on a busy machine still runs: whether it was quiet is decided by
+/// what its runs saw.
+fn wait_idle(deadline: Instant, tick_ns: u64) -> bool {
+    let give_up = Instant::now() + IDLE_WAIT;
+    while Instant::now() < deadline {
+        if Instant::now() >= give_up {
+            return true;
+        }
+        let (busy, steal) = core_ticks();
+        std::thread::sleep(Duration::from_secs(1));
+        let (busy_after, steal_after) = core_ticks();
+        let used_ns = (busy_after - busy + steal_after - steal) * tick_ns;
+        if (used_ns as f64) < 2e9 * QUIET / 100.0 {
+            return true;
+        }
+    }
+    false
+}
+
+/// How long a round waits for the two cores to be idle before it runs anyway.
+const IDLE_WAIT: Duration = Duration::from_secs(10);
 
 /// The share of the two cores' time other work may have taken in every run of a round
 /// for the round to count as quiet.
@@ -482,10 +551,12 @@ fn report(title: &str, rounds: &[&[Run; 3]]) {
                 .collect(),
         )
     };
-    let measures: [Measure; 5] = [
+    let measures: [Measure; 7] = [
         ("req/s", |r| r.requests_per_sec, ""),
         ("p50 latency", |r| r.p50_us, " us"),
         ("server CPU per request", |r| r.cpu_us, " us"),
+        ("of which user space", |r| r.user_us, " us"),
+        ("of which kernel", |r| r.system_us, " us"),
         ("others on the two cores", |r| r.others_pct, " %"),
         ("steal", |r| r.steal_pct, " %"),
     ];
@@ -509,7 +580,7 @@ fn report(title: &str, rounds: &[&[Run; 3]]) {
             })
             .collect();
         // Ratios of the interference columns would mean nothing.
-        let ratios = if index < 3 {
+        let ratios = if index < 5 {
             let (lm, llo, lhi) = ratio(2, f);
             let (nm, nlo, nhi) = ratio(1, f);
             format!("{lm:+.1} % ({llo:+.1} to {lhi:+.1}) | {nm:+.1} % ({nlo:+.1} to {nhi:+.1})")

@@ -76,8 +76,9 @@ type BoxedResponse<B, E> =
     Pin<Box<dyn Future<Output = Result<Response<SignalsBody<B>>, E>> + Send + 'static>>;
 
 pin_project_lite::pin_project! {
-    /// The response future of [`Signals`]: the inner service's future `F` (whose response
-    /// body is `B` and error `E`), followed by the exception a failed response sends.
+    /// The response future of [`Signals`]: the inner service's response (body `B`) with
+    /// its body wrapped in a [`SignalsBody`], or its error `E`, once `GotRequestException`
+    /// has been sent for a failed one. `F` is the inner service's future.
     ///
     /// When no receiver of `RequestStarted` is async and no request transaction is
     /// enabled (the common case), `RequestStarted` has been sent by the time

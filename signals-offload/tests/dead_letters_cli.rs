@@ -1,8 +1,9 @@
-//! The `dead_letters` example, run as its own process (`cargo run --example`) on a broker
-//! file whose dead letters a worker of this test wrote.
+//! The `dead_letters` example, run as its own process on a broker file whose dead letters
+//! a worker of this test wrote.
 
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -11,30 +12,53 @@ use signals_offload::{Broker, DeliveryId, Envelope, Job, Offload, Shutdown, Sqli
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Ping(u32);
 
-/// Runs the example with `args`; fails the test if it does not exit within 300 s (the
-/// first run may have to build it).
+/// The example's binary, built once with the workspace's features (a no-op after
+/// `cargo test --workspace`, which builds every example; `cargo run -p signals-offload`
+/// would rebuild half the dependency tree with this package's features alone).
+fn example_binary() -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let output = Command::new(env!("CARGO"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args([
+                "build",
+                "--quiet",
+                "--workspace",
+                "--example",
+                "dead_letters",
+            ])
+            .output()
+            .expect("cargo runs");
+        assert!(
+            output.status.success(),
+            "building the dead_letters example failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    });
+    // Cargo puts examples in `examples/` beside the `deps/` directory of this test binary
+    // (whatever the target directory and target triple).
+    let deps = std::env::current_exe().expect("the test binary's path");
+    deps.parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test binary is in <target>/<profile>/deps")
+        .join("examples")
+        .join(format!("dead_letters{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// Runs the example with `args`; fails the test if it does not exit within 60 s.
 fn dead_letters(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO"))
+    let mut child = Command::new(example_binary())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "run",
-            "--quiet",
-            "-p",
-            "signals-offload",
-            "--example",
-            "dead_letters",
-            "--",
-        ])
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("cargo runs");
-    let deadline = Instant::now() + Duration::from_secs(300);
+        .expect("the example runs");
+    let deadline = Instant::now() + Duration::from_secs(60);
     while child.try_wait().expect("wait").is_none() {
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("dead_letters {args:?} did not exit within 300 s");
+            panic!("dead_letters {args:?} did not exit within 60 s");
         }
         std::thread::sleep(Duration::from_millis(50));
     }

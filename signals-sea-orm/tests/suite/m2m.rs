@@ -1,9 +1,7 @@
 //! Junction rows send M2mChanged, through SeaORM's many-to-many link path
 //! (`establish_links`) and through direct junction writes.
 
-mod common;
-
-use common::{Log, create_table, databases, drop_table};
+use crate::common::{Log, create_table, databases, drop_table};
 use sea_orm::{
     ActiveModelTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Set, TryIntoModel,
 };
@@ -131,7 +129,7 @@ async fn setup(db: &DatabaseConnection) -> (post::ActiveModel, Vec<tag::ActiveMo
 
 #[tokio::test]
 async fn junction_writes_send_m2m_changed() {
-    let _serial = common::serial().await;
+    let _serial = crate::common::serial().await;
     let log = Log::default();
     let l = log.clone();
     let _guard =
@@ -238,7 +236,7 @@ fn m2m_line(e: &M2mChanged<'_, impl signals_core::models::Model>) -> String {
 
 #[tokio::test]
 async fn link_path_pre_add_skips_existing_rows() {
-    let _serial = common::serial().await;
+    let _serial = crate::common::serial().await;
     let log = Log::default();
     let l = log.clone();
     let _guard =
@@ -272,7 +270,7 @@ async fn link_path_pre_add_skips_existing_rows() {
 
 #[tokio::test]
 async fn links_api_sends_like_django() {
-    let _serial = common::serial().await;
+    let _serial = crate::common::serial().await;
     use signals_sea_orm::m2m;
     let log = Log::default();
     let l = log.clone();

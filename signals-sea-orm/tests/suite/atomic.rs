@@ -5,12 +5,10 @@
 //! (one connection) a receiver writing through the pool would wait 30 s for a connection:
 //! every step here is bounded to a few seconds.
 
-mod common;
-
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::{databases, reset};
+use crate::common::{databases, reset};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, Set,
     TransactionTrait,

@@ -1,11 +1,9 @@
 //! Link-time `#[receiver]`s, sync and `async`, on SeaORM entities (the hooks send with
 //! `send_async`, so async receivers run too), in a transaction that is rolled back.
 
-mod common;
-
 use std::sync::Mutex;
 
-use common::{databases, reset};
+use crate::common::{databases, reset};
 use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set, TransactionTrait};
 use signals_core::models::{PostSave, PreSave};
 use signals_core::receiver;

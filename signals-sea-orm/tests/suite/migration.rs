@@ -1,9 +1,7 @@
 //! `signals_sea_orm::migration::up` / `down`: PreMigrate and PostMigrate with the plan and
 //! the alias, around sea-orm-migration's MigratorTrait.
 
-mod common;
-
-use common::{Log, databases, serial};
+use crate::common::{Log, databases, serial};
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::Table;
 use sea_orm_migration::prelude::*;

@@ -1,11 +1,9 @@
 //! Conditional receivers on a SeaORM entity: `when = predicate` with the model signals,
 //! here "the email changed" (`event.changed(Column::Email)`), on SQLite and PostgreSQL.
 
-mod common;
-
 use std::sync::Mutex;
 
-use common::{databases, reset};
+use crate::common::{databases, reset};
 use sea_orm::{ActiveModelTrait, Set};
 use signals_core::models::PostSave;
 use signals_core::receiver;
@@ -30,7 +28,7 @@ fn send_verification(event: &PostSave<'_, member::Model>) {
 
 #[tokio::test]
 async fn a_conditional_receiver_runs_only_for_the_saves_its_predicate_accepts() {
-    let _serial = common::serial().await;
+    let _serial = crate::common::serial().await;
     for db in databases().await {
         reset(&db, member::Entity).await;
         let backend = signals_sea_orm::alias(sea_orm::ConnectionTrait::get_database_backend(&db));

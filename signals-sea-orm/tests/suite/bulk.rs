@@ -1,8 +1,6 @@
 //! SeaORM's bulk statements skip hooks (no signals); the `bulk` helpers send bulk signals.
 
-mod common;
-
-use common::{Log, databases, reset};
+use crate::common::{Log, databases, reset};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder,
@@ -52,7 +50,10 @@ async fn bulk_helpers_send_bulk_signals_with_the_rows() {
     // The any-sender form sees the rows as `&dyn Model`.
     let l = log.clone();
     let _d = <PostBulkInsert>::connect(move |e: &PostBulkInsert<'_>| {
-        if e.instances.iter().all(|m| m.model_name() == "Item") {
+        if e.instances
+            .iter()
+            .all(|m| m.downcast_ref::<item::Model>().is_some())
+        {
             l.push(format!("any-sender: {} rows", e.instances.len()));
         }
     });

@@ -1,8 +1,6 @@
 //! `event.changed(Column)`: every column on insert, the `Set` columns on update.
 
-mod common;
-
-use common::{Log, databases, reset};
+use crate::common::{Log, databases, reset};
 use sea_orm::{ActiveModelTrait, Set};
 use signals_core::models::PostSave;
 use signals_sea_orm::Changed;

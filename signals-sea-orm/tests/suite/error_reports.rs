@@ -2,11 +2,9 @@
 //! `{:?}` (what `unwrap` and `fn main() -> Result<(), DbErr>` print) and
 //! `signals_core::error::chain(&db_err)`, while each `{}` stays the error alone.
 
-mod common;
-
 use std::error::Error as _;
 
-use common::{databases, reset};
+use crate::common::{databases, reset};
 use sea_orm::{ActiveModelTrait, DbErr, Set};
 use signals_core::error::chain;
 use signals_core::models::PreSave;

@@ -2,11 +2,9 @@
 //! signal. Its `instance` is the row as it will be written (a partial update's unset
 //! columns read from the database), and the active model is its `draft`.
 
-mod common;
-
 use std::sync::Mutex;
 
-use common::{databases, reset};
+use crate::common::{databases, reset};
 use sea_orm::{ActiveModelTrait, Set};
 use signals_core::models::PreSave;
 use signals_core::receiver;

@@ -3,13 +3,11 @@
 //! `on = Commit` delivery, each exactly once; one that gives up before leaves a rollback
 //! (no rows, no deliveries). On SQLite and PostgreSQL.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{databases, reset};
+use crate::common::{databases, reset};
 use sea_orm::{ActiveModelTrait, DbErr, EntityTrait, PaginatorTrait, Set};
 use signals_core::models::PostSave;
 use signals_core::{ConnectOptions, Phase};

@@ -1,8 +1,6 @@
 //! `.with_signals()` loads send PostInit per row; plain SeaORM loads send nothing.
 
-mod common;
-
-use common::{Log, databases, reset};
+use crate::common::{Log, databases, reset};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };

@@ -3,11 +3,9 @@
 //! inside `signals_sea_orm::transaction` and plain SeaORM transactions. Unnamed
 //! connections report the backend.
 
-mod common;
-
 use std::sync::Mutex;
 
-use common::{databases, reset};
+use crate::common::{databases, reset};
 use sea_orm::{
     ActiveModelTrait, DatabaseConnection, DbErr, IntoActiveModel, Set, TransactionSession,
     TransactionTrait,

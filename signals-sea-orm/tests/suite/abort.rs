@@ -1,9 +1,7 @@
 //! A pre-receiver's error aborts the write and reaches the caller inside the `DbErr`; a
 //! post-receiver's error comes back after the write.
 
-mod common;
-
-use common::{databases, reset};
+use crate::common::{databases, reset};
 use sea_orm::{ActiveModelTrait, DbErr, EntityTrait, PaginatorTrait, Set};
 use signals_core::models::{PostSave, PreDelete, PreSave};
 

@@ -1,9 +1,7 @@
 //! insert / update / save / delete send PreSave, PostSave, PreDelete, PostDelete with the
 //! right sender, `created`, `using` and `update_fields`, on SQLite and PostgreSQL.
 
-mod common;
-
-use common::{Log, databases, reset};
+use crate::common::{Log, databases, reset};
 use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, DatabaseConnection, EntityTrait, Set};
 use signals_core::Connection;
 use signals_core::models::{Model, PostDelete, PostSave, PreDelete, PreSave};

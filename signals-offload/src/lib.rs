@@ -91,7 +91,7 @@
 //! docs/PERFORMANCE.md, on a shared 2-vCPU machine, server included): the outbox adds one
 //! insert to the committing transaction, **+57 µs per commit on SQLite, +168 µs on
 //! PostgreSQL** (×1.4 of a one-row insert); end to end a single producer reaches ~400-550
-//! jobs/s, where on PostgreSQL it is the limit (the relay and the worker keep up with its
+//! jobs/s under load (~700-1300 on a quieter machine), where on PostgreSQL it is the limit (the relay and the worker keep up with its
 //! commits); PostgreSQL workers draining a full queue give ~1300 jobs/s with one, ~1950
 //! with two, ~2500 with four. So on one machine the commits bound the pipeline, not
 //! the relay or the workers. Past one database:

@@ -382,7 +382,11 @@ async fn commits_during_the_linger_are_relayed_in_one_pass() {
                 .expect("committed");
         }
         // Nothing relayed before the linger ends.
-        assert_eq!(statements.get(), (1, 0), "the relay lingers before its pass");
+        assert_eq!(
+            statements.get(),
+            (1, 0),
+            "the relay lingers before its pass"
+        );
         until_relayed(&db, 3).await;
         assert_eq!(statements.get(), (2, 1), "one pass for the three commits");
         // Past another linger: the wake-ups of the second and third commit were consumed

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo bench -p signals-offload --bench throughput -- [MODE] [--backend sqlite|postgres|both]
-//!     [--jobs N] [--rounds R] [--workers 1,2,4] [--handler-us U]
+//!     [--jobs N] [--rounds R] [--workers 1,2,4] [--handler-us U] [--linger-ms L]
 //! MODE: throughput (default) | scaling | outbox | all
 //! ```
 //!
@@ -14,8 +14,13 @@
 //!   handlers ran; `raw`, the same job payload pushed N times with apalis' own push
 //!   (`queries::push_tasks`, one task per call, each its own statement) and consumed by
 //!   apalis' own `Worker` over the storage (`poll_with_interval`, `concurrency`), until the
-//!   N handlers ran. In both the producer and the consumer run at once; the clock runs
-//!   from the first send or push to the N-th handler. Rounds alternate the order.
+//!   N handlers ran; `by hand`, what an application without us writes (Django/Celery's
+//!   `save(); task.delay()`): per job the same row committed on its own through SeaORM
+//!   (`plain_users`, no offloaded receiver), then the job pushed with apalis' own push as
+//!   in `raw` (a crash between the two loses the job), consumed by apalis' own `Worker`.
+//!   In all three the producer and the consumer run at once; the clock runs from the
+//!   first send or push to the N-th handler. Rounds rotate the order. Ours' relay lingers
+//!   `--linger-ms` (default: the relay's own default) after each wake-up.
 //! - **scaling** (PostgreSQL): `ours` with 1, 2, 4 workers (tokio tasks of this process,
 //!   each its own worker name), end to end and draining a queue filled beforehand.
 //! - **outbox**: a committed insert with an offloaded receiver (`users`, one outbox row
@@ -113,6 +118,15 @@ static APP_WAL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::n
 static SENDS_SECS: AtomicU64 = AtomicU64::new(0);
 /// Simulated work per handler, in µs (`--handler-us`; 0: none).
 static HANDLER_US: AtomicU64 = AtomicU64::new(0);
+/// The relay's linger in µs (`--linger-ms`; `u64::MAX`: the relay's default).
+static LINGER_US: AtomicU64 = AtomicU64::new(u64::MAX);
+
+fn linger() -> Duration {
+    match LINGER_US.load(Ordering::Relaxed) {
+        u64::MAX => signals_offload::DEFAULT_LINGER,
+        us => Duration::from_micros(us),
+    }
+}
 
 async fn handler_work() {
     let us = HANDLER_US.load(Ordering::Relaxed);
@@ -194,6 +208,10 @@ fn parse_args() -> Result<Args, BoxError> {
             "--jobs" => args.jobs = value()?.parse()?,
             "--rounds" => args.rounds = value()?.parse()?,
             "--handler-us" => HANDLER_US.store(value()?.parse()?, Ordering::Relaxed),
+            "--linger-ms" => LINGER_US.store(
+                (value()?.parse::<f64>()? * 1000.0).round() as u64,
+                Ordering::Relaxed,
+            ),
             "--workers" => {
                 args.workers = value()?
                     .split(',')
@@ -418,7 +436,7 @@ async fn ours(backend: Backend, jobs: u64, workers: usize, start: Start) -> Resu
             })
             .collect::<Vec<_>>()
     };
-    let relay = Arc::new(Relay::new(db.clone(), broker.clone(), &offload));
+    let relay = Arc::new(Relay::new(db.clone(), broker.clone(), &offload).linger(linger()));
     let (secs, running) = match start {
         Start::Together => {
             let relay_task = tokio::spawn({
@@ -460,11 +478,34 @@ async fn ours(backend: Backend, jobs: u64, workers: usize, start: Start) -> Resu
     Ok(secs)
 }
 
-/// The raw baseline: `jobs` pushes of the same payload with apalis' own push, consumed by
-/// apalis' own `Worker`. Returns the timed seconds.
-async fn raw(backend: Backend, jobs: u64) -> Result<f64, BoxError> {
+/// What a baseline's producer does per job before its push.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Baseline {
+    /// Nothing: the push alone.
+    Raw,
+    /// Commits the job's `plain_users` row through SeaORM first (`save(); task.delay()`).
+    ByHand,
+}
+
+/// The baselines: `jobs` pushes of the same payload with apalis' own push, consumed by
+/// apalis' own `Worker`; `ByHand` commits a `plain_users` row before each push. Returns
+/// the timed seconds.
+async fn raw(backend: Backend, jobs: u64, baseline: Baseline) -> Result<f64, BoxError> {
     const QUEUE: &str = "raw_bench";
     let scratch = Scratch::new(backend).await?;
+    let app = match baseline {
+        Baseline::Raw => None,
+        Baseline::ByHand => Some(scratch.app_db().await?),
+    };
+    let save = |n: u64| {
+        let app = app.clone();
+        async move {
+            if let Some(db) = app {
+                plain_signup(&db, n).await?;
+            }
+            Ok::<(), BoxError>(())
+        }
+    };
     RAW_DONE.store(0, Ordering::Relaxed);
     let payload = |n: u64| {
         serde_json::to_vec(&Welcome {
@@ -508,6 +549,7 @@ async fn raw(backend: Backend, jobs: u64) -> Result<f64, BoxError> {
             let consume = tokio::spawn(worker.run_until(stop()));
             let mut conn = pool.acquire().await?;
             for n in 0..jobs {
+                save(n).await?;
                 let task = TaskBuilder::new(payload(n)?).build();
                 apalis_sqlite::queries::push_tasks(&mut *conn, QUEUE, &[task]).await?;
             }
@@ -534,6 +576,7 @@ async fn raw(backend: Backend, jobs: u64) -> Result<f64, BoxError> {
             let consume = tokio::spawn(worker.run_until(stop()));
             let mut conn = pool.acquire().await?;
             for n in 0..jobs {
+                save(n).await?;
                 let task = TaskBuilder::new(payload(n)?).build();
                 apalis_postgres::queries::push_tasks(&mut *conn, QUEUE, vec![task]).await?;
             }
@@ -546,6 +589,7 @@ async fn raw(backend: Backend, jobs: u64) -> Result<f64, BoxError> {
         jobs,
         "each raw job ran once"
     );
+    drop(app);
     scratch.drop_it().await?;
     Ok(secs)
 }
@@ -562,44 +606,53 @@ fn median(values: &mut [f64]) -> f64 {
 
 async fn throughput(args: &Args) -> Result<(), BoxError> {
     println!(
-        "\n## throughput: {} jobs per run, {} rounds, poll {POLL:?}, concurrency {CONCURRENCY}, handler {} µs",
+        "\n## throughput: {} jobs per run, {} rounds, poll {POLL:?}, concurrency {CONCURRENCY}, handler {} µs, relay linger {:?}",
         args.jobs,
         args.rounds,
-        HANDLER_US.load(Ordering::Relaxed)
+        HANDLER_US.load(Ordering::Relaxed),
+        linger()
     );
     println!(
-        "| backend | round | raw jobs/s | ours jobs/s | ours / raw | ours: sends alone, commits/s |"
+        "| backend | round | raw jobs/s | by hand jobs/s | ours jobs/s | ours / raw | ours / by hand | ours: sends alone, commits/s |"
     );
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for &backend in &args.backends {
-        let (mut raws, mut ourss, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut raws, mut hands, mut ourss) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut to_raw, mut to_hand) = (Vec::new(), Vec::new());
         for round in 0..args.rounds {
-            // Alternate which side goes first.
-            let (r, o) = if round % 2 == 0 {
-                let r = raw(backend, args.jobs).await?;
-                (r, ours(backend, args.jobs, 1, Start::Together).await?)
-            } else {
-                let o = ours(backend, args.jobs, 1, Start::Together).await?;
-                (raw(backend, args.jobs).await?, o)
-            };
-            let (r, o) = (args.jobs as f64 / r, args.jobs as f64 / o);
-            let sends = args.jobs as f64 / (SENDS_SECS.load(Ordering::Relaxed) as f64 / 1e9);
+            // Rotate which side goes first: raw, by hand, ours; by hand, ours, raw; ..
+            let (mut r, mut h, mut o) = (0.0, 0.0, 0.0);
+            for side in 0..3 {
+                match (round + side) % 3 {
+                    0 => r = raw(backend, args.jobs, Baseline::Raw).await?,
+                    1 => h = raw(backend, args.jobs, Baseline::ByHand).await?,
+                    _ => o = ours(backend, args.jobs, 1, Start::Together).await?,
+                }
+            }
+            let jobs = args.jobs as f64;
+            let (r, h, o) = (jobs / r, jobs / h, jobs / o);
+            let sends = jobs / (SENDS_SECS.load(Ordering::Relaxed) as f64 / 1e9);
             println!(
-                "| {} | {} | {r:.0} | {o:.0} | {:.3} | {sends:.0} |",
+                "| {} | {} | {r:.0} | {h:.0} | {o:.0} | {:.3} | {:.3} | {sends:.0} |",
                 backend.name(),
                 round + 1,
-                o / r
+                o / r,
+                o / h
             );
             raws.push(r);
+            hands.push(h);
             ourss.push(o);
-            ratios.push(o / r);
+            to_raw.push(o / r);
+            to_hand.push(o / h);
         }
         println!(
-            "| {} | **median** | {:.0} | {:.0} | **{:.3}** | |",
+            "| {} | **median** | {:.0} | {:.0} | {:.0} | **{:.3}** | **{:.3}** | |",
             backend.name(),
             median(&mut raws),
+            median(&mut hands),
             median(&mut ourss),
-            median(&mut ratios)
+            median(&mut to_raw),
+            median(&mut to_hand)
         );
     }
     Ok(())

@@ -23,7 +23,9 @@
 //!    idempotency key and marks them relayed. It is woken after the commit (an
 //!    `on = Commit` receiver of the crate's own signal, through the `signals_core`
 //!    transaction queue), sweeps on an interval, and sweeps at startup: a row committed by
-//!    a process killed before it pushed is relayed at the next start.
+//!    a process killed before it pushed is relayed at the next start. Woken, it lingers a
+//!    moment first ([`Relay::linger`], [`DEFAULT_LINGER`]) so that the commits arriving
+//!    meanwhile share one pass (one `SELECT`, one broker transaction, one `UPDATE`).
 //! 3. **Broker.** A small trait of this crate ([`Broker`]), so that apalis' API stays
 //!    behind it. [`SqliteBroker`] (apalis-sqlite, its own SQLite file) is the embedded
 //!    default; `PostgresBroker` (feature `postgres`, apalis-postgres) is for workers on
@@ -89,7 +91,7 @@
 //! docs/PERFORMANCE.md, on a shared 2-vCPU machine, server included): the outbox adds one
 //! insert to the committing transaction, **+57 µs per commit on SQLite, +168 µs on
 //! PostgreSQL** (×1.4 of a one-row insert); end to end a single producer reaches ~400-550
-//! jobs/s, where on PostgreSQL it is the limit (the relay and the worker keep up with its
+//! jobs/s under load (~700-1300 on a quieter machine), where on PostgreSQL it is the limit (the relay and the worker keep up with its
 //! commits); PostgreSQL workers draining a full queue give ~1300 jobs/s with one, ~1950
 //! with two, ~2500 with four. So on one machine the commits bound the pipeline, not
 //! the relay or the workers. Past one database:
@@ -159,7 +161,7 @@ pub use job::{DeliveryId, Envelope, Job};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresBroker;
 pub use registry::{DEFAULT_MAX_ATTEMPTS, Offload};
-pub use relay::Relay;
+pub use relay::{DEFAULT_LINGER, Relay};
 pub use retry::{Backoff, DeadReason, Outcome};
 pub use shutdown::Shutdown;
 pub use sqlite::SqliteBroker;

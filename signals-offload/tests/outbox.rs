@@ -1,6 +1,7 @@
 //! The write path and the relay on real SQLite files: the outbox rows commit and roll back
 //! with the model write; a committed row reaches a worker once.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -71,6 +72,41 @@ async fn signup(
     })
     .await
     .map_err(|err| err.to_string())
+}
+
+/// The relay's statements on the outbox, counted through SeaORM's metric callback on `db`
+/// (set it before cloning `db` for the relay): its `SELECT`s of pending rows (the only
+/// outbox reads with an `ORDER BY`) and its `UPDATE`s marking rows relayed.
+#[derive(Default)]
+struct RelayStatements {
+    selects: AtomicUsize,
+    updates: AtomicUsize,
+}
+
+impl RelayStatements {
+    fn on(db: &mut DatabaseConnection) -> Arc<RelayStatements> {
+        let counts = Arc::new(RelayStatements::default());
+        let seen = counts.clone();
+        db.set_metric_callback(move |info| {
+            let sql = &info.statement.sql;
+            if !sql.contains("signals_offload_outbox") {
+                return;
+            }
+            if sql.starts_with("SELECT") && sql.contains("ORDER BY") {
+                seen.selects.fetch_add(1, Ordering::SeqCst);
+            } else if sql.starts_with("UPDATE") {
+                seen.updates.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        counts
+    }
+
+    fn get(&self) -> (usize, usize) {
+        (
+            self.selects.load(Ordering::SeqCst),
+            self.updates.load(Ordering::SeqCst),
+        )
+    }
 }
 
 async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
@@ -226,7 +262,8 @@ async fn a_pass_relays_every_pending_row_in_batches_and_each_runs_once() {
     tokio::time::timeout(Duration::from_secs(60), async {
         const ROWS: usize = 300;
         let dir = tempfile::tempdir().expect("temp dir");
-        let db = app_db(&dir).await;
+        let mut db = app_db(&dir).await;
+        let statements = RelayStatements::on(&mut db);
         let seen: Seen = Arc::default();
         let offload = Arc::new(offload(seen.clone()));
         for n in 0..ROWS {
@@ -242,7 +279,11 @@ async fn a_pass_relays_every_pending_row_in_batches_and_each_runs_once() {
         );
         let relay = Relay::new(db.clone(), broker.clone(), &offload);
         assert_eq!(relay.relay_pending().await.expect("relayed"), ROWS);
+        // Two batches (256 + 44), each one SELECT and one UPDATE; the short second batch
+        // was the last: no third SELECT to find the outbox empty.
+        assert_eq!(statements.get(), (2, 2), "(SELECTs, UPDATEs) of the pass");
         assert_eq!(relay.relay_pending().await.expect("second pass"), 0);
+        assert_eq!(statements.get(), (3, 2), "an empty pass: one SELECT, no UPDATE");
         assert_eq!(
             count(
                 &db,
@@ -291,4 +332,119 @@ async fn a_pass_relays_every_pending_row_in_batches_and_each_runs_once() {
     })
     .await
     .expect("within 60 s");
+}
+
+/// Waits until `rows` outbox rows are marked relayed.
+async fn until_relayed(db: &DatabaseConnection, rows: i64) {
+    while count(
+        db,
+        "SELECT COUNT(*) FROM signals_offload_outbox WHERE status = 'relayed'",
+    )
+    .await
+        < rows
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A relay with a linger, woken by a commit, waits before its pass: the rows committed
+/// meanwhile go in that same pass (one SELECT, one UPDATE for three commits), and the
+/// wake-ups they left do not cause empty passes after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_during_the_linger_are_relayed_in_one_pass() {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut db = app_db(&dir).await;
+        let statements = RelayStatements::on(&mut db);
+        let offload = Arc::new(offload(Arc::default()));
+        let broker = Arc::new(
+            SqliteBroker::open(dir.path().join("broker.db"))
+                .await
+                .expect("broker"),
+        );
+        // A long linger, so that the three commits surely land inside it; a long
+        // interval, so that every pass after the startup sweep is a wake-up's.
+        let relay = Relay::new(db.clone(), broker.clone(), &offload).linger(Duration::from_secs(2));
+        let shutdown = Shutdown::new();
+        let relay_task = tokio::spawn({
+            let stop = shutdown.signal();
+            async move { relay.run(Duration::from_secs(60), stop).await }
+        });
+        // The startup sweep: one SELECT, nothing pending.
+        while statements.get().0 < 1 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(statements.get(), (1, 0));
+
+        for n in 0..3 {
+            signup(&db, &offload, &format!("user{n}@example.com"), true)
+                .await
+                .expect("committed");
+        }
+        // Nothing relayed before the linger ends.
+        assert_eq!(
+            statements.get(),
+            (1, 0),
+            "the relay lingers before its pass"
+        );
+        until_relayed(&db, 3).await;
+        assert_eq!(statements.get(), (2, 1), "one pass for the three commits");
+        // Past another linger: the wake-ups of the second and third commit were consumed
+        // by that pass, not left to start an empty one.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert_eq!(statements.get(), (2, 1), "no empty pass after it");
+
+        shutdown.request();
+        relay_task.await.expect("relay stopped");
+        let (queued,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM Jobs")
+            .fetch_one(broker.pool())
+            .await
+            .expect("jobs");
+        assert_eq!(queued, 3, "each row pushed once");
+    })
+    .await
+    .expect("within 30 s");
+}
+
+/// With no linger a wake-up starts a pass at once, and every committed row is still
+/// relayed by the wake-ups alone (the interval is far off): consuming the wake-ups left
+/// during a pass loses none that a later commit needs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_zero_linger_every_commit_is_relayed_by_its_wake_up() {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        const ROWS: i64 = 40;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = app_db(&dir).await;
+        let offload = Arc::new(offload(Arc::default()));
+        let broker = Arc::new(
+            SqliteBroker::open(dir.path().join("broker.db"))
+                .await
+                .expect("broker"),
+        );
+        let relay = Relay::new(db.clone(), broker.clone(), &offload).linger(Duration::ZERO);
+        let shutdown = Shutdown::new();
+        let relay_task = tokio::spawn({
+            let stop = shutdown.signal();
+            async move { relay.run(Duration::from_secs(60), stop).await }
+        });
+        for n in 0..ROWS {
+            signup(&db, &offload, &format!("user{n}@example.com"), true)
+                .await
+                .expect("committed");
+            // Now and then a pause, so that some passes find the outbox empty in between.
+            if n % 8 == 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        until_relayed(&db, ROWS).await;
+        shutdown.request();
+        relay_task.await.expect("relay stopped");
+        let (queued,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM Jobs")
+            .fetch_one(broker.pool())
+            .await
+            .expect("jobs");
+        assert_eq!(queued, ROWS, "each row pushed once");
+    })
+    .await
+    .expect("within 30 s");
 }

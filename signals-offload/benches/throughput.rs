@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! cargo bench -p signals-offload --bench throughput -- [MODE] [--backend sqlite|postgres|both]
-//!     [--jobs N] [--rounds R] [--workers 1,2,4] [--handler-us U] [--linger-ms L]
+//!     [--jobs N] [--rounds R] [--workers 1,2,4] [--producers 1,4,8] [--handler-us U]
+//!     [--linger-ms L]
 //! MODE: throughput (default) | scaling | outbox | all
 //! ```
 //!
@@ -18,9 +19,16 @@
 //!   `save(); task.delay()`): per job the same row committed on its own through SeaORM
 //!   (`plain_users`, no offloaded receiver), then the job pushed with apalis' own push as
 //!   in `raw` (a crash between the two loses the job), consumed by apalis' own `Worker`.
-//!   In all three the producer and the consumer run at once; the clock runs from the
+//!   In all three the producers and the consumer run at once; the clock runs from the
 //!   first send or push to the N-th handler. Rounds rotate the order. Ours' relay lingers
 //!   `--linger-ms` (default: the relay's own default) after each wake-up.
+//! - **producers** (`--producers`, a list; default 1): each side's N jobs are made by P
+//!   concurrent tokio tasks (job n by task n mod P), as an application commits from many
+//!   requests at once. Each ours / by-hand producer takes its own connection from the
+//!   application's pool for each transaction, each raw / by-hand producer pushes on a
+//!   connection of its own; the pools hold at least P connections beside what the relay
+//!   and the workers use (at P = 1 the pools are today's: SeaORM's defaults). The
+//!   throughput and scaling modes run once per value; the outbox mode has one producer.
 //! - **scaling** (PostgreSQL): `ours` with 1, 2, 4 workers (tokio tasks of this process,
 //!   each its own worker name), end to end and draining a queue filled beforehand.
 //! - **outbox**: a committed insert with an offloaded receiver (`users`, one outbox row
@@ -171,6 +179,7 @@ struct Args {
     jobs: u64,
     rounds: usize,
     workers: Vec<usize>,
+    producers: Vec<usize>,
 }
 
 fn parse_args() -> Result<Args, BoxError> {
@@ -180,6 +189,7 @@ fn parse_args() -> Result<Args, BoxError> {
         jobs: 2000,
         rounds: 3,
         workers: vec![1, 2, 4],
+        producers: vec![1],
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -218,6 +228,12 @@ fn parse_args() -> Result<Args, BoxError> {
                     .map(str::parse)
                     .collect::<Result<_, _>>()?
             }
+            "--producers" => {
+                args.producers = value()?
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()?
+            }
             "throughput" | "scaling" | "outbox" | "all" => args.mode = arg,
             other => {
                 return Err(format!("unknown argument `{other}` (see the bench's docs)").into());
@@ -226,6 +242,9 @@ fn parse_args() -> Result<Args, BoxError> {
     }
     if args.jobs == 0 || args.rounds == 0 {
         return Err("--jobs and --rounds must be at least 1".into());
+    }
+    if args.producers.is_empty() || args.producers.contains(&0) {
+        return Err("--producers: each value at least 1".into());
     }
     Ok(args)
 }
@@ -240,7 +259,13 @@ fn pg_server() -> Result<PgConnectOptions, BoxError> {
 
 /// A scratch place for one run: a temporary directory (SQLite) or a database of its own
 /// (PostgreSQL), dropped after.
-enum Scratch {
+struct Scratch {
+    place: Place,
+    /// The concurrent producers the pools are sized for.
+    producers: usize,
+}
+
+enum Place {
     Sqlite(tempfile::TempDir),
     Postgres {
         server: Box<PgConnectOptions>,
@@ -249,10 +274,10 @@ enum Scratch {
 }
 
 impl Scratch {
-    async fn new(backend: Backend) -> Result<Scratch, BoxError> {
+    async fn new(backend: Backend, producers: usize) -> Result<Scratch, BoxError> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
-        Ok(match backend {
-            Backend::Sqlite => Scratch::Sqlite(tempfile::tempdir()?),
+        let place = match backend {
+            Backend::Sqlite => Place::Sqlite(tempfile::tempdir()?),
             Backend::Postgres => {
                 let server = pg_server()?;
                 let name = format!(
@@ -264,18 +289,30 @@ impl Scratch {
                 sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
                     .execute(&mut conn)
                     .await?;
-                Scratch::Postgres {
+                Place::Postgres {
                     server: Box::new(server),
                     name,
                 }
             }
-        })
+        };
+        Ok(Scratch { place, producers })
+    }
+
+    /// The application pool's size: SeaORM's default at one producer (SQLite 1,
+    /// PostgreSQL sqlx' 10), else one connection per producer and two for the relay.
+    fn app_connections(&self) -> Option<u32> {
+        let default = match self.place {
+            Place::Sqlite(_) => 1,
+            Place::Postgres { .. } => 10,
+        };
+        let wanted = self.producers as u32 + 2;
+        (self.producers > 1 && wanted > default).then_some(wanted)
     }
 
     /// The application's database: `users`, `plain_users` and the outbox.
     async fn app_db(&self) -> Result<DatabaseConnection, BoxError> {
-        let (db, id) = match self {
-            Scratch::Sqlite(dir) => {
+        let (mut options, id) = match &self.place {
+            Place::Sqlite(dir) => {
                 let mut options = sea_orm::ConnectOptions::new(format!(
                     "sqlite://{}?mode=rwc",
                     dir.path().join("app.db").display()
@@ -288,21 +325,22 @@ impl Scratch {
                             .pragma("synchronous", "NORMAL")
                     });
                 }
-                (
-                    Database::connect(options).await?,
-                    "INTEGER PRIMARY KEY AUTOINCREMENT",
-                )
+                (options, "INTEGER PRIMARY KEY AUTOINCREMENT")
             }
-            Scratch::Postgres { server, name } => {
+            Place::Postgres { server, name } => {
                 let host = server.get_host();
                 let port = server.get_port();
                 let user = server.get_username();
                 (
-                    Database::connect(format!("postgres://{user}@{host}:{port}/{name}")).await?,
+                    sea_orm::ConnectOptions::new(format!("postgres://{user}@{host}:{port}/{name}")),
                     "BIGSERIAL PRIMARY KEY",
                 )
             }
         };
+        if let Some(connections) = self.app_connections() {
+            options.max_connections(connections);
+        }
+        let db = Database::connect(options).await?;
         for table in ["users", "plain_users"] {
             db.execute_unprepared(&format!(
                 "CREATE TABLE {table} (id {id}, email TEXT NOT NULL)"
@@ -314,29 +352,31 @@ impl Scratch {
     }
 
     fn pg_options(&self) -> PgConnectOptions {
-        match self {
-            Scratch::Postgres { server, name } => (**server).clone().database(name),
-            Scratch::Sqlite(_) => unreachable!("a SQLite scratch has no PostgreSQL options"),
+        match &self.place {
+            Place::Postgres { server, name } => (**server).clone().database(name),
+            Place::Sqlite(_) => unreachable!("a SQLite scratch has no PostgreSQL options"),
         }
     }
 
+    /// The broker's (or raw apalis') pool: 10 connections, and one more per producer
+    /// beyond the first.
     async fn pg_pool(&self) -> Result<sqlx::PgPool, BoxError> {
         Ok(PgPoolOptions::new()
-            .max_connections(10)
+            .max_connections(10 + self.producers as u32 - 1)
             .connect_with(self.pg_options())
             .await?)
     }
 
     /// The crate's broker on this scratch (SQLite: `broker.db` beside the app database).
     async fn broker(&self) -> Result<Arc<dyn Broker>, BoxError> {
-        Ok(match self {
-            Scratch::Sqlite(dir) => Arc::new(
+        Ok(match &self.place {
+            Place::Sqlite(dir) => Arc::new(
                 SqliteBroker::open(dir.path().join("broker.db"))
                     .await?
                     .with_poll_interval(POLL)
                     .with_concurrency(CONCURRENCY),
             ),
-            Scratch::Postgres { .. } => Arc::new(
+            Place::Postgres { .. } => Arc::new(
                 PostgresBroker::from_pool(self.pg_pool().await?)
                     .await?
                     .with_poll_interval(POLL)
@@ -346,7 +386,7 @@ impl Scratch {
     }
 
     async fn drop_it(self) -> Result<(), BoxError> {
-        if let Scratch::Postgres { server, name } = self {
+        if let Place::Postgres { server, name } = self.place {
             let mut conn = server.connect().await?;
             sqlx::raw_sql(AssertSqlSafe(format!(
                 "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
@@ -406,6 +446,40 @@ async fn wait_done(counter: &AtomicU64, target: u64, what: &str) -> Result<(), B
     Ok(())
 }
 
+/// The jobs producer `p` of `producers` makes: n = p, p + producers, .. below `jobs`.
+fn share(jobs: u64, producers: usize, p: usize) -> impl Iterator<Item = u64> {
+    (p as u64..jobs).step_by(producers)
+}
+
+/// Runs `producers` producers at once, producer `p` as `make(p)`, until all are done;
+/// the first error (or panic) fails the run.
+async fn produce<F, Fut>(producers: usize, make: F) -> Result<(), BoxError>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..producers).map(|p| tokio::spawn(make(p))).collect();
+    for task in tasks {
+        task.await??;
+    }
+    Ok(())
+}
+
+/// Ours' sends: `jobs` signups by `producers` concurrent producers, each transaction on
+/// a connection of the pool.
+async fn signups(db: &DatabaseConnection, jobs: u64, producers: usize) -> Result<(), BoxError> {
+    produce(producers, |p| {
+        let db = db.clone();
+        async move {
+            for n in share(jobs, producers, p) {
+                signup(&db, n).await?;
+            }
+            Ok(())
+        }
+    })
+    .await
+}
+
 /// When to start the workers of a run of ours.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Start {
@@ -415,10 +489,16 @@ enum Start {
     AfterRelay,
 }
 
-/// Ours: `jobs` sends, the relay, `workers` workers, until every handler ran. Returns the
-/// timed seconds.
-async fn ours(backend: Backend, jobs: u64, workers: usize, start: Start) -> Result<f64, BoxError> {
-    let scratch = Scratch::new(backend).await?;
+/// Ours: `jobs` sends by `producers` producers, the relay, `workers` workers, until every
+/// handler ran. Returns the timed seconds.
+async fn ours(
+    backend: Backend,
+    jobs: u64,
+    workers: usize,
+    producers: usize,
+    start: Start,
+) -> Result<f64, BoxError> {
+    let scratch = Scratch::new(backend, producers).await?;
     let db = scratch.app_db().await?;
     let broker = scratch.broker().await?;
     let offload = Arc::new(Offload::linked());
@@ -445,9 +525,7 @@ async fn ours(backend: Backend, jobs: u64, workers: usize, start: Start) -> Resu
             });
             let running = spawn_workers(&shutdown);
             let began = Instant::now();
-            for n in 0..jobs {
-                signup(&db, n).await?;
-            }
+            signups(&db, jobs, producers).await?;
             SENDS_SECS.store(began.elapsed().as_nanos() as u64, Ordering::Relaxed);
             wait_done(&OURS_DONE, jobs, "ours").await?;
             let secs = began.elapsed().as_secs_f64();
@@ -456,9 +534,7 @@ async fn ours(backend: Backend, jobs: u64, workers: usize, start: Start) -> Resu
             (secs, running)
         }
         Start::AfterRelay => {
-            for n in 0..jobs {
-                signup(&db, n).await?;
-            }
+            signups(&db, jobs, producers).await?;
             let relayed = relay.relay_pending().await?;
             assert_eq!(relayed as u64, jobs, "every job relayed before the drain");
             let began = Instant::now();
@@ -487,40 +563,46 @@ enum Baseline {
     ByHand,
 }
 
-/// The baselines: `jobs` pushes of the same payload with apalis' own push, consumed by
-/// apalis' own `Worker`; `ByHand` commits a `plain_users` row before each push. Returns
-/// the timed seconds.
-async fn raw(backend: Backend, jobs: u64, baseline: Baseline) -> Result<f64, BoxError> {
+/// A baseline producer's work before a push: `ByHand`'s commit (none for `Raw`).
+async fn save(app: &Option<DatabaseConnection>, n: u64) -> Result<(), BoxError> {
+    if let Some(db) = app {
+        plain_signup(db, n).await?;
+    }
+    Ok(())
+}
+
+/// The payload of raw job `n`.
+fn payload(n: u64) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(&Welcome {
+        user_id: n as i64 + 1,
+        email: format!("user{n}@example.com"),
+    })
+}
+
+/// The baselines: `jobs` pushes of the same payload with apalis' own push by `producers`
+/// producers (each on a connection of its own), consumed by apalis' own `Worker`;
+/// `ByHand` commits a `plain_users` row before each push. Returns the timed seconds.
+async fn raw(
+    backend: Backend,
+    jobs: u64,
+    producers: usize,
+    baseline: Baseline,
+) -> Result<f64, BoxError> {
     const QUEUE: &str = "raw_bench";
-    let scratch = Scratch::new(backend).await?;
+    let scratch = Scratch::new(backend, producers).await?;
     let app = match baseline {
         Baseline::Raw => None,
         Baseline::ByHand => Some(scratch.app_db().await?),
     };
-    let save = |n: u64| {
-        let app = app.clone();
-        async move {
-            if let Some(db) = app {
-                plain_signup(&db, n).await?;
-            }
-            Ok::<(), BoxError>(())
-        }
-    };
     RAW_DONE.store(0, Ordering::Relaxed);
-    let payload = |n: u64| {
-        serde_json::to_vec(&Welcome {
-            user_id: n as i64 + 1,
-            email: format!("user{n}@example.com"),
-        })
-    };
     // apalis' `run_until` takes an io error; a stall ends the run with it.
     let stop = move || async move {
         wait_done(&RAW_DONE, jobs, "raw")
             .await
             .map_err(|err| std::io::Error::other(err.to_string()))
     };
-    let secs = match &scratch {
-        Scratch::Sqlite(dir) => {
+    let secs = match &scratch.place {
+        Place::Sqlite(dir) => {
             let options = apalis_sqlite::SqliteConnectOptions::new()
                 .filename(dir.path().join("raw.db"))
                 .create_if_missing(true)
@@ -528,7 +610,7 @@ async fn raw(backend: Backend, jobs: u64, baseline: Baseline) -> Result<f64, Box
                 .pragma("synchronous", "NORMAL")
                 .busy_timeout(Duration::from_secs(10));
             let pool = apalis_sqlite::SqlitePoolOptions::new()
-                .max_connections(4)
+                .max_connections(4 + producers as u32 - 1)
                 .connect_with(options)
                 .await?;
             apalis_sqlite::SqliteStorage::migrations()
@@ -547,16 +629,23 @@ async fn raw(backend: Backend, jobs: u64, baseline: Baseline) -> Result<f64, Box
                 .build(raw_welcome);
             let began = Instant::now();
             let consume = tokio::spawn(worker.run_until(stop()));
-            let mut conn = pool.acquire().await?;
-            for n in 0..jobs {
-                save(n).await?;
-                let task = TaskBuilder::new(payload(n)?).build();
-                apalis_sqlite::queries::push_tasks(&mut *conn, QUEUE, &[task]).await?;
-            }
+            produce(producers, |p| {
+                let (pool, app) = (pool.clone(), app.clone());
+                async move {
+                    let mut conn = pool.acquire().await?;
+                    for n in share(jobs, producers, p) {
+                        save(&app, n).await?;
+                        let task = TaskBuilder::new(payload(n)?).build();
+                        apalis_sqlite::queries::push_tasks(&mut *conn, QUEUE, &[task]).await?;
+                    }
+                    Ok(())
+                }
+            })
+            .await?;
             consume.await??;
             began.elapsed().as_secs_f64()
         }
-        Scratch::Postgres { .. } => {
+        Place::Postgres { .. } => {
             let pool = scratch.pg_pool().await?;
             apalis_postgres::PostgresStorage::migrations()
                 .run(&pool)
@@ -574,12 +663,19 @@ async fn raw(backend: Backend, jobs: u64, baseline: Baseline) -> Result<f64, Box
                 .build(raw_welcome);
             let began = Instant::now();
             let consume = tokio::spawn(worker.run_until(stop()));
-            let mut conn = pool.acquire().await?;
-            for n in 0..jobs {
-                save(n).await?;
-                let task = TaskBuilder::new(payload(n)?).build();
-                apalis_postgres::queries::push_tasks(&mut *conn, QUEUE, vec![task]).await?;
-            }
+            produce(producers, |p| {
+                let (pool, app) = (pool.clone(), app.clone());
+                async move {
+                    let mut conn = pool.acquire().await?;
+                    for n in share(jobs, producers, p) {
+                        save(&app, n).await?;
+                        let task = TaskBuilder::new(payload(n)?).build();
+                        apalis_postgres::queries::push_tasks(&mut *conn, QUEUE, vec![task]).await?;
+                    }
+                    Ok(())
+                }
+            })
+            .await?;
             consume.await??;
             began.elapsed().as_secs_f64()
         }
@@ -613,48 +709,56 @@ async fn throughput(args: &Args) -> Result<(), BoxError> {
         linger()
     );
     println!(
-        "| backend | round | raw jobs/s | by hand jobs/s | ours jobs/s | ours / raw | ours / by hand | ours: sends alone, commits/s |"
+        "| backend | producers | round | raw jobs/s | by hand jobs/s | ours jobs/s | ours / raw | ours / by hand | ours: sends alone, commits/s |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &backend in &args.backends {
-        let (mut raws, mut hands, mut ourss) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut to_raw, mut to_hand) = (Vec::new(), Vec::new());
-        for round in 0..args.rounds {
-            // Rotate which side goes first: raw, by hand, ours; by hand, ours, raw; ..
-            let (mut r, mut h, mut o) = (0.0, 0.0, 0.0);
-            for side in 0..3 {
-                match (round + side) % 3 {
-                    0 => r = raw(backend, args.jobs, Baseline::Raw).await?,
-                    1 => h = raw(backend, args.jobs, Baseline::ByHand).await?,
-                    _ => o = ours(backend, args.jobs, 1, Start::Together).await?,
-                }
-            }
-            let jobs = args.jobs as f64;
-            let (r, h, o) = (jobs / r, jobs / h, jobs / o);
-            let sends = jobs / (SENDS_SECS.load(Ordering::Relaxed) as f64 / 1e9);
-            println!(
-                "| {} | {} | {r:.0} | {h:.0} | {o:.0} | {:.3} | {:.3} | {sends:.0} |",
-                backend.name(),
-                round + 1,
-                o / r,
-                o / h
-            );
-            raws.push(r);
-            hands.push(h);
-            ourss.push(o);
-            to_raw.push(o / r);
-            to_hand.push(o / h);
+        for &producers in &args.producers {
+            throughput_at(args, backend, producers).await?;
         }
-        println!(
-            "| {} | **median** | {:.0} | {:.0} | {:.0} | **{:.3}** | **{:.3}** | |",
-            backend.name(),
-            median(&mut raws),
-            median(&mut hands),
-            median(&mut ourss),
-            median(&mut to_raw),
-            median(&mut to_hand)
-        );
     }
+    Ok(())
+}
+
+/// The throughput rows of one backend at `producers` producers.
+async fn throughput_at(args: &Args, backend: Backend, producers: usize) -> Result<(), BoxError> {
+    let (mut raws, mut hands, mut ourss) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut to_raw, mut to_hand) = (Vec::new(), Vec::new());
+    for round in 0..args.rounds {
+        // Rotate which side goes first: raw, by hand, ours; by hand, ours, raw; ..
+        let (mut r, mut h, mut o) = (0.0, 0.0, 0.0);
+        for side in 0..3 {
+            match (round + side) % 3 {
+                0 => r = raw(backend, args.jobs, producers, Baseline::Raw).await?,
+                1 => h = raw(backend, args.jobs, producers, Baseline::ByHand).await?,
+                _ => o = ours(backend, args.jobs, 1, producers, Start::Together).await?,
+            }
+        }
+        let jobs = args.jobs as f64;
+        let (r, h, o) = (jobs / r, jobs / h, jobs / o);
+        let sends = jobs / (SENDS_SECS.load(Ordering::Relaxed) as f64 / 1e9);
+        println!(
+            "| {} | {producers} | {} | {r:.0} | {h:.0} | {o:.0} | {:.3} | {:.3} | {sends:.0} |",
+            backend.name(),
+            round + 1,
+            o / r,
+            o / h
+        );
+        raws.push(r);
+        hands.push(h);
+        ourss.push(o);
+        to_raw.push(o / r);
+        to_hand.push(o / h);
+    }
+    println!(
+        "| {} | {producers} | **median** | {:.0} | {:.0} | {:.0} | **{:.3}** | **{:.3}** | |",
+        backend.name(),
+        median(&mut raws),
+        median(&mut hands),
+        median(&mut ourss),
+        median(&mut to_raw),
+        median(&mut to_hand)
+    );
     Ok(())
 }
 
@@ -666,19 +770,37 @@ async fn scaling(args: &Args) -> Result<(), BoxError> {
         HANDLER_US.load(Ordering::Relaxed)
     );
     println!(
-        "| workers | end to end jobs/s (median) | drain jobs/s (median) | runs (e2e; drain) |"
+        "| producers | workers | end to end jobs/s (median) | drain jobs/s (median) | runs (e2e; drain) |"
     );
-    println!("|---:|---:|---:|---|");
-    for &workers in &args.workers {
+    println!("|---:|---:|---:|---:|---|");
+    for (&producers, &workers) in args
+        .producers
+        .iter()
+        .flat_map(|p| args.workers.iter().map(move |w| (p, w)))
+    {
         let (mut e2e, mut drain) = (Vec::new(), Vec::new());
         for _ in 0..args.rounds {
             e2e.push(
                 args.jobs as f64
-                    / ours(Backend::Postgres, args.jobs, workers, Start::Together).await?,
+                    / ours(
+                        Backend::Postgres,
+                        args.jobs,
+                        workers,
+                        producers,
+                        Start::Together,
+                    )
+                    .await?,
             );
             drain.push(
                 args.jobs as f64
-                    / ours(Backend::Postgres, args.jobs, workers, Start::AfterRelay).await?,
+                    / ours(
+                        Backend::Postgres,
+                        args.jobs,
+                        workers,
+                        producers,
+                        Start::AfterRelay,
+                    )
+                    .await?,
             );
         }
         let runs = format!(
@@ -694,7 +816,7 @@ async fn scaling(args: &Args) -> Result<(), BoxError> {
                 .join(", ")
         );
         println!(
-            "| {workers} | {:.0} | {:.0} | {runs} |",
+            "| {producers} | {workers} | {:.0} | {:.0} | {runs} |",
             median(&mut e2e),
             median(&mut drain)
         );
@@ -714,7 +836,7 @@ async fn outbox_cost(args: &Args) -> Result<(), BoxError> {
     );
     println!("|---|---:|---:|---:|---:|");
     for &backend in &args.backends {
-        let scratch = Scratch::new(backend).await?;
+        let scratch = Scratch::new(backend, 1).await?;
         let db = scratch.app_db().await?;
         let offload = Arc::new(Offload::linked());
         offload.install(db.clone());

@@ -40,6 +40,17 @@ use crate::storage::{self, APALIS_ATTEMPTS, QUEUE, Settings, Storage, StoredJob}
 /// The unique index apalis-postgres keeps on `(job_type, idempotency_key)`.
 const IDEMPOTENCY_INDEX: &str = "idx_jobs_idempotency_key";
 
+/// Whether a push failed because a job of the same idempotency key is queued already (a
+/// relay's second push of a row after a crash): the unique violation of
+/// [`IDEMPOTENCY_INDEX`], and no other error.
+fn is_queued_already(err: &apalis_postgres::Error) -> bool {
+    matches!(
+        err,
+        apalis_postgres::Error::Database(sqlx::Error::Database(err))
+            if err.is_unique_violation() && err.constraint() == Some(IDEMPOTENCY_INDEX)
+    )
+}
+
 /// The statuses of a job a worker has locked and not finished.
 const LOCKED: &str = "SELECT id FROM apalis.jobs \
     WHERE lock_by = $1 AND job_type = $2 AND status IN ('Queued', 'Running')";
@@ -151,11 +162,7 @@ impl Storage for PostgresBroker {
             let mut savepoint = conn.begin().await.map_err(failed)?;
             match queries::push_tasks(&mut *savepoint, QUEUE, vec![task]).await {
                 Ok(()) => savepoint.commit().await.map_err(failed),
-                Err(apalis_postgres::Error::Database(sqlx::Error::Database(err)))
-                    if err.is_unique_violation() && err.constraint() == Some(IDEMPOTENCY_INDEX) =>
-                {
-                    savepoint.rollback().await.map_err(failed)
-                }
+                Err(err) if is_queued_already(&err) => savepoint.rollback().await.map_err(failed),
                 Err(err) => Err(BrokerError::new("apalis-postgres push failed", err)),
             }
         }
@@ -176,9 +183,7 @@ impl Storage for PostgresBroker {
             let mut tx = conn.begin().await.map_err(failed)?;
             match queries::push_tasks(&mut *tx, QUEUE, tasks).await {
                 Ok(()) => tx.commit().await.map_err(failed),
-                Err(apalis_postgres::Error::Database(sqlx::Error::Database(err)))
-                    if err.is_unique_violation() && err.constraint() == Some(IDEMPOTENCY_INDEX) =>
-                {
+                Err(err) if is_queued_already(&err) => {
                     tx.rollback().await.map_err(failed)?;
                     let mut tx = conn.begin().await.map_err(failed)?;
                     for job in jobs {

@@ -46,7 +46,7 @@ use axum::Router;
 use axum::routing::get;
 use signals_core::prelude::*;
 use signals_core::request::{RequestFinished, RequestStarted};
-use signals_tower::SignalsLayer;
+use signals_tower::{AroundRouter, SignalsLayer};
 
 /// The core the bench process (both servers) is pinned to; wrk gets [`WRK_CORE`].
 const SERVER_CORE: usize = 0;
@@ -86,7 +86,7 @@ struct Server {
 
 /// Serves `app` on its own one-worker runtime, on a thread of its own; every thread of
 /// it is named `threads` (at most 15 bytes, the kernel's limit).
-fn serve(app: Router, threads: &'static str) -> Server {
+fn serve(app: App, threads: &'static str) -> Server {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.set_nonblocking(true).expect("nonblocking");
     let addr = listener.local_addr().expect("addr");
@@ -101,7 +101,7 @@ fn serve(app: Router, threads: &'static str) -> Server {
                 .expect("runtime");
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                axum::serve(listener, app).await.expect("serve");
+                app.serve(listener).await;
             });
         })
         .expect("server thread");
@@ -341,18 +341,19 @@ fn summary(mut values: Vec<f64>) -> (f64, f64, f64) {
     (median, values[0], values[n - 1])
 }
 
-/// `serve plain|noop|layer PORT`: one of the three servers, on `127.0.0.1:PORT`, until killed
+/// `serve plain|noop|layer|around PORT`: one of the three servers, on `127.0.0.1:PORT`, until killed
 /// (for `layer_callgrind.sh`, which counts its instructions per request).
 fn serve_only(args: &[String]) {
     let (Some(which), Some(port)) = (args.get(1), args.get(2).and_then(|p| p.parse::<u16>().ok()))
     else {
-        panic!("usage: layer_wrk serve plain|noop|layer PORT");
+        panic!("usage: layer_wrk serve plain|noop|layer|around PORT");
     };
     let app = match which.as_str() {
         "plain" => app(0),
         "noop" => app(1),
         "layer" => app(2),
-        other => panic!("`{other}`: plain, noop or layer"),
+        "around" => app(3),
+        other => panic!("`{other}`: plain, noop, layer or around"),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -367,36 +368,60 @@ fn serve_only(args: &[String]) {
             "serving {which} on {}",
             listener.local_addr().expect("addr")
         );
-        axum::serve(listener, app).await.expect("serve");
+        app.serve(listener).await;
     });
 }
 
 /// The servers the bench compares, in the report's column order.
-const SERVERS: [(&str, &str); 3] = [
+const SERVERS: [(&str, &str); N] = [
     ("without the layer", "srv-plain"),
-    ("a no-op layer", "srv-noop"),
-    ("SignalsLayer, 3 receivers", "srv-layer"),
+    ("a no-op Router::layer", "srv-noop"),
+    ("Router::layer(SignalsLayer)", "srv-layer"),
+    ("SignalsLayer::around", "srv-around"),
 ];
+
+/// How many servers the bench compares.
+const N: usize = 4;
 
 /// The app each server serves (see [`SERVERS`]): the hello route bare, under a
 /// pass-through `Router::layer` (what axum's layering itself costs), and under
 /// `SignalsLayer`.
-fn app(which: usize) -> Router {
+fn app(which: usize) -> App {
     match which {
-        0 => hello(),
-        1 => hello().layer(tower::layer::layer_fn(|service| service)),
-        _ => hello().layer(SignalsLayer::new()),
+        0 => App::Router(hello()),
+        1 => App::Router(hello().layer(tower::layer::layer_fn(|service| service))),
+        2 => App::Router(hello().layer(SignalsLayer::new())),
+        _ => App::Around(SignalsLayer::new().around(hello())),
     }
 }
 
-/// Every order of the three servers: round `r` runs `ORDERS[r % 6]`.
-const ORDERS: [[usize; 3]; 6] = [
-    [0, 1, 2],
-    [2, 1, 0],
-    [1, 2, 0],
-    [0, 2, 1],
-    [2, 0, 1],
-    [1, 0, 2],
+/// What a server serves: a router, or a router inside `SignalsLayer::around`.
+enum App {
+    Router(Router),
+    Around(AroundRouter),
+}
+
+impl App {
+    async fn serve(self, listener: tokio::net::TcpListener) {
+        match self {
+            App::Router(router) => axum::serve(listener, router).await,
+            App::Around(app) => axum::serve(listener, app.into_make_service()).await,
+        }
+        .expect("serve");
+    }
+}
+
+/// The orders the servers run in: round `r` runs `ORDERS[r % 8]`, so that over 8 rounds
+/// each server runs twice in each position, once after each of its two neighbours.
+const ORDERS: [[usize; N]; 8] = [
+    [0, 1, 2, 3],
+    [1, 2, 3, 0],
+    [2, 3, 0, 1],
+    [3, 0, 1, 2],
+    [3, 2, 1, 0],
+    [2, 1, 0, 3],
+    [1, 0, 3, 2],
+    [0, 3, 2, 1],
 ];
 
 fn main() {
@@ -429,7 +454,7 @@ fn main() {
     pin_self(SERVER_CORE);
     println!(
         "load average before: {}; servers on core {SERVER_CORE}, wrk on core {WRK_CORE}; \
-         until {wanted} quiet rounds (at most {minutes} min) of 3 runs x {seconds} s, \
+         until {wanted} quiet rounds (at most {minutes} min) of {N} runs x {seconds} s, \
          {connections} connections",
         load_average()
     );
@@ -447,11 +472,11 @@ fn main() {
     }
 
     // runs[round][server]
-    let mut runs: Vec<[Run; 3]> = Vec::new();
-    let quiet_count = |runs: &[[Run; 3]]| runs.iter().filter(|round| is_quiet(round)).count();
+    let mut runs: Vec<[Run; N]> = Vec::new();
+    let quiet_count = |runs: &[[Run; N]]| runs.iter().filter(|round| is_quiet(round)).count();
     while quiet_count(&runs) < wanted as usize && wait_idle(deadline, tick_ns) {
         let round = runs.len();
-        let mut this: [Option<Run>; 3] = Default::default();
+        let mut this: [Option<Run>; N] = Default::default();
         for which in ORDERS[round % ORDERS.len()] {
             let run = wrk(servers[which], seconds, connections, tick_ns);
             println!(
@@ -479,11 +504,11 @@ fn main() {
 
     println!();
     println!("load average after: {load_after}");
-    let all: Vec<&[Run; 3]> = runs.iter().collect();
+    let all: Vec<&[Run; N]> = runs.iter().collect();
     if !all.is_empty() {
         report("every round", &all);
     }
-    let quiet: Vec<&[Run; 3]> = runs.iter().filter(|round| is_quiet(round)).collect();
+    let quiet: Vec<&[Run; N]> = runs.iter().filter(|round| is_quiet(round)).collect();
     if !quiet.is_empty() {
         report(
             &format!("quiet rounds (others + steal < {QUIET} % in each run)"),
@@ -504,7 +529,7 @@ fn main() {
 }
 
 /// Whether no run of `round` shared the two cores with `QUIET` % or more of other work.
-fn is_quiet(round: &[Run; 3]) -> bool {
+fn is_quiet(round: &[Run; N]) -> bool {
     round.iter().all(|r| r.others_pct + r.steal_pct < QUIET)
 }
 
@@ -538,7 +563,7 @@ const QUIET: f64 = 5.0;
 
 /// Prints the table for `rounds`: per server, the median and range of each measure over
 /// the rounds, and the per-round ratios to the server without a layer.
-fn report(title: &str, rounds: &[&[Run; 3]]) {
+fn report(title: &str, rounds: &[&[Run; N]]) {
     let of = |which: usize, f: fn(&Run) -> f64| {
         summary(rounds.iter().map(|round| f(&round[which])).collect())
     };
@@ -560,36 +585,35 @@ fn report(title: &str, rounds: &[&[Run; 3]]) {
         ("others on the two cores", |r| r.others_pct, " %"),
         ("steal", |r| r.steal_pct, " %"),
     ];
+    // The ratio columns: each server with a layer against the one without.
+    const RATIOS: [usize; 3] = [3, 2, 1];
     println!();
     println!("{title}:");
-    println!(
-        "| median of {} (range) | {} | {} | {} | SignalsLayer vs without, per round | \
-         no-op layer vs without, per round |",
-        rounds.len(),
-        SERVERS[0].0,
-        SERVERS[1].0,
-        SERVERS[2].0
-    );
-    println!("|---|---:|---:|---:|---:|---:|");
+    let mut header = format!("| median of {} (range) |", rounds.len());
+    for (name, _) in SERVERS {
+        header += &format!(" {name} |");
+    }
+    for which in RATIOS {
+        header += &format!(" {} vs without, per round |", SERVERS[which].0);
+    }
+    println!("{header}");
+    println!("|---|{}", "---:|".repeat(N + RATIOS.len()));
     for (index, (name, f, unit)) in measures.into_iter().enumerate() {
         let digits = if unit.is_empty() { 0 } else { 2 };
-        let cells: Vec<String> = (0..3)
-            .map(|which| {
-                let (median, low, high) = of(which, f);
-                format!("{median:.digits$}{unit} ({low:.digits$}-{high:.digits$})")
-            })
-            .collect();
-        // Ratios of the interference columns would mean nothing.
-        let ratios = if index < 5 {
-            let (lm, llo, lhi) = ratio(2, f);
-            let (nm, nlo, nhi) = ratio(1, f);
-            format!("{lm:+.1} % ({llo:+.1} to {lhi:+.1}) | {nm:+.1} % ({nlo:+.1} to {nhi:+.1})")
-        } else {
-            "| ".into()
-        };
-        println!(
-            "| {name} | {} | {} | {} | {ratios} |",
-            cells[0], cells[1], cells[2]
-        );
+        let mut line = format!("| {name} |");
+        for which in 0..N {
+            let (median, low, high) = of(which, f);
+            line += &format!(" {median:.digits$}{unit} ({low:.digits$}-{high:.digits$}) |");
+        }
+        for which in RATIOS {
+            // Ratios of the interference columns would mean nothing.
+            if index < 5 {
+                let (m, lo, hi) = ratio(which, f);
+                line += &format!(" {m:+.1} % ({lo:+.1} to {hi:+.1}) |");
+            } else {
+                line += " |";
+            }
+        }
+        println!("{line}");
     }
 }

@@ -139,11 +139,11 @@ where
                 (pending, result)
             }
         };
-        let verdict = Verdict::of(&result);
+        let verdict = Verdict::of(&result, pending.maybe_grpc);
         if verdict.error.is_some() && GotRequestException::has_async_receivers_for_any_sender() {
             // Rare: a failed request whose exception has an async receiver.
             state.set(State::Boxed {
-                future: Box::pin(respond(pending, result, verdict)),
+                future: boxed_respond(pending, result, verdict),
             });
             return match state.project() {
                 StateProj::Boxed { future } => future.as_mut().poll(cx),
@@ -151,10 +151,32 @@ where
             };
         }
         if let Some(error) = &verdict.error {
-            send_now(&exception(&pending, &result, error));
+            send_exception(&pending, &result, error);
         }
         Poll::Ready(finish(pending, result, verdict.grpc))
     }
+}
+
+/// [`respond`], boxed (kept out of the response future's hot path).
+#[cold]
+#[inline(never)]
+fn boxed_respond<B, E>(
+    pending: Pending,
+    result: Result<Response<B>, E>,
+    verdict: Verdict,
+) -> BoxedResponse<B, E>
+where
+    B: Body + Send + 'static,
+    E: Send + 'static,
+{
+    Box::pin(respond(pending, result, verdict))
+}
+
+/// Sends the `GotRequestException` for `error` now (every receiver is sync).
+#[cold]
+#[inline(never)]
+fn send_exception<B, E>(pending: &Pending, result: &Result<Response<B>, E>, error: &RequestError) {
+    send_now(&exception(pending, result, error));
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Signals<S>
@@ -173,24 +195,49 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let mut pending = Pending {
-            info: Some(RequestInfo::from_request(&request)),
+        let pending = Pending {
+            info: Some(Box::new(RequestInfo::from_request(&request))),
             started: Instant::now(),
+            // gRPC (and gRPC-web) calls are POSTs: other responses skip the look at the
+            // content type.
+            maybe_grpc: request.method() == Method::POST,
             transaction: None,
         };
-        if !self.transaction && !RequestStarted::has_async_receivers_for_any_sender() {
-            // Every receiver is sync: send now, and call the service that was driven to
-            // readiness in place (no clone, nothing boxed).
-            send_now(&RequestStarted::new(pending.meta()));
-            let future = self.inner.call(request);
-            return ResponseFuture {
-                state: State::Inner {
-                    future,
-                    pending: Some(pending),
-                },
-            };
+        if self.transaction || RequestStarted::has_async_receivers_for_any_sender() {
+            return self.call_boxed(request, pending);
         }
+        // Every receiver is sync: send now, and call the service that was driven to
+        // readiness in place (no clone, nothing boxed).
+        send_now(&RequestStarted::new(pending.meta()));
+        let future = self.inner.call(request);
+        ResponseFuture {
+            state: State::Inner {
+                future,
+                pending: Some(pending),
+            },
+        }
+    }
+}
+
+impl<S> Signals<S> {
+    /// The request as one boxed future: an async `RequestStarted` receiver, or a request
+    /// transaction.
+    #[cold]
+    #[inline(never)]
+    fn call_boxed<ReqBody, ResBody>(
+        &mut self,
+        request: Request<ReqBody>,
+        mut pending: Pending,
+    ) -> ResponseFuture<S::Future, ResBody, S::Error>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: fmt::Display + Send + 'static,
+        ReqBody: Send + 'static,
+        ResBody: Body + Send + 'static,
+    {
         pending.transaction = self.transaction.then(Transaction::begin);
         // The service that was driven to readiness is the one that is called (tower's
         // clone-and-swap); it is called after `RequestStarted` has been delivered.
@@ -208,7 +255,7 @@ where
                 }
                 None => inner.call(request).await,
             };
-            let verdict = Verdict::of(&result);
+            let verdict = Verdict::of(&result, pending.maybe_grpc);
             respond(pending, result, verdict).await
         });
         ResponseFuture {
@@ -227,7 +274,8 @@ struct Verdict {
 }
 
 impl Verdict {
-    fn of<B, E: fmt::Display>(result: &Result<Response<B>, E>) -> Self {
+    /// `maybe_grpc`: whether the request could be a gRPC call (a POST).
+    fn of<B, E: fmt::Display>(result: &Result<Response<B>, E>, maybe_grpc: bool) -> Self {
         let response = match result {
             Ok(response) => response,
             Err(error) => {
@@ -238,7 +286,7 @@ impl Verdict {
             }
         };
         let status = response.status();
-        let grpc = is_grpc(response.headers());
+        let grpc = maybe_grpc && is_grpc(response.headers());
         let error = if let Some(panic) = response.extensions().get::<CaughtPanic>() {
             Some(RequestError::Panic {
                 message: panic.message.clone(),
@@ -323,8 +371,12 @@ fn is_grpc(headers: &http::HeaderMap) -> bool {
 /// cancelled, the service failed), it sends `RequestFinished` without a status, incomplete,
 /// and rolls its transaction back (finishing detached).
 struct Pending {
-    info: Option<RequestInfo>,
+    /// Boxed: the response future and the response body stay small (moved by value
+    /// through every service above this one).
+    info: Option<Box<RequestInfo>>,
     started: Instant,
+    /// Whether the request is a POST, as every gRPC call is.
+    maybe_grpc: bool,
     transaction: Option<Transaction>,
 }
 
@@ -332,7 +384,7 @@ impl Pending {
     fn meta(&self) -> RequestMeta<'_> {
         self.info
             .as_ref()
-            .map(RequestInfo::meta)
+            .map(|info| info.meta())
             .unwrap_or(RequestMeta::new("", ""))
     }
 }
@@ -434,7 +486,16 @@ pub(crate) fn send_now<S: Signal>(event: &S) {
     log_failures(S::NAME, &event.send_robust());
 }
 
+#[inline]
 fn log_failures<O>(signal: &'static str, report: &Report<O>) {
+    if report.is_ok() {
+        return;
+    }
+    log_trouble(signal, report);
+}
+
+#[cold]
+fn log_trouble<O>(signal: &'static str, report: &Report<O>) {
     if let Some(error) = report.stopped_by() {
         tracing::warn!(target: "signals_tower", signal, error = %error, "request signal stopped");
     }

@@ -113,6 +113,8 @@
 #![forbid(unsafe_code)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 
+#[cfg(feature = "axum")]
+mod around;
 mod body;
 #[cfg(feature = "debug-page")]
 #[cfg_attr(docsrs, doc(cfg(feature = "debug-page")))]
@@ -120,6 +122,9 @@ pub mod debug;
 mod error;
 mod layer;
 
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub use around::{AroundFuture, AroundRouter};
 pub use body::SignalsBody;
 pub use error::{CaughtPanic, RequestError, panic_response};
 pub use layer::{RemoteAddr, ResponseFuture, Signals, SignalsLayer};

@@ -39,6 +39,32 @@ async fn get_path(addr: SocketAddr, path: &str) -> (u16, Bytes) {
     (status, body)
 }
 
+/// One chunk every 5 ms, forever: only a client going away ends it.
+fn endless_stream() -> Body {
+    let chunks = futures_util::stream::unfold(0u64, |n| async move {
+        if n > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Some((
+            Ok::<_, Infallible>(Bytes::from(format!("chunk {n}\n"))),
+            n + 1,
+        ))
+    });
+    Body::from_stream(chunks)
+}
+
+/// Reads from `socket` until `marker` arrived, then returns what was read.
+async fn read_until(socket: &mut tokio::net::TcpStream, marker: &str) -> String {
+    let mut received = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !String::from_utf8_lossy(&received).contains(marker) {
+        let n = socket.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the server closed the stream");
+        received.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&received).into_owned()
+}
+
 fn app() -> Router {
     Router::new()
         .route(
@@ -63,22 +89,7 @@ fn app() -> Router {
                 "never"
             }),
         )
-        .route(
-            "/stream",
-            get(|| async {
-                // One chunk every 5 ms, forever: only a client going away ends it.
-                let chunks = futures_util::stream::unfold(0u64, |n| async move {
-                    if n > 0 {
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
-                    Some((
-                        Ok::<_, Infallible>(Bytes::from(format!("chunk {n}\n"))),
-                        n + 1,
-                    ))
-                });
-                Body::from_stream(chunks)
-            }),
-        )
+        .route("/stream", get(|| async { endless_stream() }))
         .layer(
             ServiceBuilder::new()
                 .layer(SignalsLayer::new())
@@ -226,14 +237,8 @@ async fn a_client_disconnecting_mid_stream_finishes_incomplete() {
             .await
             .unwrap();
         // Read until the first chunk arrived, then go away.
-        let mut received = Vec::new();
-        let mut buf = [0u8; 1024];
-        while !String::from_utf8_lossy(&received).contains("chunk 1") {
-            let n = socket.read(&mut buf).await.unwrap();
-            assert!(n > 0, "the server closed the stream");
-            received.extend_from_slice(&buf[..n]);
-        }
-        assert!(String::from_utf8_lossy(&received).starts_with("HTTP/1.1 200"));
+        let received = read_until(&mut socket, "chunk 1").await;
+        assert!(received.starts_with("HTTP/1.1 200"));
         assert!(
             !events("/stream")
                 .iter()
@@ -354,6 +359,199 @@ async fn a_service_error_sends_got_request_exception() {
                     timed: true
                 },
             ]
+        );
+    })
+    .await;
+}
+
+/// The routes of the `around` tests, with the panic layer inside the router: the layer
+/// goes around the whole router (`SignalsLayer::around`), served by `axum::serve`.
+async fn serve_around() -> SocketAddr {
+    let router = Router::new()
+        .route(
+            "/around/users/{id}",
+            get(|| async {
+                record("/around/users/7", Event::Handler);
+                "ada"
+            }),
+        )
+        .route(
+            "/around/unavailable",
+            get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "down") }),
+        )
+        .route(
+            "/around/panics",
+            get(|| async {
+                if true {
+                    panic!("boom around");
+                }
+                "never"
+            }),
+        )
+        .route("/around/stream", get(|| async { endless_stream() }))
+        .layer(CatchPanicLayer::custom(panic_response));
+    let app = SignalsLayer::new().around(router);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service())
+            .await
+            .unwrap()
+    });
+    addr
+}
+
+#[tokio::test]
+async fn around_the_router_every_signal_is_sent_without_the_route() {
+    bounded(async {
+        let addr = serve_around().await;
+        let (status, body) = get_path(addr, "/around/users/7?tab=posts").await;
+        assert_eq!((status, &body[..]), (200, &b"ada"[..]));
+        assert_eq!(
+            finished("/around/users/7").await,
+            [
+                // Sent before the router matched: no template.
+                Event::Started {
+                    method: "GET".into(),
+                    route: None,
+                    query: Some("tab=posts".into()),
+                },
+                Event::Handler,
+                Event::Finished {
+                    status: Some(200),
+                    complete: true,
+                    timed: true
+                },
+            ]
+        );
+
+        assert_eq!(get_path(addr, "/around/unavailable").await.0, 503);
+        assert_eq!(
+            &finished("/around/unavailable").await[1..],
+            [
+                Event::Exception {
+                    error: RequestError::Status(StatusCode::SERVICE_UNAVAILABLE),
+                    status: Some(503)
+                },
+                Event::Finished {
+                    status: Some(503),
+                    complete: true,
+                    timed: true
+                },
+            ]
+        );
+
+        assert_eq!(get_path(addr, "/around/panics").await.0, 500);
+        assert_eq!(
+            finished("/around/panics").await[1],
+            Event::Exception {
+                error: RequestError::Panic {
+                    message: Some("boom around".into())
+                },
+                status: Some(500)
+            }
+        );
+
+        // No route matched: the router's own 404, no exception.
+        assert_eq!(get_path(addr, "/around/nowhere").await.0, 404);
+        assert_eq!(
+            finished("/around/nowhere").await[1..],
+            [Event::Finished {
+                status: Some(404),
+                complete: true,
+                timed: true
+            }]
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn around_the_router_a_client_disconnecting_mid_stream_finishes_incomplete() {
+    bounded(async {
+        let addr = serve_around().await;
+        let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+        socket
+            .write_all(b"GET /around/stream HTTP/1.1\r\nhost: localhost\r\n\r\n")
+            .await
+            .unwrap();
+        assert!(
+            read_until(&mut socket, "chunk 1")
+                .await
+                .starts_with("HTTP/1.1 200")
+        );
+        assert!(
+            !events("/around/stream")
+                .iter()
+                .any(|e| matches!(e, Event::Finished { .. })),
+            "not finished while streaming"
+        );
+        drop(socket);
+        assert_eq!(
+            finished("/around/stream").await.last(),
+            Some(&Event::Finished {
+                status: Some(200),
+                complete: false,
+                timed: true
+            })
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_grpc_web_post_over_http1_is_read_as_grpc_and_a_get_is_not() {
+    bounded(async {
+        // A trailers-only gRPC-web answer: the error status is in the headers.
+        fn grpc_web_error() -> axum::response::Response {
+            axum::http::Response::builder()
+                .header("content-type", "application/grpc-web+proto")
+                .header("grpc-status", "14")
+                .header("grpc-message", "backend%20down")
+                .body(Body::empty())
+                .unwrap()
+        }
+        let app: Router = Router::new()
+            .route(
+                "/grpc-web/unavailable",
+                axum::routing::post(|| async { grpc_web_error() }),
+            )
+            .route("/grpc-web/get", get(|| async { grpc_web_error() }))
+            .layer(SignalsLayer::new());
+        let addr = serve(app).await;
+        let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+        let post = axum::http::Request::post(format!("http://{addr}/grpc-web/unavailable"))
+            .body(Empty::new())
+            .unwrap();
+        let response = client.request(post).await.unwrap();
+        assert_eq!(response.version(), axum::http::Version::HTTP_11);
+        response.into_body().collect().await.unwrap();
+        assert_eq!(
+            &finished("/grpc-web/unavailable").await[1..],
+            [
+                Event::Exception {
+                    error: RequestError::Grpc {
+                        code: 14,
+                        message: "backend down".into()
+                    },
+                    status: Some(200)
+                },
+                Event::Finished {
+                    status: Some(200),
+                    complete: true,
+                    timed: true
+                },
+            ]
+        );
+        // gRPC calls are POSTs: a GET's headers are not read as a gRPC status.
+        assert_eq!(get_path(addr, "/grpc-web/get").await.0, 200);
+        assert_eq!(
+            &finished("/grpc-web/get").await[1..],
+            [Event::Finished {
+                status: Some(200),
+                complete: true,
+                timed: true
+            }]
         );
     })
     .await;

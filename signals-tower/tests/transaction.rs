@@ -208,3 +208,48 @@ async fn a_client_gone_before_the_response_rolls_back() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn around_the_router_the_request_transaction_decides_the_same() {
+    bounded(async {
+        let router = Router::new()
+            .route(
+                "/ok",
+                get(|| async {
+                    signup("around-ok@example.com");
+                    StatusCode::CREATED
+                }),
+            )
+            .route(
+                "/fails",
+                get(|| async {
+                    signup("around-fails@example.com");
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }),
+            );
+        let app = SignalsLayer::new().request_transaction(true).around(router);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, app.into_make_service())
+                .await
+                .unwrap()
+        });
+
+        assert_eq!(status_of(addr, "/ok").await, 201);
+        assert_eq!(
+            logged("around-ok@example.com"),
+            [
+                "immediate around-ok@example.com",
+                "handler returns around-ok@example.com",
+                "commit around-ok@example.com"
+            ]
+        );
+        assert_eq!(status_of(addr, "/fails").await, 500);
+        assert_eq!(
+            logged("around-fails@example.com").last().unwrap(),
+            "rollback around-fails@example.com"
+        );
+    })
+    .await;
+}

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Instructions per request (user space, exact) of the axum hello route without a layer,
-# under a pass-through layer, and under SignalsLayer with 3 receivers: the layer_wrk
+# under a pass-through layer, and under SignalsLayer with 3 receivers (by `Router::layer`
+# and by `SignalsLayer::around`): the layer_wrk
 # bench's `serve` mode under callgrind, loaded by wrk; counting starts after a warm-up and
 # covers SECONDS of load.
 #
@@ -18,7 +19,7 @@ command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 port=18431
-for which in plain noop layer; do
+for which in plain noop layer around; do
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$dir/$which.%p" \
         "$bench" serve "$which" "$port" >"$dir/$which.log" 2>&1 &
     pid=$!

@@ -1,18 +1,20 @@
 //! The cost of `SignalsLayer` under load: an axum hello route with the layer and 3
-//! receivers against the same route without the layer (and under a pass-through layer,
-//! what axum's `Router::layer` costs by itself), on loopback, under `wrk` (Debian's `wrk`
+//! receivers, applied with `Router::layer` and with `SignalsLayer::around`, against the
+//! same route without the layer (and under a pass-through `Router::layer`, what axum's
+//! layering costs by itself), on loopback, under `wrk` (Debian's `wrk`
 //! and util-linux's `taskset` must be installed: this bench fails without them, and on a
 //! machine with fewer than two cores).
 //!
 //! `cargo bench -p signals-tower --bench layer_wrk -- [SECONDS] [QUIET_ROUNDS]
-//! [CONNECTIONS] [MINUTES]` (default 2 s runs, 12 quiet rounds, 32 connections, at most
+//! [CONNECTIONS] [MINUTES]` (default 1 s runs, 120 quiet rounds, 32 connections, at most
 //! 30 minutes).
 //!
-//! * The three servers run on one Tokio worker each, and the whole bench process (so
+//! * The four servers run on one Tokio worker each, and the whole bench process (so
 //!   every server) is pinned to core 0; wrk runs pinned to core 1. They never share a
 //!   core, and only one server is loaded at a time.
-//! * Each round loads every server in turn, in one of the six orders (a different one
-//!   each round), so a slow drift of the machine hits all alike.
+//! * Each round loads every server in turn, in one of eight orders (a different one each
+//!   round: over eight rounds each server runs twice in each position), so a slow drift
+//!   of the machine hits all alike.
 //! * Besides wrk's requests/s and p50 latency, each run records the CPU time the loaded
 //!   server's threads used (from `/proc/self/task/*/schedstat`) per request: the layer's
 //!   cost even where wrk, not the server, is the bottleneck; and its split into user
@@ -28,10 +30,13 @@
 //!   what it ran.
 //! * The report gives, for each measure, the median over the rounds and the range, and
 //!   the per-round ratios (within one round, relative to the server without a layer) as
-//!   median and range: once over every round run, once over the quiet rounds. The load
+//!   median, a 95 % confidence interval of that median (distribution-free, from the order
+//!   statistics) and range: once over every round run, once over the quiet rounds. One
+//!   server's rate moves by ±20 % between rounds on a VM, so many short rounds (the
+//!   default: 120 of 1 s) measure a few per cent where a few long ones cannot. The load
 //!   average is printed before and after, to be quoted with the figures.
 //!
-//! `layer_wrk serve plain|noop|layer PORT` serves one of the three alone, for
+//! `layer_wrk serve plain|noop|layer|around PORT` serves one of the four alone, for
 //! `benches/layer_callgrind.sh` (instructions per request, exact where timings are not).
 //!
 //! Not run in CI (compiled only, like the other benches); docs/PERFORMANCE.md records a
@@ -341,7 +346,20 @@ fn summary(mut values: Vec<f64>) -> (f64, f64, f64) {
     (median, values[0], values[n - 1])
 }
 
-/// `serve plain|noop|layer|around PORT`: one of the three servers, on `127.0.0.1:PORT`, until killed
+/// A 95 % confidence interval of the median of `values` (distribution-free: the order
+/// statistics `k` and `n + 1 - k`, with `k` from the binomial's normal approximation);
+/// the whole range when there are too few values for one (under 8).
+fn median_interval(mut values: Vec<f64>) -> (f64, f64) {
+    values.sort_by(|a, b| a.total_cmp(b));
+    let n = values.len();
+    let k = (n as f64 / 2.0 - 1.96 * (n as f64).sqrt() / 2.0).floor() as usize;
+    if n < 8 || k < 1 {
+        return (values[0], values[n - 1]);
+    }
+    (values[k - 1], values[n - k])
+}
+
+/// `serve plain|noop|layer|around PORT`: one of the four servers, on `127.0.0.1:PORT`, until killed
 /// (for `layer_callgrind.sh`, which counts its instructions per request).
 fn serve_only(args: &[String]) {
     let (Some(which), Some(port)) = (args.get(1), args.get(2).and_then(|p| p.parse::<u16>().ok()))
@@ -384,8 +402,8 @@ const SERVERS: [(&str, &str); N] = [
 const N: usize = 4;
 
 /// The app each server serves (see [`SERVERS`]): the hello route bare, under a
-/// pass-through `Router::layer` (what axum's layering itself costs), and under
-/// `SignalsLayer`.
+/// pass-through `Router::layer` (what axum's layering itself costs), under `SignalsLayer`
+/// by `Router::layer`, and inside `SignalsLayer::around`.
 fn app(which: usize) -> App {
     match which {
         0 => App::Router(hello()),
@@ -433,7 +451,7 @@ fn main() {
         return serve_only(&args);
     }
     let arg = |i: usize, default: u32| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
-    let (seconds, wanted, connections, minutes) = (arg(0, 2), arg(1, 12), arg(2, 32), arg(3, 30));
+    let (seconds, wanted, connections, minutes) = (arg(0, 1), arg(1, 120), arg(2, 32), arg(3, 30));
     assert!(
         wanted > 0 && seconds > 0,
         "SECONDS and QUIET_ROUNDS must be positive"
@@ -569,12 +587,11 @@ fn report(title: &str, rounds: &[&[Run; N]]) {
     };
     // Within each round: server `which` relative to the one without a layer, in %.
     let ratio = |which: usize, f: fn(&Run) -> f64| {
-        summary(
-            rounds
-                .iter()
-                .map(|round| (f(&round[which]) / f(&round[0]) - 1.0) * 100.0)
-                .collect(),
-        )
+        let ratios: Vec<f64> = rounds
+            .iter()
+            .map(|round| (f(&round[which]) / f(&round[0]) - 1.0) * 100.0)
+            .collect();
+        (summary(ratios.clone()), median_interval(ratios))
     };
     let measures: [Measure; 7] = [
         ("req/s", |r| r.requests_per_sec, ""),
@@ -608,8 +625,10 @@ fn report(title: &str, rounds: &[&[Run; N]]) {
         for which in RATIOS {
             // Ratios of the interference columns would mean nothing.
             if index < 5 {
-                let (m, lo, hi) = ratio(which, f);
-                line += &format!(" {m:+.1} % ({lo:+.1} to {hi:+.1}) |");
+                let ((m, lo, hi), (ci_lo, ci_hi)) = ratio(which, f);
+                line += &format!(
+                    " {m:+.1} % (95 % CI {ci_lo:+.1} to {ci_hi:+.1}; range {lo:+.1} to {hi:+.1}) |"
+                );
             } else {
                 line += " |";
             }

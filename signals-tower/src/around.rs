@@ -28,6 +28,10 @@ impl SignalsLayer {
     /// third of this layer's whole cost on a hello route; see `docs/PERFORMANCE.md`).
     /// Use `Router::layer(SignalsLayer::new())` where receivers need the template.
     ///
+    /// A `tower_http::catch_panic::CatchPanicLayer` goes on the router
+    /// (`router.layer(CatchPanicLayer::custom(panic_response))`), which puts it inside this
+    /// layer, as it must be for the panic to be reported.
+    ///
     /// ```
     /// use axum::{Router, routing::get};
     /// use signals_tower::SignalsLayer;

@@ -45,7 +45,9 @@ impl SignalsLayer {
     /// ```
     pub fn around(&self, router: Router) -> AroundRouter {
         AroundRouter {
-            inner: self.layer(router),
+            // Turns every handler into its route once, as `Router::into_make_service`
+            // does: a router called as a plain service would do it on every request.
+            inner: self.layer(router.with_state(())),
         }
     }
 }

@@ -112,7 +112,7 @@
 //! On an axum hello route with three receivers, `docs/PERFORMANCE.md` counts about 1,900
 //! user-space instructions per request with [`SignalsLayer::around`] and 2,800 with
 //! `Router::layer` (900 of which axum adds for any layer), on a request whose bare cost
-//! is 12,500 instructions plus its system calls: a 4 % and a 6 % share of that request's
+//! is 12,500 instructions plus its system calls: a 3-4 % and a 5-6 % share of that request's
 //! CPU time. A handler that does any work (a database query) makes it a fraction of that.
 #![cfg_attr(
     feature = "debug-page",

@@ -108,7 +108,6 @@ impl Future for AroundFuture {
     type Output = Result<Response, Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let response = std::task::ready!(self.project().inner.poll(cx))?;
-        Poll::Ready(Ok(response.map(Body::new)))
+        self.project().inner.poll_map(cx, Body::new)
     }
 }

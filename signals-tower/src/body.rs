@@ -48,7 +48,7 @@ impl<B: Body> SignalsBody<B> {
 
 /// What the body needs to send `RequestFinished` (and a gRPC trailers exception).
 pub(crate) struct Finish {
-    pub(crate) info: Box<RequestInfo>,
+    pub(crate) info: RequestInfo,
     pub(crate) status: u16,
     pub(crate) started: Instant,
     pub(crate) grpc: bool,

@@ -128,9 +128,27 @@ where
     type Output = Result<Response<SignalsBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.poll_map(cx, |body| body)
+    }
+}
+
+impl<F, B, E> ResponseFuture<F, B, E>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: Body + Send + 'static,
+    E: fmt::Display + Send + 'static,
+{
+    /// [`Future::poll`], with the wrapped body passed through `map` as the response is
+    /// made (`AroundFuture` boxes it into axum's body there, in the same move).
+    #[inline(always)]
+    pub(crate) fn poll_map<T>(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        map: impl FnOnce(SignalsBody<B>) -> T,
+    ) -> Poll<Result<Response<T>, E>> {
         let mut state = self.project().state;
         let (pending, result) = match state.as_mut().project() {
-            StateProj::Boxed { future } => return future.as_mut().poll(cx),
+            StateProj::Boxed { future } => return poll_boxed(future, cx, map),
             StateProj::Inner { future, pending } => {
                 let result = std::task::ready!(future.poll(cx));
                 let pending = pending
@@ -146,15 +164,25 @@ where
                 future: boxed_respond(pending, result, verdict),
             });
             return match state.project() {
-                StateProj::Boxed { future } => future.as_mut().poll(cx),
+                StateProj::Boxed { future } => poll_boxed(future, cx, map),
                 StateProj::Inner { .. } => unreachable!("just set"),
             };
         }
         if let Some(error) = &verdict.error {
             send_exception(&pending, &result, error);
         }
-        Poll::Ready(finish(pending, result, verdict.grpc))
+        Poll::Ready(finish(pending, result, verdict.grpc, map))
     }
+}
+
+/// Polls the boxed future, mapping the body of its response.
+fn poll_boxed<B, E, T>(
+    future: &mut BoxedResponse<B, E>,
+    cx: &mut Context<'_>,
+    map: impl FnOnce(SignalsBody<B>) -> T,
+) -> Poll<Result<Response<T>, E>> {
+    let result = std::task::ready!(future.as_mut().poll(cx));
+    Poll::Ready(result.map(|response| response.map(map)))
 }
 
 /// [`respond`], boxed (kept out of the response future's hot path).
@@ -198,7 +226,7 @@ where
     #[inline]
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let pending = Pending {
-            info: Some(Box::new(RequestInfo::from_request(&request))),
+            info: Some(RequestInfo::from_request(&request)),
             started: Instant::now(),
             // gRPC (and gRPC-web) calls are POSTs: other responses skip the look at the
             // content type.
@@ -340,16 +368,18 @@ async fn respond<B: Body, E>(
         };
         log_delivery_failures(&failures);
     }
-    finish(pending, result, verdict.grpc)
+    finish(pending, result, verdict.grpc, |body| body)
 }
 
-/// The response, its body wrapped to send `RequestFinished`; an error is passed on, and
-/// `pending` (dropped) sends `RequestFinished` without a status, incomplete.
-fn finish<B: Body, E>(
+/// The response, its body wrapped to send `RequestFinished` (then passed through `map`);
+/// an error is passed on, and `pending` (dropped) sends `RequestFinished` without a
+/// status, incomplete.
+fn finish<B: Body, E, T>(
     mut pending: Pending,
     result: Result<Response<B>, E>,
     grpc: bool,
-) -> Result<Response<SignalsBody<B>>, E> {
+    map: impl FnOnce(SignalsBody<B>) -> T,
+) -> Result<Response<T>, E> {
     let response = result?;
     let finish = Finish {
         info: pending.info.take().expect("taken once"),
@@ -358,7 +388,7 @@ fn finish<B: Body, E>(
         grpc,
         ended: false,
     };
-    Ok(response.map(|body| SignalsBody::new(body, finish)))
+    Ok(response.map(|body| map(SignalsBody::new(body, finish))))
 }
 
 fn is_grpc(headers: &http::HeaderMap) -> bool {
@@ -371,9 +401,9 @@ fn is_grpc(headers: &http::HeaderMap) -> bool {
 /// cancelled, the service failed), it sends `RequestFinished` without a status, incomplete,
 /// and rolls its transaction back (finishing detached).
 struct Pending {
-    /// Boxed: the response future and the response body stay small (moved by value
-    /// through every service above this one).
-    info: Option<Box<RequestInfo>>,
+    /// Inline, not boxed: an allocation costs more than the bytes it saves in the moves
+    /// of the response future and body (measured, see `docs/PERFORMANCE.md`).
+    info: Option<RequestInfo>,
     started: Instant,
     /// Whether the request is a POST, as every gRPC call is.
     maybe_grpc: bool,

@@ -128,7 +128,7 @@ where
     type Output = Result<Response<SignalsBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.poll_map(cx, |body| body)
+        self.poll_map(cx, std::convert::identity)
     }
 }
 
@@ -368,7 +368,7 @@ async fn respond<B: Body, E>(
         };
         log_delivery_failures(&failures);
     }
-    finish(pending, result, verdict.grpc, |body| body)
+    finish(pending, result, verdict.grpc, std::convert::identity)
 }
 
 /// The response, its body wrapped to send `RequestFinished` (then passed through `map`);
@@ -401,8 +401,8 @@ fn is_grpc(headers: &http::HeaderMap) -> bool {
 /// cancelled, the service failed), it sends `RequestFinished` without a status, incomplete,
 /// and rolls its transaction back (finishing detached).
 struct Pending {
-    /// Inline, not boxed: an allocation costs more than the bytes it saves in the moves
-    /// of the response future and body (measured, see `docs/PERFORMANCE.md`).
+    /// Inline, not boxed: the allocation costs more than the bytes it keeps out of each
+    /// move of the response future and body (measured, see `docs/PERFORMANCE.md`).
     info: Option<RequestInfo>,
     started: Instant,
     /// Whether the request is a POST, as every gRPC call is.

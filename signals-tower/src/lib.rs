@@ -99,9 +99,9 @@
 //! # Cost
 //!
 //! Per request: the request's method, path and query and its route (reference counts, no
-//! bytes copied, kept inline in the response future), the start time, one look at the response (its
-//! status, a caught panic, and for a POST, as every gRPC call is, the content type), the
-//! body wrapped (which axum boxes), and the sends (one atomic load each when a signal has
+//! bytes copied, kept inline in the response future), the start time, one look at the
+//! response (its status, a caught panic, and for a POST, as every gRPC call is, the
+//! content type), the body wrapped (which axum boxes), and the sends (one atomic load each when a signal has
 //! no receivers). While every `RequestStarted` receiver is sync and no request transaction
 //! is enabled, `RequestStarted` is sent synchronously from `Service::call` and the
 //! response future is the inner one plus that state: nothing else is boxed and the inner
@@ -112,9 +112,9 @@
 //! On an axum hello route with three receivers, `docs/PERFORMANCE.md` counts about 1,750
 //! user-space instructions per request with [`SignalsLayer::around`] and 2,800 with
 //! `Router::layer` (900 of which axum adds for any layer), on a request whose bare cost
-//! is 12,400 instructions plus its system calls. Under `wrk` that was 3 % to 5 % fewer
-//! requests per second around the router, and 6 % to 8 % by `Router::layer`, depending on
-//! how cheap the host's system calls make the bare request. A handler that does any work
+//! is 12,400 instructions plus its system calls. Under `wrk` that was 5 % fewer requests
+//! per second around the router and 8 % by `Router::layer` on the last host measured, 3 %
+//! and 6 % on one whose system calls made the bare request twice as costly. A handler that does any work
 //! (a database query) makes it a fraction of that.
 #![cfg_attr(
     feature = "debug-page",

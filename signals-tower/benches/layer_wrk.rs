@@ -37,7 +37,8 @@
 //!   average is printed before and after, to be quoted with the figures.
 //!
 //! `layer_wrk serve plain|noop|layer|around PORT` serves one of the four alone, for
-//! `benches/layer_callgrind.sh` (instructions per request, exact where timings are not).
+//! `benches/layer_callgrind.sh` (instructions per request, exact where timings are not);
+//! `layer_wrk clock` times the layer's two clock reads per request.
 //!
 //! Not run in CI (compiled only, like the other benches); docs/PERFORMANCE.md records a
 //! run.
@@ -390,6 +391,49 @@ fn serve_only(args: &[String]) {
     });
 }
 
+/// `clock`: what the layer's two clock reads cost (`Instant::now` when the request
+/// starts, `elapsed` when its body ends, for `RequestFinished::duration`), in ns per pair,
+/// beside the same pair on `quanta`'s TSC clock: for each, the median of 9 batches of 10
+/// million pairs, the batches of the two interleaved, each result kept from the optimiser.
+fn clock_pair() {
+    const PAIRS: u32 = 10_000_000;
+    const BATCHES: usize = 9;
+    /// ns per pair of one batch of `pair`.
+    fn batch(pair: impl Fn() -> Duration) -> f64 {
+        let batch = Instant::now();
+        let mut total = Duration::ZERO;
+        for _ in 0..PAIRS {
+            total += std::hint::black_box(pair());
+        }
+        std::hint::black_box(total);
+        batch.elapsed().as_nanos() as f64 / f64::from(PAIRS)
+    }
+    let std_pair = || std::hint::black_box(Instant::now()).elapsed();
+    let tsc_pair = || std::hint::black_box(quanta::Instant::now()).elapsed();
+    tsc_pair(); // quanta calibrates its clock on first use
+    let (mut std_ns, mut tsc_ns) = (Vec::new(), Vec::new());
+    for _ in 0..BATCHES {
+        std_ns.push(batch(std_pair));
+        tsc_ns.push(batch(tsc_pair));
+    }
+    for (name, ns) in [
+        ("std::time::Instant", &mut std_ns),
+        ("quanta::Instant", &mut tsc_ns),
+    ] {
+        ns.sort_by(f64::total_cmp);
+        println!(
+            "{name}: now + elapsed {:.1} ns per pair (median of {BATCHES} batches of {PAIRS}; range {:.1}-{:.1})",
+            ns[BATCHES / 2],
+            ns[0],
+            ns[BATCHES - 1]
+        );
+    }
+    println!(
+        "quanta / std: {:.2}",
+        tsc_ns[BATCHES / 2] / std_ns[BATCHES / 2]
+    );
+}
+
 /// The servers the bench compares, in the report's column order.
 const SERVERS: [(&str, &str); N] = [
     ("without the layer", "srv-plain"),
@@ -449,6 +493,9 @@ fn main() {
         .collect();
     if args.first().is_some_and(|a| a == "serve") {
         return serve_only(&args);
+    }
+    if args.first().is_some_and(|a| a == "clock") {
+        return clock_pair();
     }
     let arg = |i: usize, default: u32| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
     let (seconds, wanted, connections, minutes) = (arg(0, 1), arg(1, 120), arg(2, 32), arg(3, 30));

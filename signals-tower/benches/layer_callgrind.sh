@@ -8,6 +8,10 @@
 #   cargo bench -p signals-tower --bench layer_wrk --no-run   # prints the executable
 #   signals-tower/benches/layer_callgrind.sh path/to/layer_wrk-HASH [SECONDS] [CONNECTIONS]
 #
+# SERVERS (default "plain noop layer around") picks the servers; "hyper-plain hyper-layer"
+# are the bare router and the router inside the layer served by hyper directly, whose
+# wrapped body hyper keeps unboxed.
+#
 # Needs valgrind (callgrind_control) and wrk; fails without them. Not run in CI.
 set -eu
 bench=$1
@@ -19,7 +23,7 @@ command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 port=18431
-for which in plain noop layer around; do
+for which in ${SERVERS:-plain noop layer around}; do
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$dir/$which.%p" \
         "$bench" serve "$which" "$port" >"$dir/$which.log" 2>&1 &
     pid=$!

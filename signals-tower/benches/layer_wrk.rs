@@ -38,6 +38,9 @@
 //!
 //! `layer_wrk serve plain|noop|layer|around PORT` serves one of the four alone, for
 //! `benches/layer_callgrind.sh` (instructions per request, exact where timings are not);
+//! `serve hyper-plain|hyper-layer PORT` serves the bare router or the router inside the
+//! layer through hyper's HTTP/1 connection directly, not `axum::serve` (the wrapped body
+//! unboxed);
 //! `layer_wrk clock` times the layer's two clock reads per request.
 //!
 //! Not run in CI (compiled only, like the other benches); docs/PERFORMANCE.md records a
@@ -360,19 +363,25 @@ fn median_interval(mut values: Vec<f64>) -> (f64, f64) {
     (values[k - 1], values[n - k])
 }
 
-/// `serve plain|noop|layer|around PORT`: one of the four servers, on `127.0.0.1:PORT`, until killed
-/// (for `layer_callgrind.sh`, which counts its instructions per request).
+/// `serve plain|noop|layer|around|hyper-plain|hyper-layer PORT`: one server, on
+/// `127.0.0.1:PORT`, until killed (for `layer_callgrind.sh`, which counts its
+/// instructions per request).
 fn serve_only(args: &[String]) {
     let (Some(which), Some(port)) = (args.get(1), args.get(2).and_then(|p| p.parse::<u16>().ok()))
     else {
-        panic!("usage: layer_wrk serve plain|noop|layer|around PORT");
+        panic!("usage: layer_wrk serve plain|noop|layer|around|hyper-plain|hyper-layer PORT");
     };
     let app = match which.as_str() {
         "plain" => app(0),
         "noop" => app(1),
         "layer" => app(2),
         "around" => app(3),
-        other => panic!("`{other}`: plain, noop, layer or around"),
+        "hyper-plain" => App::Hyper(HyperApp::Plain(hello().with_state(()))),
+        "hyper-layer" => App::Hyper(HyperApp::Layer(tower::Layer::layer(
+            &SignalsLayer::new(),
+            hello().with_state(()),
+        ))),
+        other => panic!("`{other}`: plain, noop, layer, around, hyper-plain or hyper-layer"),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -461,6 +470,15 @@ fn app(which: usize) -> App {
 enum App {
     Router(Router),
     Around(AroundRouter),
+    /// Served by hyper directly (`serve` mode only): the router bare, or inside the layer,
+    /// whose wrapped body hyper takes as it is, without axum's box.
+    Hyper(HyperApp),
+}
+
+/// What `App::Hyper` serves.
+enum HyperApp {
+    Plain(Router),
+    Layer(signals_tower::Signals<Router>),
 }
 
 impl App {
@@ -468,8 +486,39 @@ impl App {
         match self {
             App::Router(router) => axum::serve(listener, router).await,
             App::Around(app) => axum::serve(listener, app.into_make_service()).await,
+            App::Hyper(HyperApp::Plain(router)) => serve_hyper(listener, router).await,
+            App::Hyper(HyperApp::Layer(app)) => serve_hyper(listener, app).await,
         }
         .expect("serve");
+    }
+}
+
+/// Serves `service` with hyper's HTTP/1 connection directly, one task per connection:
+/// the same loop for the bare router and the router inside the layer.
+async fn serve_hyper<S, B>(listener: tokio::net::TcpListener, service: S) -> std::io::Result<()>
+where
+    S: tower::Service<
+            http::Request<hyper::body::Incoming>,
+            Response = http::Response<B>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let service = hyper_util::service::TowerToHyperService::new(service.clone());
+        tokio::spawn(async move {
+            let io = hyper_util::rt::TokioIo::new(stream);
+            // A client closing its connection ends it; nothing to report.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await;
+        });
     }
 }
 
